@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test unit integration e2e lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jiban needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[local,dev]'
+	@touch $(STAMP)
+
+## Start embedded Postgres + Kafka-protocol broker, migrate, load the demo directory, run all four services.
+run: $(STAMP)
+	JIBAN_DEV_MODE=1 $(PY) -m jiban.cli dev
+
+## The whole suite: unit, integration (real broker + Postgres) and end-to-end.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m jiban.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .jiban

@@ -1,0 +1,1 @@
+"""Jiban's command line and local infrastructure (embedded Postgres and Kafka-protocol broker)."""

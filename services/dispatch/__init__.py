@@ -1,0 +1,1 @@
+"""Dispatch: routes appeals to the officers who handle them."""

@@ -1,0 +1,1 @@
+"""Notify: decides who hears about each step, and delivers the messages."""

@@ -1,0 +1,119 @@
+"""Tracking's HTTP API: an appeal with its history, and an officer's queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+
+from services.tracking import store
+from shared.http import Cursor, Limit, Page, SessionDep, decode_cursor, encode_cursor
+from shared.vocabulary import AppealStatus
+
+router = APIRouter(prefix="/v1", tags=["appeals"])
+
+# Until the lifecycle issue closes appeals, everything assigned to an officer is open.
+OPEN_STATUSES = [s.value for s in AppealStatus if s != AppealStatus.CLOSED]
+
+
+class HistoryEntry(BaseModel):
+    kind: str
+    from_status: AppealStatus | None
+    to_status: AppealStatus
+    at: datetime
+    actor: str
+    note: str | None
+
+
+class AppealOut(BaseModel):
+    appeal_id: UUID
+    tracking_code: str | None
+    status: AppealStatus | None
+    officer_id: str | None
+    channel: str | None
+    category: str | None
+    urgency: str | None
+    summary: str | None
+    community: str | None
+    received_at: datetime | None
+    assigned_at: datetime | None
+    assignment_reason: str | None
+    history: list[HistoryEntry]
+
+
+class QueueItem(BaseModel):
+    appeal_id: UUID
+    tracking_code: str | None
+    status: AppealStatus | None
+    category: str | None
+    urgency: str | None
+    summary: str | None
+    received_at: datetime | None
+    assigned_at: datetime | None
+
+
+@router.get("/appeals/{appeal_id}")
+async def get_appeal(appeal_id: UUID, session: SessionDep) -> AppealOut:
+    """404 until tracking has heard of the appeal."""
+    row = (
+        await session.execute(select(store.appeals).where(store.appeals.c.appeal_id == appeal_id))
+    ).first()
+    if row is None:
+        raise HTTPException(404, f"tracking has not heard of appeal {appeal_id} yet")
+    entries: list[HistoryEntry] = []
+    previous: AppealStatus | None = None
+    for h in await store.history_of(session, appeal_id):
+        to = AppealStatus(h.status)
+        entries.append(
+            HistoryEntry(
+                kind=h.kind,
+                from_status=previous,
+                to_status=to,
+                at=h.occurred_at,
+                actor=h.actor,
+                note=h.note,
+            )
+        )
+        previous = to
+    return AppealOut.model_validate({**row._mapping, "history": entries})
+
+
+@router.get("/officers/{officer_id}/queue")
+async def officer_queue(
+    officer_id: str,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: AppealStatus | None = None,
+) -> Page[QueueItem]:
+    """The officer's open appeals, oldest assignment first."""
+    t = store.appeals
+    query = (
+        select(t)
+        .where(t.c.officer_id == officer_id)
+        .order_by(t.c.assigned_at, t.c.appeal_id)
+        .limit(limit + 1)
+    )
+    query = (
+        query.where(t.c.status == status) if status else query.where(t.c.status.in_(OPEN_STATUSES))
+    )
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor)
+        at_time = datetime.fromisoformat(at)
+        query = query.where(
+            or_(
+                t.c.assigned_at > at_time, and_(t.c.assigned_at == at_time, t.c.appeal_id > last_id)
+            )
+        )
+    rows = (await session.execute(query)).all()
+    items = [QueueItem.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(
+            [last.assigned_at.isoformat() if last.assigned_at else None, str(last.appeal_id)]
+        )
+    return Page(items=items, next_cursor=next_cursor)

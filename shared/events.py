@@ -1,0 +1,161 @@
+"""Every event model (the envelope's payload), registered by type name.
+
+Commands would be named as orders; these are facts, named in the past tense."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.envelope import Envelope
+from shared.topics import (
+    APPEALS_ASSIGNMENTS,
+    APPEALS_IMMEDIATE,
+    APPEALS_LIFECYCLE,
+    DIRECTORY_CHANGES,
+)
+from shared.vocabulary import (
+    AppealStatus,
+    AppealType,
+    Category,
+    Channel,
+    IndustryChain,
+    OfficerRole,
+    Urgency,
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EVENT_TYPES[cls.TYPE] = cls
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def envelope(self, *, correlation_id: str, producer: str) -> Envelope:
+        return Envelope(
+            type=self.TYPE,
+            version=self.VERSION,
+            subject_id=self.subject(),
+            correlation_id=correlation_id,
+            producer=producer,
+            payload=self.model_dump(mode="json"),
+        )
+
+
+# --- appeals -----------------------------------------------------------------------------------
+
+
+class Appellant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    phone: str | None = None
+    enterprise_credit_code: str | None = None
+    anonymous: bool = False
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    address: str | None = None
+    community: str | None = None
+
+
+class AppealReceived(Event):
+    TYPE: ClassVar[str] = "AppealReceived"
+    TOPIC: ClassVar[str] = APPEALS_IMMEDIATE
+
+    appeal_id: UUID
+    tracking_code: str
+    channel: Channel
+    external_id: str
+    appellant: Appellant
+    content: str
+    location: Location = Location()
+    category: Category | None = None
+    urgency: Urgency = Urgency.NORMAL
+    appeal_type: AppealType | None = None
+    received_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AppealAssigned(Event):
+    TYPE: ClassVar[str] = "AppealAssigned"
+    TOPIC: ClassVar[str] = APPEALS_ASSIGNMENTS
+
+    appeal_id: UUID
+    officer_id: str
+    reason_code: str
+    reason: str
+    assigned_at: AwareDatetime
+    # Carried along so consumers need not wait for AppealReceived to say who it concerns.
+    tracking_code: str | None = None
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AppealStatusChanged(Event):
+    TYPE: ClassVar[str] = "AppealStatusChanged"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    from_status: AppealStatus | None
+    to_status: AppealStatus
+    officer_id: str | None = None
+    changed_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+# --- directory ---------------------------------------------------------------------------------
+
+
+class OfficerChanged(Event):
+    TYPE: ClassVar[str] = "OfficerChanged"
+    TOPIC: ClassVar[str] = DIRECTORY_CHANGES
+
+    officer_id: str
+    name: str
+    role: OfficerRole
+    unit: str
+    on_duty: bool
+    supervisor_id: str | None = None
+    paired_officer_id: str | None = None
+    # Contact details travel so notify can keep its own copy; they never reach a log line.
+    phone: str | None = None
+    email: str | None = None
+    categories: list[Category] = Field(default_factory=list)
+    communities: list[str] = Field(default_factory=list)
+
+    def subject(self) -> str:
+        return self.officer_id
+
+
+class EnterpriseChanged(Event):
+    TYPE: ClassVar[str] = "EnterpriseChanged"
+    TOPIC: ClassVar[str] = DIRECTORY_CHANGES
+
+    credit_code: str
+    name: str
+    chain: IndustryChain
+    community: str
+    cso_officer_id: str | None
+
+    def subject(self) -> str:
+        return self.credit_code

@@ -1,0 +1,36 @@
+"""Inbox: what a consumer has handled, recorded in the same transaction as the effect, so a
+redelivered event (same event_id) changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.envelope import Envelope
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("event_id", UUID(as_uuid=True), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("event_type", String(100), nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Inbox:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def first_time(self, session: AsyncSession, envelope: Envelope, topic: str) -> bool:
+        """Records the event as handled; False if it already was (then skip the effect)."""
+        result = await session.execute(
+            insert(self.table)
+            .values(event_id=envelope.event_id, topic=topic, event_type=envelope.type)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.table.c.event_id)
+        )
+        return result.first() is not None

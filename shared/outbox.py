@@ -1,0 +1,168 @@
+"""Transactional outbox: events are written in the same transaction as the state they describe,
+and a relay publishes them afterwards. Nothing is published that was not committed, and nothing
+committed is lost; a crash between publish and delete republishes (consumers dedupe on event_id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.broker import OutgoingMessage, Publisher, headers_for
+from shared.db import Database
+from shared.envelope import Envelope
+from shared.events import Event
+from shared.failures import is_transient
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Outbox:
+    """Where a unit of work puts the events it causes."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def put(self, session: AsyncSession, envelope: Envelope, topic: str) -> None:
+        await session.execute(
+            insert(self.table).values(
+                event_id=envelope.event_id,
+                topic=topic,
+                key=envelope.key,
+                value=envelope.to_bytes(),
+                headers=headers_for(envelope),
+            )
+        )
+
+    async def put_event(
+        self, session: AsyncSession, event: Event, *, correlation_id: str, producer: str
+    ) -> Envelope:
+        envelope = event.envelope(correlation_id=correlation_id, producer=producer)
+        await self.put(session, envelope, event.TOPIC)
+        return envelope
+
+
+class OutboxRelay:
+    """Publishes outbox rows in order. One relay per service publishes at a time (an advisory
+    lock), so events leave in the order they were committed even with several replicas."""
+
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        publisher: Publisher,
+        *,
+        service: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.25,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.publisher = publisher
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.lock_name = f"jiban.outbox.{table.schema}.{table.name}"
+
+    def wake(self) -> None:
+        """Called after a commit that added events: publish now rather than at the next poll."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publishes up to one batch; returns how many rows it published."""
+        async with self.db.transaction() as session:
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": self.lock_name}
+            )
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(self.service).set(0)
+                return 0
+            await self.publisher.publish_many(
+                [OutgoingMessage(r.topic, r.key, r.value, r.headers) for r in rows]
+            )
+            await session.execute(
+                delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        OUTBOX_BACKLOG.labels(self.service).set(len(rows) if len(rows) == self.batch_size else 0)
+        return len(rows)
+
+    async def run(self) -> None:
+        backoff = self.poll_interval_s
+        while True:
+            try:
+                while await self.relay_once() == self.batch_size:
+                    pass
+                backoff = self.poll_interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                OUTBOX_ERRORS.labels(self.service).inc()
+                level = logging.WARNING if is_transient(exc) else logging.ERROR
+                log.log(
+                    level,
+                    "outbox relay failed; will retry",
+                    exc_info=True,
+                    extra={"retry_in_s": round(backoff, 2)},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,178 @@
+"""The runtime every service is built from: database, broker, outbox relay, consumers, background
+workers, and the HTTP app with health, readiness and metrics. A service's `app.py` wires its own
+handlers and routes onto one of these (its composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData
+
+from shared.broker import Publisher, create_broker
+from shared.consumer import EventConsumer, Route, subscribe
+from shared.db import Database
+from shared.deadletter import DeadLetters
+from shared.inbox import Inbox
+from shared.logs import configure_logging
+from shared.metrics import render
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings, get_settings
+from shared.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+PING_TIMEOUT_S = 3.0
+
+
+class BackgroundWorker(Protocol):
+    def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, settings: Settings, metadata: MetaData) -> None:
+        self.name = name
+        self.settings = settings
+        self.names = TopicNames(settings.topic_prefix)
+        self.db = Database(settings)
+        self.broker = create_broker(settings, name)
+        self.publisher = Publisher(self.broker, self.names)
+        self.outbox = Outbox(metadata.tables[f"{metadata.schema}.outbox"])
+        self.inbox = Inbox(metadata.tables[f"{metadata.schema}.inbox"])
+        self.relay = OutboxRelay(
+            self.db,
+            self.outbox.table,
+            self.publisher,
+            service=name,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            max_backoff_s=settings.consumer_max_backoff_s,
+        )
+        self.dead_letters = DeadLetters(self.publisher, max_body_bytes=settings.dlq_max_body_bytes)
+        self.consumers: list[EventConsumer] = []
+        self.workers: list[BackgroundWorker] = [self.relay]
+
+    def consume(self, topic: str, routes: dict[str, Route]) -> EventConsumer:
+        consumer = EventConsumer(
+            service=self.name,
+            topic=topic,
+            group=self.names.group(self.name, topic),
+            routes=routes,
+            db=self.db,
+            inbox=self.inbox,
+            dead_letters=self.dead_letters,
+            max_attempts=self.settings.consumer_max_attempts,
+            max_backoff_s=self.settings.consumer_max_backoff_s,
+            after_commit=[self.relay.wake],
+        )
+        subscribe(self.broker, consumer, self.names, self.settings)
+        self.consumers.append(consumer)
+        return consumer
+
+    def add_worker(self, worker: BackgroundWorker) -> None:
+        self.workers.append(worker)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        for worker in self.workers:
+            worker.start()
+        log.info("service started", extra={"consumers": [c.topic for c in self.consumers]})
+
+    async def stop(self) -> None:
+        for worker in reversed(self.workers):
+            await worker.stop()
+        # aiokafka can block on stop when every broker is gone: bound it.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
+        await self.db.dispose()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        ready = True
+        try:
+            await asyncio.wait_for(self.db.ping(), PING_TIMEOUT_S)
+            checks["database"] = "ok"
+        except Exception as exc:
+            ready = False
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            reachable = await self.broker.ping(timeout=PING_TIMEOUT_S)
+        except Exception:
+            reachable = False
+        checks["broker"] = "ok" if reachable else "unavailable"
+        ready = ready and reachable
+        now = time.monotonic()
+        after = self.settings.consumer_stuck_after_s
+        checks["consumers"] = [c.health.report(now, after) for c in self.consumers]
+        if any(c.health.stuck(now, after) for c in self.consumers):
+            ready = False
+        return ready, checks
+
+    def app(self, *routers: APIRouter, title: str, description: str) -> FastAPI:
+        from shared.http import BodySizeLimit, install_error_handlers
+
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+        app.state.runtime = self
+        app.add_middleware(BodySizeLimit)
+        install_error_handlers(app, self.name)
+        app.include_router(self._ops_router())
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    def _ops_router(self) -> APIRouter:
+        router = APIRouter(tags=["ops"])
+
+        @router.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            """The process is alive and serving HTTP."""
+            return {"status": "ok", "service": self.name}
+
+        @router.get("/readyz")
+        async def readyz() -> JSONResponse:
+            """Database and broker reachable, and no consumer stuck on a message."""
+            ready, checks = await self.readiness()
+            return JSONResponse(
+                status_code=200 if ready else 503,
+                content={"status": "ready" if ready else "not_ready", "checks": checks},
+            )
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            body, content_type = render()
+            return Response(body, media_type=content_type)
+
+        return router
+
+
+def serve(service: str, build: Callable[[Settings], FastAPI | Awaitable[FastAPI]]) -> None:
+    """`python -m services.<name>`: JSON logs, then uvicorn on the configured host and port."""
+    settings = get_settings()
+    configure_logging(service, settings.log_level)
+    app = build(settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.port_for(service),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,65 @@
+"""Settings: the only place that reads the environment (validated once, at start-up)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIBAN_", populate_by_name=True, extra="ignore")
+
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/jiban", alias="DATABASE_URL"
+    )
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Idempotent producers need InitProducerId, which the embedded broker (Tansu) refuses.
+    kafka_enable_idempotence: bool = Field(False, alias="KAFKA_ENABLE_IDEMPOTENCE")
+    # Lets several environments (or test cases) share one cluster without seeing each other.
+    topic_prefix: str = ""
+    topic_partitions: int = Field(6, ge=1)
+    topic_replication_factor: int = Field(1, ge=1)
+
+    # The one switch for development conveniences; a production service refuses them.
+    dev_mode: bool = False
+
+    http_host: str = "127.0.0.1"
+    # One port for whichever service this process runs (containers); else each its own port.
+    http_port: int | None = None
+    intake_port: int = 8001
+    dispatch_port: int = 8002
+    tracking_port: int = 8003
+    notify_port: int = 8004
+    log_level: str = "INFO"
+
+    db_pool_size: int = Field(10, ge=1)
+    outbox_poll_interval_s: float = Field(0.25, gt=0)
+    outbox_batch_size: int = Field(500, ge=1)
+    # Consumers in one process share a group: more workers, more partitions handled in parallel.
+    consumer_workers: int = Field(1, ge=1)
+    # Handler errors that are not infrastructure failures get this many tries before the DLQ.
+    consumer_max_attempts: int = Field(3, ge=1)
+    consumer_max_backoff_s: float = Field(10.0, gt=0)
+    # /readyz reports a consumer stuck on one message for longer than this.
+    consumer_stuck_after_s: float = Field(60.0, gt=0)
+    # Dead-letter bodies above this are cut (the broker would refuse them anyway).
+    dlq_max_body_bytes: int = Field(512 * 1024, ge=1024)
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, url: str) -> str:
+        # Ops hand over plain postgres:// URLs; the services speak asyncpg.
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        return url
+
+    def port_for(self, service: str) -> int:
+        return self.http_port or int(getattr(self, f"{service}_port"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

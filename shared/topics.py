@@ -1,0 +1,60 @@
+"""The topic table: every topic Jiban uses, what travels on it, and who consumes it.
+
+Names here are logical; `TopicNames` adds the deployment's prefix. Each consumed topic has a
+dead-letter twin, `<topic>.dlq`. Later issues add their topics to TOPICS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APPEALS_IMMEDIATE = "appeals.immediate"
+APPEALS_ASSIGNMENTS = "appeals.assignments"
+APPEALS_LIFECYCLE = "appeals.lifecycle"
+DIRECTORY_CHANGES = "directory.changes"
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    carries: str
+    produced_by: str
+    consumed: bool = True
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(APPEALS_IMMEDIATE, "AppealReceived: the unified immediate-handling stream", "intake"),
+    Topic(APPEALS_ASSIGNMENTS, "AppealAssigned (and later reassignments)", "dispatch"),
+    Topic(APPEALS_LIFECYCLE, "AppealStatusChanged", "tracking"),
+    Topic(DIRECTORY_CHANGES, "OfficerChanged, EnterpriseChanged (keyed by id)", "dispatch"),
+)
+
+
+def dlq_of(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def all_topics() -> list[str]:
+    names: list[str] = []
+    for topic in TOPICS:
+        names.append(topic.name)
+        if topic.consumed:
+            names.append(dlq_of(topic.name))
+    return names
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Maps logical names to the names on the cluster (with the deployment's prefix)."""
+
+    prefix: str = ""
+
+    def physical(self, logical: str) -> str:
+        return self.prefix + logical
+
+    def logical(self, physical: str) -> str:
+        return physical.removeprefix(self.prefix)
+
+    def group(self, service: str, logical_topic: str) -> str:
+        return f"{self.prefix}jiban.{service}.{logical_topic}"
