@@ -128,10 +128,10 @@ class EventConsumer:
             return "skipped_unknown_type"
 
         attempts = 0
-        backoff = 0.1
+        backoff = min(0.1, self.max_backoff_s)
         while True:
             try:
-                return await self._handle_once(envelope, event, route)
+                outcome = await self._handle_once(envelope, event, route)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -160,6 +160,18 @@ class EventConsumer:
                 )
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            if outcome == "handled":
+                self._after_commit()
+            return outcome
+
+    def _after_commit(self) -> None:
+        for hook in self.after_commit:
+            try:
+                hook()
+            except Exception:
+                # The effect is committed; a hook (waking a relay) failing must not undo that.
+                log.exception("after-commit hook failed", extra={"topic": self.topic})
 
     def _parse(self, body: bytes) -> tuple[Envelope, Event | None, Route | None]:
         try:
@@ -180,8 +192,6 @@ class EventConsumer:
             if not await self.inbox.first_time(session, envelope, self.topic):
                 return "duplicate"
             await route.handler(session, envelope, event)
-        for hook in self.after_commit:
-            hook()
         return "handled"
 
     async def _dead_letter(self, origin: Origin, body: bytes, error: str) -> None:

@@ -36,7 +36,8 @@ class Database:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_pre_ping=True,
+            # No pre-ping (a round trip per transaction): a dropped connection surfaces as a
+            # transient error, which callers retry or answer with 503.
             pool_timeout=5,
             # Fail fast when Postgres is unreachable: callers retry or answer 503.
             connect_args={"timeout": 5, "command_timeout": 30},

@@ -23,6 +23,18 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# What a failing database or broker raises; `is_transient` then tells whether it is worth a retry.
+DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    PoolTimeoutError,
+    DBAPIError,
+    KafkaError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when the failure lies with a dependency, not with the message being handled."""
     seen: set[int] = set()

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.failures import is_transient
+from shared.failures import DEPENDENCY_ERRORS, is_transient
 from shared.metrics import HTTP_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
     async def _bad_cursor(_request: Request, exc: BadCursor) -> JSONResponse:
         return validation_error("cursor", str(exc))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _dependency_failure(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
             # Nothing was stored: the caller should try again shortly, not treat it as lost.
             HTTP_UNAVAILABLE.labels(service).inc()
@@ -90,6 +89,10 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
             )
         log.exception("unhandled error", extra={"path": request.url.path})
         return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    # Registered per class, not for Exception: Starlette re-raises from a catch-all handler.
+    for exc_class in DEPENDENCY_ERRORS:
+        app.add_exception_handler(exc_class, _dependency_failure)
 
 
 class BodySizeLimit:

@@ -9,9 +9,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# One pass, left to right: a UUID (or other long hex id) is matched whole and kept, so digits
+# inside it are never taken for a phone number.
+_SENSITIVE = re.compile(
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|(?P<id>(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z]))"
+    r"|(?P<phone>(?<!\d)(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d))"
+)
+_MASKS = {"id": "[id-number]", "phone": "[phone]"}
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
@@ -22,10 +27,12 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+def _mask(match: re.Match[str]) -> str:
+    return _MASKS.get(match.lastgroup or "", match.group(0))
+
+
 def redact(text: str) -> str:
-    text = _ID_NUMBER.sub("[id-number]", text)
-    text = _MOBILE.sub("[phone]", text)
-    return _LANDLINE.sub("[phone]", text)
+    return _SENSITIVE.sub(_mask, text)
 
 
 class JsonFormatter(logging.Formatter):

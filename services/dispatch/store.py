@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.directory import Enterprise, Officer
-from services.dispatch.routing import Candidate
+from services.dispatch.routing import GENERAL_HANDLERS, Candidate
 from shared.db import service_metadata
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
@@ -151,9 +151,25 @@ async def enterprise_and_cso(
     return enterprise, None if cso is None else _candidate(cso)
 
 
+# Enough of the least loaded others for the last-resort rule, which takes the least loaded.
+FALLBACK_CANDIDATES = 20
+
+
 async def officers_on_duty(session: AsyncSession) -> list[Candidate]:
-    rows = (await session.execute(select(officers).where(officers.c.on_duty))).all()
-    return [_candidate(r) for r in rows]
+    """The on-duty officers the rules may pick from: every general handler (community workers,
+    department officers), plus the least loaded of everyone else but supervisors. Loading the
+    whole directory for every appeal would cost more than routing it."""
+    general = [r.value for r in GENERAL_HANDLERS]
+    on_duty = select(officers).where(officers.c.on_duty)
+    handlers = (await session.execute(on_duty.where(officers.c.role.in_(general)))).all()
+    others = (
+        await session.execute(
+            on_duty.where(officers.c.role.not_in([*general, OfficerRole.SUPERVISOR.value]))
+            .order_by(officers.c.open_assignments, officers.c.officer_id)
+            .limit(FALLBACK_CANDIDATES)
+        )
+    ).all()
+    return [_candidate(r) for r in (*handlers, *others)]
 
 
 async def assignment_of(session: AsyncSession, appeal_id: UUID) -> Any | None:

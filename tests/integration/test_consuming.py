@@ -1,0 +1,185 @@
+"""Consumers against a real broker and Postgres: redelivery, order, poison messages."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from factories import assigned, credit_code, envelope_of, received
+from sqlalchemy import func, select
+
+from jiban.setup import load_demo_directory
+from services.dispatch.directory import Directory, Enterprise, Officer
+from shared.db import Database
+from shared.envelope import Envelope
+from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, dlq_of
+from shared.vocabulary import IndustryChain, OfficerRole
+
+pytestmark = pytest.mark.integration
+
+ENTERPRISE = credit_code(7)
+
+
+def small_directory() -> Directory:
+    def officer(officer_id: str, role: OfficerRole, **kw: object) -> Officer:
+        return Officer(
+            officer_id=officer_id,
+            name=f"干部{officer_id}",
+            phone="13700000000",
+            email=f"{officer_id}@jiban.example",
+            role=role,
+            unit="测试",
+            **kw,
+        )
+
+    return Directory(
+        officers=[
+            officer("cso-1", OfficerRole.CHIEF_SERVICE_OFFICER),
+            officer("cw-1", OfficerRole.COMMUNITY_WORKER),
+            officer("cw-2", OfficerRole.COMMUNITY_WORKER),
+            officer("sup-1", OfficerRole.SUPERVISOR),
+        ],
+        enterprises=[
+            Enterprise(
+                credit_code=ENTERPRISE,
+                name="肇庆测试新能源有限公司",
+                chain=IndustryChain.NEV,
+                community="大旺社区",
+                cso_officer_id="cso-1",
+            )
+        ],
+    )
+
+
+async def count(settings, table) -> int:
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            return int(await session.scalar(select(func.count()).select_from(table)))
+    finally:
+        await db.dispose()
+
+
+async def test_redelivered_event_changes_nothing(settings, run_service, topics, wait_until):
+    from services.dispatch.store import assignments, inbox
+
+    await load_demo_directory(settings, small_directory())
+    event = received(
+        appellant={"name": "张先生", "phone": "13600000001", "enterprise_credit_code": ENTERPRISE}
+    )
+    envelope = envelope_of(event)
+    async with run_service("dispatch"):
+        for _ in range(3):  # the same event, delivered three times
+            await topics.send(APPEALS_IMMEDIATE, envelope.to_bytes(), envelope.key)
+        # ... and republished under a new event id (a relay that crashed before deleting it)
+        again = envelope.model_copy(update={"event_id": uuid.uuid4()})
+        await topics.send(APPEALS_IMMEDIATE, again.to_bytes(), again.key)
+        await wait_until(lambda: _inbox_has(settings, inbox, 2))
+    published = await topics.read(APPEALS_ASSIGNMENTS, at_least=1)
+    assert len(published) == 1
+    payload = published[0].json()["payload"]
+    assert payload["officer_id"] == "cso-1"
+    assert payload["reason_code"] == "enterprise_cso"
+    assert await count(settings, assignments) == 1
+
+
+async def _inbox_has(settings, inbox, n: int) -> bool:
+    return await count(settings, inbox) >= n
+
+
+async def test_least_loaded_officer_gets_appeals_without_enterprise(
+    settings, run_service, topics, wait_until
+):
+    from services.dispatch.store import assignments
+
+    await load_demo_directory(settings, small_directory())
+    async with run_service("dispatch"):
+        for _ in range(4):
+            env = envelope_of(received())
+            await topics.send(APPEALS_IMMEDIATE, env.to_bytes(), env.key)
+        await wait_until(lambda: _has(settings, assignments, 4))
+    published = await topics.read(APPEALS_ASSIGNMENTS, at_least=4)
+    officers = sorted(r.json()["payload"]["officer_id"] for r in published)
+    # Two community workers share four appeals; the CSO and the supervisor get none.
+    assert officers == ["cw-1", "cw-1", "cw-2", "cw-2"]
+
+
+async def _has(settings, table, n: int) -> bool:
+    return await count(settings, table) >= n
+
+
+async def test_events_in_either_order_converge(settings, run_service, topics, wait_until):
+    normal_id, reversed_id = uuid.uuid4(), uuid.uuid4()
+    async with run_service("tracking") as tracking:
+        for appeal_id, order in ((normal_id, "normal"), (reversed_id, "reversed")):
+            rec = envelope_of(received(appeal_id, tracking_code=f"JB261127-{order[:6].upper()}"))
+            asg = envelope_of(assigned(appeal_id, "cw-7"))
+            sends = [(APPEALS_IMMEDIATE, rec), (APPEALS_ASSIGNMENTS, asg)]
+            if order == "reversed":
+                sends.reverse()
+            for topic, env in sends:
+                await topics.send(topic, env.to_bytes(), env.key)
+
+        async def both_complete():
+            views = []
+            for appeal_id in (normal_id, reversed_id):
+                r = await tracking.get(f"/v1/appeals/{appeal_id}")
+                if r.status_code != 200 or len(r.json()["history"]) < 2:
+                    return None
+                views.append(r.json())
+            return views
+
+        normal, reverse = await wait_until(both_complete)
+        queue = (await tracking.get("/v1/officers/cw-7/queue")).json()
+
+    for view in (normal, reverse):
+        assert view["status"] == "assigned"
+        assert view["officer_id"] == "cw-7"
+        assert view["tracking_code"].startswith("JB261127-")
+        assert view["channel"] == "hotline_12345"
+        assert [(h["from_status"], h["to_status"]) for h in view["history"]] == [
+            (None, "received"),
+            ("received", "assigned"),
+        ]
+    assert {item["appeal_id"] for item in queue["items"]} == {str(normal_id), str(reversed_id)}
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
+    settings, run_service, topics, wait_until
+):
+    from services.dispatch.store import assignments
+
+    await load_demo_directory(settings, small_directory())
+    key = b"same-key-same-partition"
+    good = envelope_of(received())
+    unknown = Envelope(type="AppealTeleported", subject_id="x", correlation_id="c", payload={})
+    bad_payload = envelope_of(received()).model_copy(update={"payload": {"appeal_id": "nope"}})
+    poison = [
+        b"{this is not json",
+        b'{"event_id": "not-a-uuid", "type": 5}',
+        bad_payload.to_bytes(),
+    ]
+    async with run_service("dispatch"):
+        for body in poison:
+            await topics.send(APPEALS_IMMEDIATE, body, key)
+        await topics.send(APPEALS_IMMEDIATE, unknown.to_bytes(), key)
+        await topics.send(APPEALS_IMMEDIATE, good.to_bytes(), key)
+        await wait_until(lambda: _has(settings, assignments, 1))
+    dead = await topics.read(dlq_of(APPEALS_IMMEDIATE), at_least=3)
+    assert [d.value for d in dead] == poison
+    physical = topics.name(APPEALS_IMMEDIATE)
+    source = await topics.read(APPEALS_IMMEDIATE, at_least=5)
+    offsets = {r.value: r.offset for r in source}
+    for d in dead:
+        assert d.headers["x-origin-topic"] == APPEALS_IMMEDIATE
+        assert physical.endswith(d.headers["x-origin-topic"])
+        assert d.headers["x-origin-offset"] == str(offsets[d.value])
+        assert d.headers["x-origin-partition"] == str(source[0].partition)
+        assert d.headers["x-error"]
+        assert d.key == key
+    assert "invalid envelope" in dead[0].headers["x-error"]
+    assert "invalid AppealReceived payload" in dead[2].headers["x-error"]
+    assert "appeal_id" in dead[2].headers["x-error"]
+    # The unknown type was skipped, not dead-lettered; the good message was handled.
+    assert len(dead) == 3
+    assert await count(settings, assignments) == 1

@@ -1,0 +1,115 @@
+"""Intake against a real Postgres and a real broker: accept, idempotency, validation, outages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import submission
+from sqlalchemy import func, select
+
+from jiban.local_infra import free_port
+from shared.db import Database
+from shared.topics import APPEALS_IMMEDIATE
+
+pytestmark = pytest.mark.integration
+
+
+async def test_accepted_appeal_is_stored_and_published_once(run_service, topics, settings):
+    async with run_service("intake") as intake:
+        body = submission()
+        first = await intake.post("/v1/appeals", json=body)
+        assert first.status_code == 202, first.text
+        accepted = first.json()
+        assert accepted["status"] == "received"
+        assert accepted["tracking_code"].startswith("JB")
+
+        again = await intake.post("/v1/appeals", json=body)
+        assert again.status_code == 200
+        assert again.json() == accepted
+
+        records = await topics.read(APPEALS_IMMEDIATE, at_least=1)
+    assert len(records) == 1, "a repeated submission must not publish again"
+    record = records[0]
+    assert record.key == accepted["appeal_id"].encode()
+    assert record.headers["x-event-type"] == "AppealReceived"
+    envelope = record.json()
+    assert envelope["subject_id"] == accepted["appeal_id"]
+    assert envelope["payload"]["tracking_code"] == accepted["tracking_code"]
+    assert envelope["payload"]["appellant"]["phone"] == body["appellant"]["phone"]
+
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            from services.intake.store import appeals, outbox
+
+            assert await session.scalar(select(func.count()).select_from(appeals)) == 1
+            # Published rows leave the outbox.
+            assert await session.scalar(select(func.count()).select_from(outbox)) == 0
+    finally:
+        await db.dispose()
+
+
+async def test_same_external_id_on_another_channel_is_another_appeal(run_service):
+    async with run_service("intake") as intake:
+        body = submission()
+        a = await intake.post("/v1/appeals", json=body)
+        b = await intake.post("/v1/appeals", json={**body, "channel": "mayor_line"})
+    assert a.status_code == b.status_code == 202
+    assert a.json()["appeal_id"] != b.json()["appeal_id"]
+
+
+async def test_bad_input_is_422_naming_each_field(run_service, topics):
+    async with run_service("intake") as intake:
+        response = await intake.post(
+            "/v1/appeals",
+            json=submission(
+                channel="fax",
+                content="   ",
+                appellant={"phone": "12345", "enterprise_credit_code": "91441200000000000X"},
+                urgency="whenever",
+            ),
+        )
+        not_json = await intake.post(
+            "/v1/appeals", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    locations = {tuple(e["loc"]) for e in response.json()["detail"]}
+    assert {
+        ("body", "channel"),
+        ("body", "content"),
+        ("body", "appellant", "phone"),
+        ("body", "appellant", "enterprise_credit_code"),
+        ("body", "urgency"),
+    } <= locations
+    assert not_json.status_code == 422
+    assert await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1) == []
+
+
+async def test_oversized_body_is_refused_with_413(run_service):
+    async with run_service("intake") as intake:
+        huge = json.dumps(submission(content="很" * 600_000)).encode()
+        response = await intake.post(
+            "/v1/appeals", content=huge, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert "detail" in response.json()
+
+
+async def test_database_down_answers_503_with_retry_after(settings, topics):
+    from conftest import running
+
+    from services.intake.app import build
+
+    unreachable = settings.model_copy(
+        update={"database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"}
+    )
+    async with running(build(unreachable)) as intake:
+        response = await intake.post("/v1/appeals", json=submission())
+        ready = await intake.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+    assert "retry" in response.json()["detail"]
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"].startswith("unavailable")
+    assert await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1) == []

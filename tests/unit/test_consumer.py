@@ -1,0 +1,326 @@
+"""EventConsumer.process(): exactly one outcome per message, with in-memory fakes for the
+database (transactional: nothing sticks unless the transaction commits), the inbox and the DLQ."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import shared.consumer
+from shared.consumer import EventConsumer, Route
+from shared.deadletter import Origin
+from shared.envelope import Envelope
+from shared.events import AppealAssigned
+
+TOPIC = "appeals.assignments"
+GROUP = "jiban.tracking.appeals.assignments"
+ORIGIN = Origin(TOPIC, partition=2, offset=77, key=b"k", group=GROUP)
+
+
+# --- fakes ---------------------------------------------------------------------------------
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.on_commit: list[Callable[[], None]] = []
+
+
+class FakeDatabase:
+    """Each transaction commits its session's pending changes on a clean exit; `fail_commits`
+    makes the next N commits raise ConnectionRefusedError (and roll back) instead."""
+
+    def __init__(self, fail_commits: int = 0) -> None:
+        self.fail_commits = fail_commits
+        self.opened = 0
+        self.commits = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeSession]:
+        self.opened += 1
+        session = FakeSession()
+        yield session
+        if self.fail_commits > 0:
+            self.fail_commits -= 1
+            raise ConnectionRefusedError(111, "Connection refused")
+        self.commits += 1
+        for apply in session.on_commit:
+            apply()
+
+
+class FakeInbox:
+    def __init__(self) -> None:
+        self.seen: set[uuid.UUID] = set()
+
+    async def first_time(self, session: FakeSession, envelope: Envelope, topic: str) -> bool:
+        assert topic == TOPIC
+        if envelope.event_id in self.seen:
+            return False
+        session.on_commit.append(lambda: self.seen.add(envelope.event_id))
+        return True
+
+
+class FakeDeadLetters:
+    def __init__(self, fail_sends: int = 0) -> None:
+        self.fail_sends = fail_sends
+        self.sent: list[tuple[Origin, bytes, str]] = []
+
+    async def send(self, origin: Origin, body: bytes, error: str) -> None:
+        if self.fail_sends > 0:
+            self.fail_sends -= 1
+            raise ConnectionRefusedError(111, "broker down")
+        self.sent.append((origin, body, error))
+
+
+class Projection:
+    """The handler under test: its effect sticks only when the transaction commits."""
+
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.fail_with = fail_with
+        self.calls = 0
+        self.officers: list[str] = []
+
+    async def __call__(self, session: FakeSession, envelope: Envelope, event: Any) -> None:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        session.on_commit.append(lambda: self.officers.append(event.officer_id))
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(shared.consumer.asyncio, "sleep", sleep)
+    return slept
+
+
+def make_consumer(
+    handler: Projection,
+    *,
+    db: FakeDatabase | None = None,
+    dead_letters: FakeDeadLetters | None = None,
+    max_attempts: int = 3,
+) -> EventConsumer:
+    return EventConsumer(
+        service="tracking",
+        topic=TOPIC,
+        group=GROUP,
+        routes={AppealAssigned.TYPE: Route(AppealAssigned, handler)},
+        db=db or FakeDatabase(),  # type: ignore[arg-type]
+        inbox=FakeInbox(),  # type: ignore[arg-type]
+        dead_letters=dead_letters or FakeDeadLetters(),  # type: ignore[arg-type]
+        max_attempts=max_attempts,
+        max_backoff_s=0.01,
+    )
+
+
+def assigned_envelope() -> Envelope:
+    event = AppealAssigned(
+        appeal_id=uuid.uuid4(),
+        officer_id="cw-dw01-1",
+        reason_code="least_loaded_handler",
+        reason="在岗办理人员中在办诉求最少（0 件）：李社工",
+        assigned_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
+        tracking_code="JB261127-7K3Q9X",
+    )
+    return event.envelope(correlation_id="req-1", producer="dispatch")
+
+
+# --- bad messages --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json at all", b'{"type": "AppealAssigned"}', b"\xff\xfe", b"[]"],
+    ids=["not_json", "missing_fields", "not_utf8", "not_an_object"],
+)
+async def test_invalid_envelope_is_dead_lettered(body: bytes) -> None:
+    handler, db, dlq = Projection(), FakeDatabase(), FakeDeadLetters()
+    consumer = make_consumer(handler, db=db, dead_letters=dlq)
+
+    assert await consumer.process(body, ORIGIN) == "dead_lettered"
+
+    ((origin, sent_body, error),) = dlq.sent
+    assert (origin, sent_body) == (ORIGIN, body)
+    assert "invalid envelope" in error
+    assert (handler.calls, db.opened) == (0, 0)
+
+
+async def test_invalid_payload_is_dead_lettered_naming_type_and_field() -> None:
+    envelope = assigned_envelope()
+    payload = {k: v for k, v in envelope.payload.items() if k != "officer_id"}
+    body = envelope.model_copy(update={"payload": payload}).to_bytes()
+    handler, dlq = Projection(), FakeDeadLetters()
+    consumer = make_consumer(handler, dead_letters=dlq)
+
+    assert await consumer.process(body, ORIGIN) == "dead_lettered"
+
+    ((_, sent_body, error),) = dlq.sent
+    assert sent_body == body
+    assert "invalid AppealAssigned payload" in error
+    assert "officer_id" in error
+    assert handler.calls == 0
+
+
+async def test_unknown_type_is_skipped_without_dead_letter() -> None:
+    body = assigned_envelope().model_copy(update={"type": "AppealEscalated"}).to_bytes()
+    handler, db, dlq = Projection(), FakeDatabase(), FakeDeadLetters()
+    consumer = make_consumer(handler, db=db, dead_letters=dlq)
+
+    assert await consumer.process(body, ORIGIN) == "skipped_unknown_type"
+
+    assert dlq.sent == []
+    assert (handler.calls, db.opened) == (0, 0)
+
+
+async def test_dead_letter_publish_is_retried_until_it_succeeds() -> None:
+    dlq = FakeDeadLetters(fail_sends=3)
+    consumer = make_consumer(Projection(), dead_letters=dlq)
+
+    assert await consumer.process(b"garbage", ORIGIN) == "dead_lettered"
+
+    assert len(dlq.sent) == 1
+
+
+# --- handling and duplicates ---------------------------------------------------------------
+
+
+async def test_first_delivery_is_handled_once() -> None:
+    handler, db, dlq = Projection(), FakeDatabase(), FakeDeadLetters()
+    consumer = make_consumer(handler, db=db, dead_letters=dlq)
+
+    assert await consumer.process(assigned_envelope().to_bytes(), ORIGIN) == "handled"
+
+    assert handler.calls == 1
+    assert handler.officers == ["cw-dw01-1"]
+    assert db.commits == 1
+    assert dlq.sent == []
+
+
+async def test_same_event_again_is_a_duplicate_and_not_handled_again() -> None:
+    handler = Projection()
+    consumer = make_consumer(handler)
+    body = assigned_envelope().to_bytes()
+
+    assert await consumer.process(body, ORIGIN) == "handled"
+    assert await consumer.process(body, ORIGIN) == "duplicate"
+
+    assert handler.calls == 1
+    assert handler.officers == ["cw-dw01-1"]
+
+
+async def test_different_events_are_each_handled() -> None:
+    handler = Projection()
+    consumer = make_consumer(handler)
+
+    for _ in range(3):
+        assert await consumer.process(assigned_envelope().to_bytes(), ORIGIN) == "handled"
+
+    assert handler.officers == ["cw-dw01-1"] * 3
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+async def test_transient_failures_are_retried_and_do_not_count_as_attempts(
+    no_backoff: list[float],
+) -> None:
+    handler, db, dlq = Projection(), FakeDatabase(fail_commits=2), FakeDeadLetters()
+    consumer = make_consumer(handler, db=db, dead_letters=dlq, max_attempts=2)
+
+    assert await consumer.process(assigned_envelope().to_bytes(), ORIGIN) == "handled"
+
+    assert dlq.sent == []
+    assert handler.calls == 3  # ran in each transaction, two of which rolled back
+    assert handler.officers == ["cw-dw01-1"]  # ... so the effect is there exactly once
+    assert db.commits == 1
+    assert len(no_backoff) == 2
+
+
+async def test_backoff_doubles_up_to_max_backoff_with_jitter(no_backoff: list[float]) -> None:
+    consumer = make_consumer(Projection(), db=FakeDatabase(fail_commits=6))
+    consumer.max_backoff_s = 0.4
+
+    assert await consumer.process(assigned_envelope().to_bytes(), ORIGIN) == "handled"
+
+    schedule = [0.1, 0.2, 0.4, 0.4, 0.4, 0.4]
+    assert len(no_backoff) == len(schedule)
+    for slept, backoff in zip(no_backoff, schedule, strict=True):
+        assert 0.5 * backoff <= slept <= 1.5 * backoff
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3, 5])
+async def test_handler_error_is_dead_lettered_after_max_attempts(max_attempts: int) -> None:
+    handler = Projection(fail_with=ValueError("officer unknown"))
+    db, dlq = FakeDatabase(), FakeDeadLetters()
+    consumer = make_consumer(handler, db=db, dead_letters=dlq, max_attempts=max_attempts)
+    body = assigned_envelope().to_bytes()
+
+    assert await consumer.process(body, ORIGIN) == "dead_lettered"
+
+    assert handler.calls == max_attempts
+    ((origin, sent_body, error),) = dlq.sent
+    assert (origin, sent_body) == (ORIGIN, body)
+    assert error == "ValueError: officer unknown"
+    assert db.commits == 0
+
+
+async def test_dead_lettered_event_was_not_recorded_in_the_inbox() -> None:
+    handler = Projection(fail_with=ValueError("boom"))
+    consumer = make_consumer(handler, max_attempts=1)
+    envelope = assigned_envelope()
+
+    await consumer.process(envelope.to_bytes(), ORIGIN)
+
+    assert envelope.event_id not in consumer.inbox.seen  # type: ignore[attr-defined]
+
+
+# --- after_commit hooks --------------------------------------------------------------------
+
+
+async def test_after_commit_hooks_run_only_when_handled() -> None:
+    woken: list[str] = []
+    consumer = make_consumer(Projection())
+    consumer.after_commit.append(lambda: woken.append("relay"))
+    body = assigned_envelope().to_bytes()
+
+    assert await consumer.process(body, ORIGIN) == "handled"
+    assert woken == ["relay"]
+
+    assert await consumer.process(body, ORIGIN) == "duplicate"
+    unknown = assigned_envelope().model_copy(update={"type": "AppealEscalated"}).to_bytes()
+    assert await consumer.process(unknown, ORIGIN) == "skipped_unknown_type"
+    assert await consumer.process(b"{}", ORIGIN) == "dead_lettered"
+    assert woken == ["relay"]
+
+
+async def test_after_commit_hooks_do_not_run_when_handler_keeps_failing() -> None:
+    woken: list[str] = []
+    consumer = make_consumer(Projection(fail_with=KeyError("x")), max_attempts=2)
+    consumer.after_commit.append(lambda: woken.append("relay"))
+
+    assert await consumer.process(assigned_envelope().to_bytes(), ORIGIN) == "dead_lettered"
+    assert woken == []
+
+
+async def test_after_commit_hooks_run_after_the_commit() -> None:
+    db = FakeDatabase()
+    commits_seen: list[int] = []
+    consumer = make_consumer(Projection(), db=db)
+    consumer.after_commit.append(lambda: commits_seen.append(db.commits))
+
+    await consumer.process(assigned_envelope().to_bytes(), ORIGIN)
+
+    assert commits_seen == [1]
+
+
+def test_payload_round_trips_through_json() -> None:
+    # Guards the fixture: the envelope the tests feed in is real JSON.
+    assert json.loads(assigned_envelope().to_bytes())["type"] == "AppealAssigned"

@@ -1,0 +1,131 @@
+"""Structured logs: one JSON object per line, phone and ID numbers masked wherever they appear."""
+
+import json
+import logging
+import sys
+
+import pytest
+
+from shared.logs import JsonFormatter, redact
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13800138000", "[phone]"),
+        ("请回电13912345678，谢谢", "请回电[phone]，谢谢"),
+        ("phone=19912345678;", "phone=[phone];"),
+        ("0758-1234567", "[phone]"),
+        ("座机020-12345678转8", "座机[phone]转8"),
+        ("07581234567", "[phone]"),
+        ("身份证44120219900101123X", "身份证[id-number]"),
+        ("id 441202199001011234 ok", "id [id-number] ok"),
+        ("44120219900101123x", "[id-number]"),
+        ("13800138000 and 13912345678", "[phone] and [phone]"),
+    ],
+)
+def test_redact_masks(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "appeal 123e4567-e89b-12d3-a456-426614174000 assigned",
+        "JB261127-7K3Q9X",
+        "JB261128-138000",
+        "order 1234567890123456789",
+        "offset 1042 partition 3",
+        "credit code 91441200MA4WK3Q5X7",
+        "2026-11-27T09:00:00.123+00:00",
+    ],
+)
+def test_redact_leaves_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "uuid_text",
+    [
+        "0b7f5c1e-8a2d-4c3b-9e6f-13800138000a",  # mobile-like run then a hex letter
+        "0b7f5c1e-8a2d-4c3b-0758-1234567abcde",  # landline-like run across two groups
+        "0b7f5c1e-8a2d-4c3b-9e6f-012345678901",  # all-digit last group starting with 0
+    ],
+)
+def test_redact_leaves_uuids_with_digit_runs_alone(uuid_text: str) -> None:
+    assert redact(f"event_id={uuid_text}") == f"event_id={uuid_text}"
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter("dispatch"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def captured() -> tuple[logging.Logger, Capture]:
+    logger = logging.Logger("jiban.test")  # not registered: no global logging state touched
+    handler = Capture()
+    logger.addHandler(handler)
+    return logger, handler
+
+
+def test_one_json_line_with_service_level_and_message(
+    captured: tuple[logging.Logger, Capture],
+) -> None:
+    logger, handler = captured
+    logger.warning("assigned %s to %s", "JB261127-7K3Q9X", "李社工")
+    (line,) = handler.lines
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["service"] == "dispatch"
+    assert entry["level"] == "warning"
+    assert entry["logger"] == "jiban.test"
+    assert entry["message"] == "assigned JB261127-7K3Q9X to 李社工"
+    assert "time" in entry
+
+
+def test_extra_fields_are_included(captured: tuple[logging.Logger, Capture]) -> None:
+    logger, handler = captured
+    logger.info("handled", extra={"topic": "appeals.assignments", "offset": 1042})
+    entry = json.loads(handler.lines[0])
+    assert entry["topic"] == "appeals.assignments"
+    assert entry["offset"] == 1042
+    assert "args" not in entry and "msg" not in entry and "levelno" not in entry
+
+
+def test_phone_is_masked_in_message_and_extra(captured: tuple[logging.Logger, Capture]) -> None:
+    logger, handler = captured
+    logger.info("calling 13800138000", extra={"contact": "0758-1234567", "who": "王先生"})
+    (line,) = handler.lines
+    assert "13800138000" not in line
+    assert "0758-1234567" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "calling [phone]"
+    assert entry["contact"] == "[phone]"
+    assert entry["who"] == "王先生"
+
+
+def test_exception_is_one_line_and_masked(captured: tuple[logging.Logger, Capture]) -> None:
+    logger, handler = captured
+    try:
+        raise ValueError("bad phone 13912345678")
+    except ValueError:
+        logger.exception("failed")
+    (line,) = handler.lines
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert "ValueError: bad phone [phone]" in entry["exception"]
+    assert "13912345678" not in line
+
+
+def test_non_json_extra_values_are_stringified(captured: tuple[logging.Logger, Capture]) -> None:
+    logger, handler = captured
+    logger.info("x", extra={"payload": {1, 2}, "origin": sys})
+    entry = json.loads(handler.lines[0])
+    assert isinstance(entry["payload"], str)
+    assert "sys" in entry["origin"]
