@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -23,8 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from fastapi import FastAPI
+from harness import Topics, eventually, running
 
 from shared.broker import ensure_topics
 from shared.migrations import upgrade
@@ -141,16 +139,7 @@ async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settin
     await _admin_sql(infra, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-# --- running services in-process -----------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Starts the service (broker, consumers, relay) and gives an HTTP client on its app."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+# --- fixtures for tests that run services ----------------------------------------------------
 
 
 @pytest.fixture
@@ -162,117 +151,9 @@ def run_service(settings: Settings) -> Callable[[str], contextlib.AbstractAsyncC
     return start
 
 
-# --- looking at topics directly ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-    partition: int
-    offset: int
-
-    def json(self) -> Any:
-        return json.loads(self.value)
-
-
-class Topics:
-    """Reads and writes the test's topics without a consumer group (no join delay)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def name(self, logical: str) -> str:
-        return self.settings.topic_prefix + logical
-
-    async def send(
-        self, logical: str, value: bytes, key: bytes, headers: dict[str, str] | None = None
-    ) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                self.name(logical),
-                value,
-                key=key,
-                headers=[(k, v.encode()) for k, v in (headers or {}).items()],
-            )
-        finally:
-            await producer.stop()
-
-    async def read(self, logical: str, *, at_least: int, timeout_s: float = 20) -> list[Record]:
-        """Everything on the topic, once it holds at least `at_least` messages."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            topic = self.name(logical)
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
-            ]
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = [
-                    TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
-                ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            records: list[Record] = []
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout_s
-            while loop.time() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for messages in batch.values():
-                    records.extend(
-                        Record(
-                            m.key,
-                            m.value,
-                            {k: v.decode() for k, v in m.headers},
-                            m.partition,
-                            m.offset,
-                        )
-                        for m in messages
-                    )
-                if len(records) >= at_least:
-                    # A little longer, to see whether more than expected arrive.
-                    extra = await consumer.getmany(timeout_ms=300)
-                    for messages in extra.values():
-                        records.extend(
-                            Record(
-                                m.key,
-                                m.value,
-                                {k: v.decode() for k, v in m.headers},
-                                m.partition,
-                                m.offset,
-                            )
-                            for m in messages
-                        )
-                    return records
-            return records
-        finally:
-            await consumer.stop()
-
-
 @pytest.fixture
 def topics(settings: Settings) -> Topics:
     return Topics(settings)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20, every_s: float = 0.1
-) -> Any:
-    """Polls until `check` returns something truthy; returns it, or fails with the last value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    last: Any = None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
 
 
 @pytest.fixture

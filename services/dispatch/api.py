@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query
@@ -43,7 +44,7 @@ class AssignmentOut(BaseModel):
     officer_id: str
     reason_code: str
     reason: str
-    assigned_at: Any
+    assigned_at: datetime
     open: bool
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from factories import submission
+from harness import running
 from sqlalchemy import func, select
 
 from jiban.local_infra import free_port
@@ -97,8 +98,6 @@ async def test_oversized_body_is_refused_with_413(run_service):
 
 
 async def test_database_down_answers_503_with_retry_after(settings, topics):
-    from conftest import running
-
     from services.intake.app import build
 
     unreachable = settings.model_copy(

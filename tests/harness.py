@@ -1,0 +1,112 @@
+"""Helpers for tests that run services: start one in-process, read and write topics directly,
+wait for a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+
+from shared.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Starts the service (broker, consumers, relay) and gives an HTTP client on its app."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@dataclass(frozen=True)
+class Record:
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+    def json(self) -> Any:
+        return json.loads(self.value)
+
+
+def _records(batch: dict[Any, list[Any]]) -> list[Record]:
+    return [
+        Record(m.key, m.value, {k: v.decode() for k, v in m.headers}, m.partition, m.offset)
+        for messages in batch.values()
+        for m in messages
+    ]
+
+
+class Topics:
+    """Reads and writes the test's topics without a consumer group (no join delay)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def name(self, logical: str) -> str:
+        return self.settings.topic_prefix + logical
+
+    async def send(
+        self, logical: str, value: bytes, key: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.name(logical),
+                value,
+                key=key,
+                headers=[(k, v.encode()) for k, v in (headers or {}).items()],
+            )
+        finally:
+            await producer.stop()
+
+    async def read(self, logical: str, *, at_least: int, timeout_s: float = 20) -> list[Record]:
+        """Everything on the topic, once it holds at least `at_least` messages (or time is up)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            topic = self.name(logical)
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            records: list[Record] = []
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            while loop.time() < deadline:
+                records.extend(_records(await consumer.getmany(timeout_ms=200)))
+                if len(records) >= at_least:
+                    # A little longer, to see whether more than expected arrive.
+                    records.extend(_records(await consumer.getmany(timeout_ms=300)))
+                    break
+            return records
+        finally:
+            await consumer.stop()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout_s: float = 20, every_s: float = 0.1
+) -> Any:
+    """Polls until `check` returns something truthy; returns it, or fails with the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Any = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
