@@ -112,7 +112,7 @@ async def load(settings: Settings, rate: float, seconds: float) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--rate", type=float, default=50.0, help="appeals per second")
+    p.add_argument("--rate", type=float, default=20.0, help="appeals per second")
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     with infrastructure(Settings()) as (database_url, kafka):

@@ -5,8 +5,6 @@ committed is lost; a crash between publish and delete republishes (consumers ded
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import (
@@ -31,8 +29,8 @@ from shared.broker import OutgoingMessage, Publisher, headers_for
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.events import Event
-from shared.failures import is_transient
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED
+from shared.worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class Outbox:
         return envelope
 
 
-class OutboxRelay:
+class OutboxRelay(PollingWorker):
     """Publishes outbox rows in order. One relay per service publishes at a time (an advisory
     lock), so events leave in the order they were committed even with several replicas."""
 
@@ -91,22 +89,17 @@ class OutboxRelay:
         poll_interval_s: float = 0.25,
         max_backoff_s: float = 10.0,
     ) -> None:
+        super().__init__(
+            batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
+        )
         self.db = db
         self.table = table
         self.publisher = publisher
         self.service = service
-        self.batch_size = batch_size
-        self.poll_interval_s = poll_interval_s
-        self.max_backoff_s = max_backoff_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.name = f"outbox-relay-{service}"
         self.lock_name = f"jiban.outbox.{table.schema}.{table.name}"
 
-    def wake(self) -> None:
-        """Called after a commit that added events: publish now rather than at the next poll."""
-        self._wake.set()
-
-    async def relay_once(self) -> int:
+    async def round(self) -> int:
         """Publishes up to one batch; returns how many rows it published."""
         async with self.db.transaction() as session:
             locked = await session.scalar(
@@ -119,50 +112,16 @@ class OutboxRelay:
                     select(self.table).order_by(self.table.c.id).limit(self.batch_size)
                 )
             ).all()
-            if not rows:
-                OUTBOX_BACKLOG.labels(self.service).set(0)
-                return 0
-            await self.publisher.publish_many(
-                [OutgoingMessage(r.topic, r.key, r.value, r.headers) for r in rows]
-            )
-            await session.execute(
-                delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
-            )
+            if rows:
+                await self.publisher.publish_many(
+                    [OutgoingMessage(r.topic, r.key, r.value, r.headers) for r in rows]
+                )
+                await session.execute(
+                    delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
+                )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         OUTBOX_BACKLOG.labels(self.service).set(len(rows) if len(rows) == self.batch_size else 0)
         return len(rows)
 
-    async def run(self) -> None:
-        backoff = self.poll_interval_s
-        while True:
-            try:
-                while await self.relay_once() == self.batch_size:
-                    pass
-                backoff = self.poll_interval_s
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                OUTBOX_ERRORS.labels(self.service).inc()
-                level = logging.WARNING if is_transient(exc) else logging.ERROR
-                log.log(
-                    level,
-                    "outbox relay failed; will retry",
-                    exc_info=True,
-                    extra={"retry_in_s": round(backoff, 2)},
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
-            self._wake.clear()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def on_error(self, exc: Exception) -> None:
+        OUTBOX_ERRORS.labels(self.service).inc()

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.dispatch import store
-from shared.http import Cursor, Limit, Page, SessionDep, decode_cursor, encode_cursor
+from shared.http import Cursor, Limit, Page, SessionDep
+from shared.pagination import paginate
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -58,19 +59,21 @@ async def list_officers(
     on_duty: bool | None = None,
 ) -> Page[OfficerOut]:
     t = store.officers
-    query = select(t).order_by(t.c.officer_id).limit(limit + 1)
+    query = select(t)
     if role is not None:
         query = query.where(t.c.role == role)
     if unit is not None:
         query = query.where(t.c.unit == unit)
     if on_duty is not None:
         query = query.where(t.c.on_duty == on_duty)
-    if cursor is not None:
-        query = query.where(t.c.officer_id > str(decode_cursor(cursor)[0]))
-    rows = (await session.execute(query)).all()
-    items = [OfficerOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor([items[-1].officer_id]) if more else None)
+    return await paginate(
+        session,
+        query,
+        [t.c.officer_id],
+        limit=limit,
+        cursor=cursor,
+        item=lambda r: OfficerOut.model_validate(r, from_attributes=True),
+    )
 
 
 @router.get("/officers/{officer_id}")
@@ -95,19 +98,21 @@ async def list_enterprises(
     cso: Annotated[str | None, Query(description="Assigned chief service officer's id")] = None,
 ) -> Page[EnterpriseOut]:
     t = store.enterprises
-    query = select(t).order_by(t.c.credit_code).limit(limit + 1)
+    query = select(t)
     if chain is not None:
         query = query.where(t.c.chain == chain)
     if community is not None:
         query = query.where(t.c.community == community)
     if cso is not None:
         query = query.where(t.c.cso_officer_id == cso)
-    if cursor is not None:
-        query = query.where(t.c.credit_code > str(decode_cursor(cursor)[0]))
-    rows = (await session.execute(query)).all()
-    items = [EnterpriseOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor([items[-1].credit_code]) if more else None)
+    return await paginate(
+        session,
+        query,
+        [t.c.credit_code],
+        limit=limit,
+        cursor=cursor,
+        item=lambda r: EnterpriseOut.model_validate(r, from_attributes=True),
+    )
 
 
 @router.get("/enterprises/{credit_code}")

@@ -5,8 +5,6 @@ holds up the topic. Several notify replicas share the work: each claims rows wit
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from services.notify import store
@@ -14,13 +12,16 @@ from services.notify.providers import Delivery, Provider
 from shared.db import Database
 from shared.failures import is_transient
 from shared.vocabulary import Medium, NotificationStatus
+from shared.worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
+    name = "notify-delivery"
+
     def __init__(
         self,
         db: Database,
@@ -28,18 +29,15 @@ class DeliveryWorker:
         *,
         batch_size: int = 100,
         poll_interval_s: float = 0.25,
+        max_backoff_s: float = 10.0,
     ) -> None:
+        super().__init__(
+            batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
+        )
         self.db = db
         self.providers = providers
-        self.batch_size = batch_size
-        self.poll_interval_s = poll_interval_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def deliver_once(self) -> int:
+    async def round(self) -> int:
         async with self.db.transaction() as session:
             rows = await store.claim_pending(session, self.batch_size)
             for row in rows:
@@ -72,27 +70,3 @@ class DeliveryWorker:
                     continue
                 await store.mark(session, row.notification_id, NotificationStatus.SENT)
         return len(rows)
-
-    async def run(self) -> None:
-        while True:
-            try:
-                while await self.deliver_once() == self.batch_size:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("delivery round failed; will retry", exc_info=True)
-                await asyncio.sleep(1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
-            self._wake.clear()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="notify-delivery")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from services.tracking import store
-from shared.http import Cursor, Limit, Page, SessionDep, decode_cursor, encode_cursor
+from shared.http import Cursor, Limit, Page, SessionDep
+from shared.pagination import paginate
 from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
@@ -91,29 +92,13 @@ async def officer_queue(
 ) -> Page[QueueItem]:
     """The officer's open appeals, oldest assignment first."""
     t = store.appeals
-    query = (
-        select(t)
-        .where(t.c.officer_id == officer_id)
-        .order_by(t.c.assigned_at, t.c.appeal_id)
-        .limit(limit + 1)
+    query = select(t).where(t.c.officer_id == officer_id)
+    query = query.where(t.c.status == status if status else t.c.status.in_(OPEN_STATUSES))
+    return await paginate(
+        session,
+        query,
+        [t.c.assigned_at, t.c.appeal_id],
+        limit=limit,
+        cursor=cursor,
+        item=lambda r: QueueItem.model_validate(r, from_attributes=True),
     )
-    query = (
-        query.where(t.c.status == status) if status else query.where(t.c.status.in_(OPEN_STATUSES))
-    )
-    if cursor is not None:
-        at, last_id = decode_cursor(cursor)
-        at_time = datetime.fromisoformat(at)
-        query = query.where(
-            or_(
-                t.c.assigned_at > at_time, and_(t.c.assigned_at == at_time, t.c.appeal_id > last_id)
-            )
-        )
-    rows = (await session.execute(query)).all()
-    items = [QueueItem.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            [last.assigned_at.isoformat() if last.assigned_at else None, str(last.appeal_id)]
-        )
-    return Page(items=items, next_cursor=next_cursor)

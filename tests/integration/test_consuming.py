@@ -131,6 +131,12 @@ async def test_events_in_either_order_converge(settings, run_service, topics, wa
 
         normal, reverse = await wait_until(both_complete)
         queue = (await tracking.get("/v1/officers/cw-7/queue")).json()
+        first = (await tracking.get("/v1/officers/cw-7/queue", params={"limit": 1})).json()
+        second = (
+            await tracking.get(
+                "/v1/officers/cw-7/queue", params={"limit": 1, "cursor": first["next_cursor"]}
+            )
+        ).json()
 
     for view in (normal, reverse):
         assert view["status"] == "assigned"
@@ -142,6 +148,10 @@ async def test_events_in_either_order_converge(settings, run_service, topics, wa
             ("received", "assigned"),
         ]
     assert {item["appeal_id"] for item in queue["items"]} == {str(normal_id), str(reversed_id)}
+    # Keyset pages (by assignment time, then id) hand out each appeal once.
+    assert first["next_cursor"] and second["next_cursor"] is None
+    paged = [first["items"][0]["appeal_id"], second["items"][0]["appeal_id"]]
+    assert paged == [item["appeal_id"] for item in queue["items"]]
 
 
 async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(

@@ -1,0 +1,72 @@
+"""A background loop that works in rounds: woken at once after a commit that gave it work,
+otherwise polling; a full round means more is waiting, so it goes again without pausing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+
+from shared.failures import is_transient
+
+log = logging.getLogger(__name__)
+
+
+class PollingWorker(ABC):
+    name: str = "worker"
+
+    def __init__(self, *, batch_size: int, poll_interval_s: float, max_backoff_s: float) -> None:
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    async def round(self) -> int:
+        """Does up to `batch_size` items of work; returns how many it did."""
+
+    def on_error(self, exc: Exception) -> None:  # noqa: B027 - optional hook
+        """Called when a round failed (for metrics); the round is retried after a backoff."""
+
+    def wake(self) -> None:
+        """Called after a commit that gave the worker something to do: act now, not at the next
+        poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self.poll_interval_s
+        while True:
+            try:
+                while await self.round() >= self.batch_size:
+                    pass
+                backoff = self.poll_interval_s
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.on_error(exc)
+                level = logging.WARNING if is_transient(exc) else logging.ERROR
+                log.log(
+                    level,
+                    "%s round failed; will retry",
+                    self.name,
+                    exc_info=True,
+                    extra={"retry_in_s": round(backoff, 2)},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
