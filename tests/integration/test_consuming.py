@@ -193,3 +193,21 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
     # The unknown type was skipped, not dead-lettered; the good message was handled.
     assert len(dead) == 3
     assert await count(settings, assignments) == 1
+
+
+async def test_readiness_reports_each_consumer(settings, run_service, topics, wait_until):
+    await load_demo_directory(settings, small_directory())
+    async with run_service("dispatch") as dispatch:
+        env = envelope_of(received())
+        await topics.send(APPEALS_IMMEDIATE, env.to_bytes(), env.key)
+
+        async def handled_one():
+            body = (await dispatch.get("/readyz")).json()
+            consumers = body["checks"]["consumers"]
+            return body if consumers and consumers[0]["handled"] >= 1 else None
+
+        ready = await wait_until(handled_one)
+    assert ready["status"] == "ready"
+    (consumer,) = ready["checks"]["consumers"]
+    assert consumer["topic"] == APPEALS_IMMEDIATE
+    assert consumer["stuck"] is False and consumer["retrying"] is None

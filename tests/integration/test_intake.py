@@ -112,3 +112,17 @@ async def test_database_down_answers_503_with_retry_after(settings, topics):
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"].startswith("unavailable")
     assert await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1) == []
+
+
+async def test_ops_endpoints_answer(run_service):
+    async with run_service("intake") as intake:
+        await intake.post("/v1/appeals", json=submission())
+        health = await intake.get("/healthz")
+        ready = await intake.get("/readyz")
+        metrics = await intake.get("/metrics")
+    assert health.status_code == 200 and health.json()["service"] == "intake"
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["broker"] == "ok"
+    assert metrics.status_code == 200
+    assert 'jiban_outbox_published_total{service="intake"}' in metrics.text
