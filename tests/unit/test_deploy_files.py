@@ -1,0 +1,65 @@
+"""The deployment files agree with the code (no Docker engine is needed to check this)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from shared.migrations import SERVICES
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def settings_env_names() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(field.alias or f"JIBAN_{name.upper()}")
+    return names
+
+
+def test_compose_runs_the_four_services_behind_one_gateway():
+    services = compose()["services"]
+    assert {"kafka", "postgres", "migrate", "gateway", *SERVICES} <= set(services)
+    for name in SERVICES:
+        service = services[name]
+        assert service["command"] == ["python", "-m", f"services.{name}"]
+        # Scalable: no fixed host ports (the gateway publishes them).
+        assert "ports" not in service and "container_name" not in service
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    migrate = services["migrate"]
+    assert {d["condition"] for d in migrate["depends_on"].values()} == {"service_healthy"}
+    for dependency in migrate["depends_on"]:
+        assert "healthcheck" in services[dependency]
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    published = {p.split(":")[0].strip('"') for p in services["gateway"]["ports"]}
+    assert published == {"8001", "8002", "8003", "8004"}
+
+
+def test_compose_sets_only_settings_the_services_know():
+    known = settings_env_names()
+    for name in [*SERVICES, "migrate"]:
+        env = compose()["services"][name]["environment"]
+        unknown = {key for key in env if key not in known}
+        assert not unknown, f"{name} sets {unknown}, which shared/settings.py does not read"
+    assert compose()["services"]["dispatch"]["environment"]["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
+
+
+def test_gateway_routes_each_port_to_its_service():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for port, name in zip(range(8001, 8005), SERVICES, strict=True):
+        block = conf.split(f"listen {port}")[1].split("listen ")[0]
+        assert re.search(rf"http://{name}:8000", block), f"port {port} does not reach {name}"
+
+
+def test_dockerfile_copies_what_exists_and_ci_runs_make_test():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
+        assert (ROOT / source).exists(), source
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
