@@ -133,7 +133,7 @@ def main() -> None:
             "JIBAN_TOPIC_PREFIX": settings.topic_prefix,
             "JIBAN_LOG_LEVEL": "WARNING",
         }
-        children = start_services(env, settings)
+        children = start_services(env)
         try:
             wait_ready({n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES}, children)
             say(f"load: {args.rate:.0f} appeals/s for {args.seconds:.0f} s")

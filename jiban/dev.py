@@ -75,7 +75,7 @@ def wait_ready(urls: dict[str, str], children: dict[str, subprocess.Popen[bytes]
         raise TimeoutError(f"not ready after 90 s: {', '.join(pending)}")
 
 
-def start_services(env: dict[str, str], settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
+def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
     children = {}
     for name in SERVICES:
         # Own session: Ctrl-C reaches us only, and we stop the services in order.
@@ -140,7 +140,7 @@ def run() -> int:
         say("migrations applied")
         asyncio.run(prepare(settings))
 
-        children = start_services(env, settings)
+        children = start_services(env)
         interrupted = False
 
         def on_signal(_signum: int, _frame: object) -> None:

@@ -21,6 +21,7 @@ from shared.broker import Publisher, create_broker
 from shared.consumer import EventConsumer, Route, subscribe
 from shared.db import Database
 from shared.deadletter import DeadLetters
+from shared.http import BodySizeLimit, install_error_handlers
 from shared.inbox import Inbox
 from shared.logs import configure_logging
 from shared.metrics import render
@@ -119,8 +120,6 @@ class ServiceRuntime:
         return ready, checks
 
     def app(self, *routers: APIRouter, title: str, description: str) -> FastAPI:
-        from shared.http import BodySizeLimit, install_error_handlers
-
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             await self.start()
