@@ -41,8 +41,13 @@ class BackgroundWorker(Protocol):
 
 
 class ServiceRuntime:
-    def __init__(self, name: str, settings: Settings, metadata: MetaData) -> None:
+    def __init__(
+        self, name: str, settings: Settings, metadata: MetaData, *, ready_needs_broker: bool = True
+    ) -> None:
         self.name = name
+        # Intake can take appeals while the broker is away (the outbox holds the events), so
+        # a broker outage must not take it out of the load balancer.
+        self.ready_needs_broker = ready_needs_broker
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
         self.db = Database(settings)
@@ -111,7 +116,7 @@ class ServiceRuntime:
         except Exception:
             reachable = False
         checks["broker"] = "ok" if reachable else "unavailable"
-        ready = ready and reachable
+        ready = ready and (reachable or not self.ready_needs_broker)
         now = time.monotonic()
         after = self.settings.consumer_stuck_after_s
         checks["consumers"] = [c.health.report(now, after) for c in self.consumers]

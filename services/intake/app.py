@@ -12,7 +12,7 @@ NAME = "intake"
 
 
 def build(settings: Settings) -> FastAPI:
-    runtime = ServiceRuntime(NAME, settings, store.metadata)
+    runtime = ServiceRuntime(NAME, settings, store.metadata, ready_needs_broker=False)
     return runtime.app(
         api.router,
         title="Jiban intake",

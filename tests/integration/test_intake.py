@@ -126,3 +126,25 @@ async def test_ops_endpoints_answer(run_service):
     assert ready.json()["checks"]["broker"] == "ok"
     assert metrics.status_code == 200
     assert 'jiban_outbox_published_total{service="intake"}' in metrics.text
+
+
+async def test_broker_outage_keeps_intake_ready_but_not_a_consumer(settings):
+    from services.dispatch import store as dispatch_store
+    from services.intake import store as intake_store
+    from shared.service import ServiceRuntime
+
+    unreachable = settings.model_copy(
+        update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}
+    )
+    intake = ServiceRuntime("intake", unreachable, intake_store.metadata, ready_needs_broker=False)
+    dispatch = ServiceRuntime("dispatch", unreachable, dispatch_store.metadata)
+    try:
+        intake_ready, intake_checks = await intake.readiness()
+        dispatch_ready, dispatch_checks = await dispatch.readiness()
+    finally:
+        await intake.db.dispose()
+        await dispatch.db.dispose()
+    assert intake_checks["broker"] == dispatch_checks["broker"] == "unavailable"
+    assert intake_checks["database"] == "ok"
+    assert intake_ready is True  # the outbox holds appeals until the broker is back
+    assert dispatch_ready is False
