@@ -53,6 +53,28 @@ def _directory_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq_list(args: argparse.Namespace) -> int:
+    from jiban.dlq import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(Settings(), args.topic))
+    for letter in letters:
+        print(
+            f"{letter.partition}:{letter.offset}  from {letter.origin_topic}"
+            f"@{letter.headers.get('x-origin-partition')}:{letter.headers.get('x-origin-offset')}"
+            f"  {letter.headers.get('x-failed-at', '')}\n    {letter.error}"
+        )
+    print(f"{len(letters)} dead letters on {args.topic}.dlq")
+    return 0
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    from jiban.dlq import replay
+
+    count = asyncio.run(replay(Settings(), args.topic))
+    print(f"replayed {count} dead letters onto {args.topic}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jiban", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
@@ -73,6 +95,14 @@ def parser() -> argparse.ArgumentParser:
         required=True
     )
     directory.add_parser("demo", help="load the demo directory").set_defaults(func=_directory_demo)
+
+    dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(required=True)
+    dlq_list = dlq.add_parser("list", help="what TOPIC dead-lettered, with the errors")
+    dlq_list.add_argument("topic", help="the consumed topic, e.g. appeals.immediate")
+    dlq_list.set_defaults(func=_dlq_list)
+    dlq_replay = dlq.add_parser("replay", help="put TOPIC's dead letters back (after a fix)")
+    dlq_replay.add_argument("topic", help="the consumed topic, e.g. appeals.immediate")
+    dlq_replay.set_defaults(func=_dlq_replay)
     return p
 
 

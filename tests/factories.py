@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from services.dispatch.directory import Directory, Enterprise, Officer
 from shared.credit_code import complete
 from shared.envelope import Envelope
 from shared.events import AppealAssigned, AppealReceived, Appellant, Location
-from shared.vocabulary import Channel
+from shared.vocabulary import Channel, IndustryChain, OfficerRole
 
 _numbers = itertools.count(1)
 
@@ -70,3 +71,37 @@ def assigned(
 def envelope_of(event: AppealReceived | AppealAssigned, **overrides: Any) -> Envelope:
     env = event.envelope(correlation_id=str(uuid.uuid4()), producer="tests")
     return env.model_copy(update=overrides) if overrides else env
+
+
+ENTERPRISE = credit_code(7)  # served by cso-1 in small_directory()
+
+
+def small_directory() -> Directory:
+    def officer(officer_id: str, role: OfficerRole, **kw: object) -> Officer:
+        return Officer(
+            officer_id=officer_id,
+            name=f"干部{officer_id}",
+            phone="13700000000",
+            email=f"{officer_id}@jiban.example",
+            role=role,
+            unit="测试",
+            **kw,
+        )
+
+    return Directory(
+        officers=[
+            officer("cso-1", OfficerRole.CHIEF_SERVICE_OFFICER),
+            officer("cw-1", OfficerRole.COMMUNITY_WORKER),
+            officer("cw-2", OfficerRole.COMMUNITY_WORKER),
+            officer("sup-1", OfficerRole.SUPERVISOR),
+        ],
+        enterprises=[
+            Enterprise(
+                credit_code=ENTERPRISE,
+                name="肇庆测试新能源有限公司",
+                chain=IndustryChain.NEV,
+                community="大旺社区",
+                cso_officer_id="cso-1",
+            )
+        ],
+    )

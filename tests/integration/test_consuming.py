@@ -5,50 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from factories import assigned, credit_code, envelope_of, received
+from factories import ENTERPRISE, assigned, envelope_of, received, small_directory
 from sqlalchemy import func, select
 
 from jiban.setup import load_demo_directory
-from services.dispatch.directory import Directory, Enterprise, Officer
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, dlq_of
-from shared.vocabulary import IndustryChain, OfficerRole
 
 pytestmark = pytest.mark.integration
-
-ENTERPRISE = credit_code(7)
-
-
-def small_directory() -> Directory:
-    def officer(officer_id: str, role: OfficerRole, **kw: object) -> Officer:
-        return Officer(
-            officer_id=officer_id,
-            name=f"干部{officer_id}",
-            phone="13700000000",
-            email=f"{officer_id}@jiban.example",
-            role=role,
-            unit="测试",
-            **kw,
-        )
-
-    return Directory(
-        officers=[
-            officer("cso-1", OfficerRole.CHIEF_SERVICE_OFFICER),
-            officer("cw-1", OfficerRole.COMMUNITY_WORKER),
-            officer("cw-2", OfficerRole.COMMUNITY_WORKER),
-            officer("sup-1", OfficerRole.SUPERVISOR),
-        ],
-        enterprises=[
-            Enterprise(
-                credit_code=ENTERPRISE,
-                name="肇庆测试新能源有限公司",
-                chain=IndustryChain.NEV,
-                community="大旺社区",
-                cso_officer_id="cso-1",
-            )
-        ],
-    )
 
 
 async def count(settings, table) -> int:
