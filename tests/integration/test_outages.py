@@ -59,8 +59,10 @@ async def test_consumer_rides_out_a_database_outage(settings, topics, wait_until
             finally:
                 await db.dispose()
             after = (await dispatch.get("/readyz")).json()
+            # While the service still runs: its relay may be in a backoff from the outage.
+            published = await topics.read(APPEALS_ASSIGNMENTS, at_least=3)
     finally:
         await proxy.stop()
     assert after["status"] == "ready"
-    assert len(await topics.read(APPEALS_ASSIGNMENTS, at_least=3)) == 3
+    assert len(published) == 3
     assert await topics.read(dlq_of(APPEALS_IMMEDIATE), at_least=1, timeout_s=1) == []
