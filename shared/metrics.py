@@ -15,7 +15,15 @@ CONSUMER_RETRIES = Counter(
     ["service", "topic", "kind"],
 )
 HANDLE_SECONDS = Histogram(
-    "jiban_handle_seconds", "Time to handle one message, commit included", ["service", "topic"]
+    "jiban_handle_seconds",
+    "Time to handle one batch of messages, commit included",
+    ["service", "topic"],
+)
+BATCH_SIZE = Histogram(
+    "jiban_batch_size",
+    "Messages per consumed batch",
+    ["service", "topic"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 OUTBOX_PUBLISHED = Counter(
     "jiban_outbox_published_total", "Events published from the outbox", ["service"]

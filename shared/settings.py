@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1)
     outbox_poll_interval_s: float = Field(0.25, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
-    # Consumers in one process share a group: more workers, more partitions handled in parallel.
-    consumer_workers: int = Field(1, ge=1)
+    # Messages a consumer handles in one transaction (at most; it takes what one poll returns).
+    consumer_batch_size: int = Field(100, ge=1, le=10_000)
     # Handler errors that are not infrastructure failures get this many tries before the DLQ.
     consumer_max_attempts: int = Field(3, ge=1)
     consumer_max_backoff_s: float = Field(10.0, gt=0)

@@ -1,5 +1,6 @@
-"""EventConsumer.process(): exactly one outcome per message, with in-memory fakes for the
-database (transactional: nothing sticks unless the transaction commits), the inbox and the DLQ."""
+"""EventConsumer.process() and process_batch(): exactly one outcome per message, with
+in-memory fakes for the database (transactional: nothing sticks unless the transaction
+commits), the inbox and the DLQ."""
 
 import json
 import uuid
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 import shared.consumer
-from shared.consumer import EventConsumer, Route
+from shared.consumer import Delivery, EventConsumer, Route
 from shared.deadletter import Origin
 from shared.envelope import Envelope
 from shared.events import AppealAssigned
@@ -27,6 +28,7 @@ ORIGIN = Origin(TOPIC, partition=2, offset=77, key=b"k", group=GROUP)
 class FakeSession:
     def __init__(self) -> None:
         self.on_commit: list[Callable[[], None]] = []
+        self.inbox: set[uuid.UUID] = set()  # inbox rows written in this transaction
 
 
 class FakeDatabase:
@@ -57,8 +59,9 @@ class FakeInbox:
 
     async def first_time(self, session: FakeSession, envelope: Envelope, topic: str) -> bool:
         assert topic == TOPIC
-        if envelope.event_id in self.seen:
+        if envelope.event_id in self.seen | session.inbox:
             return False
+        session.inbox.add(envelope.event_id)
         session.on_commit.append(lambda: self.seen.add(envelope.event_id))
         return True
 
@@ -78,14 +81,15 @@ class FakeDeadLetters:
 class Projection:
     """The handler under test: its effect sticks only when the transaction commits."""
 
-    def __init__(self, fail_with: Exception | None = None) -> None:
+    def __init__(self, fail_with: Exception | None = None, only_for: str | None = None) -> None:
         self.fail_with = fail_with
+        self.only_for = only_for  # fail only for this officer id
         self.calls = 0
         self.officers: list[str] = []
 
     async def __call__(self, session: FakeSession, envelope: Envelope, event: Any) -> None:
         self.calls += 1
-        if self.fail_with is not None:
+        if self.fail_with is not None and self.only_for in (None, event.officer_id):
             raise self.fail_with
         session.on_commit.append(lambda: self.officers.append(event.officer_id))
 
@@ -121,10 +125,10 @@ def make_consumer(
     )
 
 
-def assigned_envelope() -> Envelope:
+def assigned_envelope(officer_id: str = "cw-dw01-1") -> Envelope:
     event = AppealAssigned(
         appeal_id=uuid.uuid4(),
-        officer_id="cw-dw01-1",
+        officer_id=officer_id,
         reason_code="least_loaded_handler",
         reason="在岗办理人员中在办诉求最少（0 件）：李社工",
         assigned_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
@@ -324,3 +328,131 @@ async def test_after_commit_hooks_run_after_the_commit() -> None:
 def test_payload_round_trips_through_json() -> None:
     # Guards the fixture: the envelope the tests feed in is real JSON.
     assert json.loads(assigned_envelope().to_bytes())["type"] == "AppealAssigned"
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+def deliveries(*bodies: bytes) -> list[Delivery]:
+    return [
+        Delivery(body, Origin(TOPIC, partition=1, offset=10 + i, key=b"k", group=GROUP))
+        for i, body in enumerate(bodies)
+    ]
+
+
+async def test_a_batch_is_handled_in_one_transaction() -> None:
+    db, handler, woken = FakeDatabase(), Projection(), []
+    consumer = make_consumer(handler, db=db)
+    consumer.after_commit.append(lambda: woken.append("relay"))
+    batch = [assigned_envelope(f"cw-{i}").to_bytes() for i in range(5)]
+
+    assert await consumer.process_batch(deliveries(*batch)) == ["handled"] * 5
+
+    assert (db.opened, db.commits) == (1, 1)
+    assert sorted(handler.officers) == [f"cw-{i}" for i in range(5)]
+    assert woken == ["relay"]
+
+
+async def test_a_batch_is_handled_in_subject_order_keeping_each_subjects_order() -> None:
+    # Same lock order in every transaction (no deadlocks); one appeal's events stay in order.
+    handler = Projection()
+    consumer = make_consumer(handler)
+    late, early = uuid.UUID(int=2), uuid.UUID(int=1)
+
+    def for_appeal(appeal: uuid.UUID, officer: str) -> bytes:
+        envelope = assigned_envelope(officer)
+        payload = {**envelope.payload, "appeal_id": str(appeal)}
+        return envelope.model_copy(
+            update={"subject_id": str(appeal), "payload": payload}
+        ).to_bytes()
+
+    batch = [for_appeal(late, "late-1"), for_appeal(early, "early-1"), for_appeal(late, "late-2")]
+
+    assert await consumer.process_batch(deliveries(*batch)) == ["handled"] * 3
+    assert handler.officers == ["early-1", "late-1", "late-2"]
+
+
+async def test_bad_and_unknown_messages_in_a_batch_do_not_hold_up_the_good_ones() -> None:
+    handler, dlq = Projection(), FakeDeadLetters()
+    consumer = make_consumer(handler, dead_letters=dlq)
+    unknown = assigned_envelope().model_copy(update={"type": "AppealEscalated"}).to_bytes()
+    batch = deliveries(
+        assigned_envelope("cw-a").to_bytes(),
+        b"garbage",
+        unknown,
+        assigned_envelope("cw-b").to_bytes(),
+    )
+
+    outcomes = await consumer.process_batch(batch)
+
+    assert outcomes == ["handled", "dead_lettered", "skipped_unknown_type", "handled"]
+    assert sorted(handler.officers) == ["cw-a", "cw-b"]
+    assert [(origin.offset, body) for origin, body, _ in dlq.sent] == [(11, b"garbage")]
+
+
+async def test_the_same_event_twice_in_one_batch_is_handled_once() -> None:
+    handler = Projection()
+    consumer = make_consumer(handler)
+    body = assigned_envelope().to_bytes()
+
+    assert await consumer.process_batch(deliveries(body, body)) == ["handled", "duplicate"]
+    assert handler.officers == ["cw-dw01-1"]
+
+
+async def test_a_failing_handler_in_a_batch_is_isolated_and_the_rest_applied_once() -> None:
+    handler, dlq, db = (
+        Projection(KeyError("boom"), only_for="cw-bad"),
+        FakeDeadLetters(),
+        FakeDatabase(),
+    )
+    consumer = make_consumer(handler, db=db, dead_letters=dlq, max_attempts=2)
+    batch = [assigned_envelope(o).to_bytes() for o in ("cw-a", "cw-bad", "cw-c")]
+
+    outcomes = await consumer.process_batch(deliveries(*batch))
+
+    assert outcomes == ["handled", "dead_lettered", "handled"]
+    # The failed batch was rolled back, so the good effects happened exactly once.
+    assert sorted(handler.officers) == ["cw-a", "cw-c"]
+    assert len(dlq.sent) == 1 and "KeyError" in dlq.sent[0][2]
+    assert dlq.sent[0][0].offset == 11
+
+
+async def test_a_transient_failure_retries_the_whole_batch_without_doubling() -> None:
+    handler, db = Projection(), FakeDatabase(fail_commits=2)
+    consumer = make_consumer(handler, db=db, max_attempts=1)
+    batch = [assigned_envelope(o).to_bytes() for o in ("cw-a", "cw-b")]
+
+    assert await consumer.process_batch(deliveries(*batch)) == ["handled", "handled"]
+    assert sorted(handler.officers) == ["cw-a", "cw-b"]
+    assert (db.opened, db.commits) == (3, 1)
+
+
+class FakeRecord:
+    def __init__(self, partition: int, offset: int) -> None:
+        self.partition, self.offset, self.key = partition, offset, b"k"
+
+
+class FakeMessage:
+    """What FastStream hands a batch subscriber: the records, and ack() for the whole poll."""
+
+    def __init__(self, records: tuple[FakeRecord, ...], log: list[str]) -> None:
+        self.raw_message = records
+        self.log = log
+
+    async def ack(self) -> None:
+        self.log.append("ack")
+
+
+async def test_the_poll_is_acked_once_after_every_message_has_its_outcome() -> None:
+    events: list[str] = []
+    dlq = FakeDeadLetters()
+    consumer = make_consumer(Projection(), dead_letters=dlq)
+    consumer.after_commit.append(lambda: events.append("committed"))
+    records = (FakeRecord(3, 40), FakeRecord(3, 41))
+    bodies = [assigned_envelope().to_bytes(), b"nope"]
+
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+
+    assert events == ["committed", "ack"]
+    assert [(o.partition, o.offset) for o, _, _ in dlq.sent] == [(3, 41)]
+    assert consumer.health.handled == 2 and consumer.health.busy_since is None
