@@ -33,8 +33,10 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+## The benchmark (prints figures, asserts nothing): `make bench BENCH_ARGS="--mode direct --rate 100"`.
 bench: $(STAMP)
-	$(PY) -m jiban.bench
+	@$(PY) -c 'import matplotlib, psutil' 2>/dev/null || $(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m jiban.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .jiban

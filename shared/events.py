@@ -15,6 +15,7 @@ from shared.topics import (
     APPEALS_IMMEDIATE,
     APPEALS_LIFECYCLE,
     DIRECTORY_CHANGES,
+    NOTIFICATIONS_SENT,
 )
 from shared.vocabulary import (
     AppealStatus,
@@ -22,6 +23,7 @@ from shared.vocabulary import (
     Category,
     Channel,
     IndustryChain,
+    Medium,
     OfficerRole,
     Urgency,
 )
@@ -121,6 +123,28 @@ class AppealStatusChanged(Event):
 
     def subject(self) -> str:
         return str(self.appeal_id)
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+class NotificationSent(Event):
+    """A notification left through its medium's provider (recorded, for the `record` medium).
+    Published by notify's delivery worker in the transaction that marks it sent."""
+
+    TYPE: ClassVar[str] = "NotificationSent"
+    TOPIC: ClassVar[str] = NOTIFICATIONS_SENT
+
+    notification_id: UUID
+    # Every notification so far is about an appeal; one that is not is keyed by its own id.
+    appeal_id: UUID | None
+    recipient: str
+    medium: Medium
+    kind: str
+    sent_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id or self.notification_id)
 
 
 # --- directory ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ APPEALS_IMMEDIATE = "appeals.immediate"
 APPEALS_ASSIGNMENTS = "appeals.assignments"
 APPEALS_LIFECYCLE = "appeals.lifecycle"
 DIRECTORY_CHANGES = "directory.changes"
+NOTIFICATIONS_SENT = "notifications.sent"
 
 DLQ_SUFFIX = ".dlq"
 
@@ -28,6 +29,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(APPEALS_ASSIGNMENTS, "AppealAssigned (and later reassignments)", "dispatch"),
     Topic(APPEALS_LIFECYCLE, "AppealStatusChanged", "tracking"),
     Topic(DIRECTORY_CHANGES, "OfficerChanged, EnterpriseChanged (keyed by id)", "dispatch"),
+    # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
+    Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
 )
 
 

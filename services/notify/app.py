@@ -20,6 +20,8 @@ def build(settings: Settings) -> FastAPI:
     worker = DeliveryWorker(
         runtime.db,
         {Medium.RECORD: RecordingProvider()},
+        runtime.outbox,
+        after_commit=[runtime.relay.wake],
         poll_interval_s=settings.outbox_poll_interval_s,
     )
     runtime.add_worker(worker)

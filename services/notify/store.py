@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -110,8 +111,9 @@ async def mark(
     notification_id: UUID,
     status: NotificationStatus,
     error: str | None = None,
-) -> None:
-    await session.execute(
+) -> datetime | None:
+    """Returns the recorded `sent_at` (None unless it was sent)."""
+    return await session.scalar(
         update(notifications)
         .where(notifications.c.notification_id == notification_id)
         .values(
@@ -120,4 +122,5 @@ async def mark(
             last_error=error,
             sent_at=func.now() if status == NotificationStatus.SENT else None,
         )
+        .returning(notifications.c.sent_at)
     )

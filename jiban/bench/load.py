@@ -1,0 +1,146 @@
+"""The two load generators: appeals over HTTP to intake (what channel adapters do), or
+AppealReceived envelopes straight onto appeals.immediate (intake bypassed: what the rest of the
+pipeline can take). Both offer a steady rate for a fixed time, open loop: a slow system does not
+slow the offer down, so a backlog shows as latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from services.intake.tracking_code import new_tracking_code
+from shared.broker import headers_for
+from shared.events import AppealReceived, Appellant, Location
+from shared.topics import TopicNames
+from shared.vocabulary import Channel
+
+COMMUNITY = "大旺社区"
+CONTENT = "基准测试诉求：路灯不亮。"
+
+
+def phone(n: int) -> str:
+    # With a phone the appellant is told too: two notifications per appeal, as in real life.
+    return f"1390000{n % 10000:04d}"
+
+
+@dataclass
+class Offered:
+    """What a generator sent: the appeal ids it got through, and how long offering took."""
+
+    ids: set[str] = field(default_factory=set)
+    sent: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    http_accept_ms: list[float] = field(default_factory=list)
+
+
+async def pace(rate: float, seconds: float, send: Callable[[int], Awaitable[None]]) -> int:
+    """Starts `send(n)` at `rate` per second for `seconds` without waiting for earlier sends
+    (open loop), then waits for all of them; returns how many were started."""
+    tasks: list[asyncio.Task[None]] = []
+    begin = time.monotonic()
+    n = 0
+    while time.monotonic() - begin < seconds:
+        tasks.append(asyncio.create_task(send(n)))
+        n += 1
+        await asyncio.sleep(max(0.0, begin + n / rate - time.monotonic()))
+    await asyncio.gather(*tasks)
+    return n
+
+
+class HttpLoad:
+    """POST /v1/appeals; accepted = a 202 (the appeal and its event are committed)."""
+
+    def __init__(self, intake_url: str) -> None:
+        self.url = intake_url.rstrip("/") + "/v1/appeals"
+
+    async def offer(self, rate: float, seconds: float) -> Offered:
+        offered = Offered()
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+
+            async def post(n: int) -> None:
+                body = {
+                    "channel": Channel.WEB,
+                    "external_id": str(uuid.uuid4()),
+                    "appellant": {"name": "测试", "phone": phone(n)},
+                    "content": CONTENT,
+                    "location": {"community": COMMUNITY},
+                }
+                started = time.perf_counter()
+                try:
+                    response = await http.post(self.url, json=body)
+                except httpx.HTTPError:
+                    offered.failed += 1
+                    return
+                if response.status_code == 202:
+                    offered.http_accept_ms.append((time.perf_counter() - started) * 1000)
+                    offered.ids.add(response.json()["appeal_id"])
+                else:
+                    offered.failed += 1
+
+            begin = time.monotonic()
+            offered.sent = await pace(rate, seconds, post)
+            offered.seconds = time.monotonic() - begin
+        return offered
+
+
+def appeal_received(n: int) -> AppealReceived:
+    """What intake would have published for the HTTP load's body."""
+    now = datetime.now(UTC)
+    return AppealReceived(
+        appeal_id=uuid.uuid4(),
+        tracking_code=new_tracking_code(now),
+        channel=Channel.WEB,
+        external_id=str(uuid.uuid4()),
+        appellant=Appellant(name="测试", phone=phone(n)),
+        content=CONTENT,
+        location=Location(community=COMMUNITY),
+        received_at=now,
+    )
+
+
+class DirectLoad:
+    """AppealReceived envelopes produced to appeals.immediate, keyed by appeal id like intake's
+    relay does; accepted = the envelope's occurred_at (made just before the send)."""
+
+    def __init__(self, bootstrap_servers: str, names: TopicNames) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = names.physical(AppealReceived.TOPIC)
+
+    async def offer(self, rate: float, seconds: float) -> Offered:
+        offered = Offered()
+        # acks=all like the services; Tansu refuses idempotent producers.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=False
+        )
+        await producer.start()
+        try:
+
+            async def send(n: int) -> None:
+                envelope = appeal_received(n).envelope(
+                    correlation_id=str(uuid.uuid4()), producer="bench"
+                )
+                headers = [(k, v.encode()) for k, v in headers_for(envelope).items()]
+                try:
+                    await producer.send_and_wait(
+                        self.topic, envelope.to_bytes(), key=envelope.key, headers=headers
+                    )
+                except Exception:
+                    offered.failed += 1
+                    return
+                offered.ids.add(envelope.subject_id)
+
+            begin = time.monotonic()
+            offered.sent = await pace(rate, seconds, send)
+            offered.seconds = time.monotonic() - begin
+        finally:
+            await producer.stop()
+        return offered
