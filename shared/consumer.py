@@ -237,12 +237,14 @@ class EventConsumer:
         # the sort is stable, so one subject's events keep their order.
         order = sorted(range(len(batch)), key=lambda i: batch[i].envelope.subject_id)
         async with self.db.transaction() as session:
+            new = await self.inbox.record_new(session, [p.envelope for p in batch], self.topic)
             for i in order:
                 parsed = batch[i]
-                # Also catches the same event twice in one batch: the inbox row is already there.
-                if not await self.inbox.first_time(session, parsed.envelope, self.topic):
+                if parsed.envelope.event_id not in new:
                     outcomes[i] = "duplicate"
                     continue
+                # The same event twice in one batch: only its first copy is new.
+                new.discard(parsed.envelope.event_id)
                 assert parsed.route is not None
                 await parsed.route.handler(session, parsed.envelope, parsed.event)
                 outcomes[i] = "handled"

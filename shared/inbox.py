@@ -3,6 +3,9 @@ redelivered event (same event_id) changes nothing."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,12 +28,21 @@ class Inbox:
     def __init__(self, table: Table) -> None:
         self.table = table
 
-    async def first_time(self, session: AsyncSession, envelope: Envelope, topic: str) -> bool:
-        """Records the event as handled; False if it already was (then skip the effect)."""
+    async def record_new(
+        self, session: AsyncSession, envelopes: Sequence[Envelope], topic: str
+    ) -> set[uuid.UUID]:
+        """Records the events as handled, in one statement; returns the ids seen for the first
+        time (handle those, skip the rest)."""
+        rows = {
+            e.event_id: {"event_id": e.event_id, "topic": topic, "event_type": e.type}
+            for e in envelopes
+        }
+        if not rows:
+            return set()
         result = await session.execute(
             insert(self.table)
-            .values(event_id=envelope.event_id, topic=topic, event_type=envelope.type)
+            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self.table.c.event_id)
         )
-        return result.first() is not None
+        return set(result.scalars())

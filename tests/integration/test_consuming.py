@@ -176,3 +176,24 @@ async def test_readiness_reports_each_consumer(settings, run_service, topics, wa
     (consumer,) = ready["checks"]["consumers"]
     assert consumer["topic"] == APPEALS_IMMEDIATE
     assert consumer["stuck"] is False and consumer["retrying"] is None
+
+
+async def test_inbox_records_a_batch_in_one_statement_and_reports_only_new_events(settings):
+    from services.tracking.store import inbox as table
+    from shared.inbox import Inbox
+
+    a, b, c = (envelope_of(received()) for _ in range(3))
+    inbox, db = Inbox(table), Database(settings)
+    try:
+        async with db.transaction() as session:
+            # The same event twice in one batch: recorded once, new once.
+            first = await inbox.record_new(session, [a, a, b], "appeals.immediate")
+        async with db.transaction() as session:
+            second = await inbox.record_new(session, [b, c], "appeals.immediate")
+        async with db.transaction() as session:
+            rows = await session.scalar(select(func.count()).select_from(table))
+    finally:
+        await db.dispose()
+    assert first == {a.event_id, b.event_id}
+    assert second == {c.event_id}
+    assert rows == 3

@@ -57,13 +57,14 @@ class FakeInbox:
     def __init__(self) -> None:
         self.seen: set[uuid.UUID] = set()
 
-    async def first_time(self, session: FakeSession, envelope: Envelope, topic: str) -> bool:
+    async def record_new(
+        self, session: FakeSession, envelopes: list[Envelope], topic: str
+    ) -> set[uuid.UUID]:
         assert topic == TOPIC
-        if envelope.event_id in self.seen | session.inbox:
-            return False
-        session.inbox.add(envelope.event_id)
-        session.on_commit.append(lambda: self.seen.add(envelope.event_id))
-        return True
+        new = {e.event_id for e in envelopes} - self.seen - session.inbox
+        session.inbox |= new
+        session.on_commit.append(lambda: self.seen.update(new))
+        return set(new)
 
 
 class FakeDeadLetters:
