@@ -151,25 +151,37 @@ async def enterprise_and_cso(
     return enterprise, None if cso is None else _candidate(cso)
 
 
-# Enough of the least loaded others for the last-resort rule, which takes the least loaded.
-FALLBACK_CANDIDATES = 20
+# The rules pick the least loaded of a group, so the few least loaded of each are enough.
+CANDIDATES_PER_GROUP = 20
 
 
 async def officers_on_duty(session: AsyncSession) -> list[Candidate]:
-    """The on-duty officers the rules may pick from: every general handler (community workers,
-    department officers), plus the least loaded of everyone else but supervisors. Loading the
-    whole directory for every appeal would cost more than routing it."""
+    """What the rules may pick from: the least loaded general handlers (community workers,
+    department officers) under capacity, and the least loaded of everyone on duty but
+    supervisors (the last-resort rule ignores capacity). Each rule takes the minimum of its
+    group, which these hold; loading every officer for every appeal cost more than routing."""
     general = [r.value for r in GENERAL_HANDLERS]
     on_duty = select(officers).where(officers.c.on_duty)
-    handlers = (await session.execute(on_duty.where(officers.c.role.in_(general)))).all()
-    others = (
+    by_load = (officers.c.open_assignments, officers.c.officer_id)
+    handlers = (
         await session.execute(
-            on_duty.where(officers.c.role.not_in([*general, OfficerRole.SUPERVISOR.value]))
-            .order_by(officers.c.open_assignments, officers.c.officer_id)
-            .limit(FALLBACK_CANDIDATES)
+            on_duty.where(
+                officers.c.role.in_(general),
+                officers.c.open_assignments < officers.c.capacity,
+            )
+            .order_by(*by_load)
+            .limit(CANDIDATES_PER_GROUP)
         )
     ).all()
-    return [_candidate(r) for r in (*handlers, *others)]
+    others = (
+        await session.execute(
+            on_duty.where(officers.c.role != OfficerRole.SUPERVISOR.value)
+            .order_by(*by_load)
+            .limit(CANDIDATES_PER_GROUP)
+        )
+    ).all()
+    unique = {r.officer_id: r for r in (*handlers, *others)}
+    return [_candidate(r) for r in unique.values()]
 
 
 async def assignment_of(session: AsyncSession, appeal_id: UUID) -> Any | None:
