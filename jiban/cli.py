@@ -75,6 +75,44 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channel_keys_create(args: argparse.Namespace) -> int:
+    from jiban.channel_keys import ChannelKeyError, create_key, format_created, parse_channel
+    from services.intake.keys import MissingEncryptionKey, cipher_from_settings, parse_scopes
+
+    settings = Settings()
+    try:
+        cipher = cipher_from_settings(settings)
+        channel = parse_channel(args.channel)
+        scopes = parse_scopes(args.scopes)
+        key = asyncio.run(
+            create_key(settings, cipher, channel=channel, scopes=scopes, key_id=args.id)
+        )
+    except (ChannelKeyError, MissingEncryptionKey, ValueError) as exc:
+        print(f"jiban channel-keys create: {exc}", file=sys.stderr)
+        return 2
+    print(format_created(key))
+    return 0
+
+
+def _channel_keys_list(_args: argparse.Namespace) -> int:
+    from jiban.channel_keys import format_list, list_keys
+
+    print(format_list(asyncio.run(list_keys(Settings()))))
+    return 0
+
+
+def _channel_keys_revoke(args: argparse.Namespace) -> int:
+    from jiban.channel_keys import ChannelKeyError, revoke_key
+
+    try:
+        info = asyncio.run(revoke_key(Settings(), args.id))
+    except ChannelKeyError as exc:
+        print(f"jiban channel-keys revoke: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked {info.key_id} ({info.channel.value}) at {info.revoked_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jiban", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
@@ -103,6 +141,21 @@ def parser() -> argparse.ArgumentParser:
     dlq_replay = dlq.add_parser("replay", help="put TOPIC's dead letters back (after a fix)")
     dlq_replay.add_argument("topic", help="the consumed topic, e.g. appeals.immediate")
     dlq_replay.set_defaults(func=_dlq_replay)
+
+    keys = sub.add_parser(
+        "channel-keys", help="the keys channel adapters sign requests to intake with"
+    ).add_subparsers(required=True)
+    keys_create = keys.add_parser("create", help="a new key; prints its id and secret (once)")
+    keys_create.add_argument("--channel", required=True, help="e.g. hotline_12345")
+    keys_create.add_argument("--scopes", default="submit", help="submit,follow_up (default submit)")
+    keys_create.add_argument("--id", help="the key id (default: <channel>-<random>)")
+    keys_create.set_defaults(func=_channel_keys_create)
+    keys.add_parser("list", help="every key, never its secret").set_defaults(
+        func=_channel_keys_list
+    )
+    keys_revoke = keys.add_parser("revoke", help="stop accepting a key, on every replica at once")
+    keys_revoke.add_argument("id", help="the key id")
+    keys_revoke.set_defaults(func=_channel_keys_revoke)
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,21 @@ class Settings(BaseSettings):
     consumer_stuck_after_s: float = Field(60.0, gt=0)
     # Dead-letter bodies above this are cut (the broker would refuse them anyway).
     dlq_max_body_bytes: int = Field(512 * 1024, ge=1024)
+
+    # Tracking codes (DW-20261127-418305-7): the zone's prefix, and the secret that scrambles
+    # the number so that codes cannot be guessed by counting. Required outside development.
+    tracking_code_prefix: str = Field("DW", pattern=r"^[A-Z]{1,6}$")
+    tracking_code_key: SecretStr | None = None
+
+    # Channel adapters' keys: their secrets are encrypted at rest with this Fernet key (several,
+    # comma-separated, newest first, to rotate). Required outside development.
+    channel_key_encryption_key: SecretStr | None = None
+    # Signed requests older or newer than this are refused; a signature is accepted only once.
+    signature_window_s: int = Field(300, ge=1)
+    # The unsigned `web` channel: per client address, behind these proxies (CIDRs, comma-separated).
+    web_rate_limit_per_minute: int = Field(60, ge=1)
+    web_rate_limit_burst: int = Field(20, ge=1)
+    trusted_proxies: str = ""
 
     @field_validator("database_url")
     @classmethod

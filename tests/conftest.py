@@ -133,6 +133,7 @@ async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settin
         outbox_poll_interval_s=0.1,
         consumer_max_backoff_s=1.0,
         consumer_max_attempts=2,
+        tracking_code_key="test-tracking-code-key",
     )
     await ensure_topics(test_settings)
     yield test_settings

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from services.intake.tracking_code import new_tracking_code
+from services.intake.tracking_code import format_tracking_code, local_day
 from shared.broker import headers_for
 from shared.events import AppealReceived, Appellant, Location
 from shared.topics import TopicNames
@@ -92,12 +92,16 @@ class HttpLoad:
         return offered
 
 
+# The bench plays intake in direct mode: its own prefix and key keep its codes apart.
+BENCH_CODE_KEY = b"jiban-bench-tracking-code-key"
+
+
 def appeal_received(n: int) -> AppealReceived:
     """What intake would have published for the HTTP load's body."""
     now = datetime.now(UTC)
     return AppealReceived(
         appeal_id=uuid.uuid4(),
-        tracking_code=new_tracking_code(now),
+        tracking_code=format_tracking_code("BN", local_day(now), n + 1, BENCH_CODE_KEY),
         channel=Channel.WEB,
         external_id=str(uuid.uuid4()),
         appellant=Appellant(name="测试", phone=phone(n)),

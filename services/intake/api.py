@@ -32,7 +32,11 @@ async def submit_appeal(
     its AppealReceived event are committed together; it reaches dispatch from there."""
     runtime = request.app.state.runtime
     accepted, created = await accept(
-        runtime.db, runtime.outbox, submission, x_correlation_id or str(uuid4())
+        runtime.db,
+        runtime.outbox,
+        request.app.state.codes,
+        submission,
+        x_correlation_id or str(uuid4()),
     )
     if created:
         runtime.relay.wake()

@@ -1,76 +1,341 @@
-"""The unified appeal as channel adapters submit it, and the rules it must satisfy."""
+"""The unified appeal as channel adapters submit it, and the rules it must satisfy.
+
+Every channel ends here: `POST /v1/appeals` takes this model directly, and the channel mappers
+(`services/intake/channels/`) build it from each channel's native payload. Text is cleaned the
+same way whatever the channel (`services/intake/normalize.py`).
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from shared.credit_code import is_valid as credit_code_is_valid
+from services.intake.normalize import (
+    clean_text,
+    normalize_credit_code,
+    normalize_identifier,
+    normalize_phone,
+)
 from shared.vocabulary import AppealStatus, AppealType, Category, Channel, Urgency
 
-# Mainland mobile numbers, or landlines with an area code (0758-1234567).
-PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+MAX_CONTENT = 5000
+MAX_NAME = 50
+MAX_ADDRESS = 300
+MAX_COMMUNITY = 100
+MAX_EXTERNAL_ID = 128
+MAX_ID = 64  # officer, operator, staff, window ids
+MAX_CODE = 32  # a channel's own classification codes
+MAX_ATTACHMENTS = 10
+MAX_URL = 2048
+# A submitter's clock may run a little ahead of ours; beyond this, submitted_at is refused.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+# --- cleaned field types, shared with the channel models ---------------------------------------
+
+
+def _clean_line(value: Any) -> Any:
+    # Non-strings pass through untouched so pydantic reports the type error itself.
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _clean_multiline(value: Any) -> Any:
+    return clean_text(value, multiline=True) if isinstance(value, str) else value
+
+
+def _clean_identifier(value: Any) -> Any:
+    return normalize_identifier(value) if isinstance(value, str) else value
+
+
+def _blank_to_none(value: Any) -> Any:
+    # Forms send "" for a field left empty; an empty name or phone means none was given.
+    if isinstance(value, str) and not clean_text(value):
+        return None
+    return value
+
+
+def line(max_length: int) -> Any:
+    """A required one-line text: cleaned, not blank, at most `max_length` characters."""
+    return Annotated[
+        str,
+        BeforeValidator(_clean_line),
+        StringConstraints(min_length=1, max_length=max_length),
+    ]
+
+
+def optional_line(max_length: int) -> Any:
+    """An optional one-line text; blank means None."""
+    return Annotated[
+        Annotated[str, BeforeValidator(_clean_line), StringConstraints(max_length=max_length)]
+        | None,
+        BeforeValidator(_blank_to_none),
+    ]
+
+
+def text(max_length: int) -> Any:
+    """A required text that keeps its line breaks (content, a letter's body)."""
+    return Annotated[
+        str,
+        BeforeValidator(_clean_multiline),
+        StringConstraints(min_length=1, max_length=max_length),
+    ]
+
+
+def optional_text(max_length: int) -> Any:
+    return Annotated[
+        Annotated[str, BeforeValidator(_clean_multiline), StringConstraints(max_length=max_length)]
+        | None,
+        BeforeValidator(_blank_to_none),
+    ]
+
+
+def identifier(max_length: int) -> Any:
+    """An id or code: NFKC, stripped, not blank."""
+    return Annotated[
+        str,
+        BeforeValidator(_clean_identifier),
+        StringConstraints(min_length=1, max_length=max_length),
+    ]
+
+
+def optional_identifier(max_length: int) -> Any:
+    return Annotated[identifier(max_length) | None, BeforeValidator(_blank_to_none)]
+
+
+Phone = Annotated[str, AfterValidator(normalize_phone)]
+OptionalPhone = Annotated[Phone | None, BeforeValidator(_blank_to_none)]
+CreditCode = Annotated[str, AfterValidator(normalize_credit_code)]
+OptionalCreditCode = Annotated[CreditCode | None, BeforeValidator(_blank_to_none)]
+
+Content = text(MAX_CONTENT)
+Name = optional_line(MAX_NAME)
+Address = optional_line(MAX_ADDRESS)
+Community = optional_line(MAX_COMMUNITY)
+ExternalId = identifier(MAX_EXTERNAL_ID)
+Id = identifier(MAX_ID)
+OptionalId = optional_identifier(MAX_ID)
+Code = optional_identifier(MAX_CODE)
+
+
+# --- time --------------------------------------------------------------------------------------
+
+
+def check_not_future(
+    submitted_at: datetime, now: datetime, max_skew: timedelta = MAX_CLOCK_SKEW
+) -> None:
+    """ValueError if `submitted_at` lies further than `max_skew` after `now`. The clock is the
+    caller's: validators never read one."""
+    if now.tzinfo is None or submitted_at.tzinfo is None:
+        raise TypeError("compare aware datetimes only")
+    if submitted_at - now > max_skew:
+        ahead = int((submitted_at - now).total_seconds())
+        raise ValueError(
+            f"lies {ahead} s in the future (clocks may differ by "
+            f"{int(max_skew.total_seconds())} s at most)"
+        )
+
+
+def not_future_in_context(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """Field validator body: checks `value` against `context["now"]` when the caller gave one
+    (`Model.model_validate(data, context={"now": now})`); without it, the caller checks later
+    with `check_not_future` / `time_errors`."""
+    context = info.context if isinstance(info.context, dict) else {}
+    now = context.get("now")
+    if value is not None and now is not None:
+        check_not_future(value, now, context.get("max_clock_skew", MAX_CLOCK_SKEW))
+    return value
+
+
+# --- the unified model -------------------------------------------------------------------------
+
+_http_url = TypeAdapter(HttpUrl)
+
+
+def _http_url_string(value: str) -> str:
+    # Validated as an http(s) URL but kept a plain string, so it serialises as it came.
+    try:
+        _http_url.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"not an http(s) URL: {exc.errors()[0]['msg']}") from None
+    return value
+
+
+def _media_type(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+FileName = optional_line(255)
+
+
+class Attachment(BaseModel):
+    """A photo, recording or document the appellant attached, stored elsewhere (object store,
+    the channel's own server): we keep only where it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[
+        str,
+        BeforeValidator(_clean_identifier),
+        StringConstraints(min_length=1, max_length=MAX_URL),
+        AfterValidator(_http_url_string),
+    ]
+    media_type: Annotated[
+        str,
+        BeforeValidator(_media_type),
+        StringConstraints(
+            pattern=r"^(image|audio|video|application|text)/[a-z0-9][a-z0-9.+\-]{0,99}$"
+        ),
+    ]
+    name: FileName = None
 
 
 class AppellantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
-    phone: str | None = None
-    enterprise_credit_code: str | None = None
+    # First, so the validators below can see it.
     anonymous: bool = False
+    name: Name = None
+    phone: OptionalPhone = None
+    enterprise_credit_code: OptionalCreditCode = None
 
-    @field_validator("phone")
+    @field_validator("name", "phone", "enterprise_credit_code")
     @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.replace(" ", "")
-        if not PHONE.match(value):
-            raise ValueError("not a mainland mobile number or a landline with area code")
-        return value
-
-    @field_validator("enterprise_credit_code")
-    @classmethod
-    def _credit_code(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().upper()
-        if not credit_code_is_valid(value):
-            raise ValueError("not a valid unified social credit code (GB 32100-2015)")
+    def _nobody_when_anonymous(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Anonymous means nobody to name and nobody to call back: no follow-up call is possible.
+        if value is not None and info.data.get("anonymous"):
+            raise ValueError(
+                "an anonymous appellant gives no name, phone or credit code "
+                "(no follow-up call is possible)"
+            )
         return value
 
 
 class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
-    community: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
+    address: Address = None
+    community: Community = None
+
+
+class ChannelCodes(BaseModel):
+    """A channel's own classification codes, as its system sent them (the 12345 hotline's type,
+    category and urgency codes). Kept raw: classification maps them (see classification.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Code = None
+    category: Code = None
+    urgency: Code = None
+
+
+_bool = TypeAdapter(bool)
 
 
 class AppealSubmission(BaseModel):
     """`POST /v1/appeals`. (channel, external_id) identifies a submission: sending it again is
-    harmless and answers with the appeal it created."""
+    harmless and answers with the appeal it created.
+
+    `anonymous` and `appellant.anonymous` are one flag spelled twice: either sets both.
+    `submitted_at` is when the appellant submitted it on the channel (the hotline accepted the
+    call, the CSO visited), not when intake received it."""
 
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    external_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
-    ]
+    external_id: ExternalId
+    anonymous: bool = False
     appellant: AppellantIn = Field(default_factory=AppellantIn)
-    content: Annotated[Text, StringConstraints(max_length=5000)]
+    content: Content
     location: LocationIn = Field(default_factory=LocationIn)
     category: Category | None = None
     urgency: Urgency | None = None
     type: AppealType | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    submitted_at: AwareDatetime | None = None
+    # Who filed it for the appellant: the CSO, the hotline operator, the window's staff member.
+    filed_by: OptionalId = None
+    channel_codes: ChannelCodes | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_anonymous(cls, data: Any) -> Any:
+        # The top-level flag is copied into the appellant before it is validated, so an
+        # anonymous appeal that names somebody fails on that very field.
+        if not isinstance(data, dict):
+            return data
+        try:
+            anonymous = _bool.validate_python(data.get("anonymous", False))
+        except ValidationError:
+            return data  # the field's own validation reports it
+        if not anonymous:
+            return data
+        appellant = data.get("appellant")
+        if appellant is None:
+            appellant = {}
+        elif isinstance(appellant, BaseModel):
+            appellant = appellant.model_dump(exclude_unset=True)
+        if isinstance(appellant, dict):
+            data = {**data, "appellant": {**appellant, "anonymous": True}}
+        return data
+
+    @model_validator(mode="after")
+    def _mirror_anonymous(self) -> AppealSubmission:
+        self.anonymous = self.appellant.anonymous
+        return self
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _no_attachments(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("submitted_at")
+    @classmethod
+    def _submitted_at(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return not_future_in_context(value, info)
+
+
+def time_errors(
+    submission: AppealSubmission,
+    now: datetime,
+    *,
+    max_skew: timedelta = MAX_CLOCK_SKEW,
+    loc_prefix: tuple[str | int, ...] = (),
+) -> list[dict[str, Any]]:
+    """The submission's time problems as pydantic-style error dicts (empty when none), for a
+    caller that validated without a clock: the API raises
+    `RequestValidationError(time_errors(s, now, loc_prefix=("body",)))` to answer 422."""
+    if submission.submitted_at is None:
+        return []
+    try:
+        check_not_future(submission.submitted_at, now, max_skew)
+    except ValueError as exc:
+        return [
+            {
+                "type": "value_error",
+                "loc": (*loc_prefix, "submitted_at"),
+                "msg": f"Value error, {exc}",
+                "input": submission.submitted_at.isoformat(),
+                "ctx": {"error": str(exc)},
+            }
+        ]
+    return []
 
 
 class AppealAccepted(BaseModel):

@@ -10,6 +10,7 @@ from harness import running
 from sqlalchemy import func, select
 
 from jiban.local_infra import free_port
+from services.intake.tracking_code import is_valid_tracking_code
 from shared.db import Database
 from shared.topics import APPEALS_IMMEDIATE
 
@@ -23,7 +24,7 @@ async def test_accepted_appeal_is_stored_and_published_once(run_service, topics,
         assert first.status_code == 202, first.text
         accepted = first.json()
         assert accepted["status"] == "received"
-        assert accepted["tracking_code"].startswith("JB")
+        assert is_valid_tracking_code(accepted["tracking_code"], prefix="DW")
 
         again = await intake.post("/v1/appeals", json=body)
         assert again.status_code == 200

@@ -34,6 +34,8 @@ def test_redact_masks(text: str, expected: str) -> None:
         "appeal 123e4567-e89b-12d3-a456-426614174000 assigned",
         "JB261127-7K3Q9X",
         "JB261128-138000",
+        "DW-20261127-418305-7",
+        "DW-20261128-0138001-5",
         "order 1234567890123456789",
         "offset 1042 partition 3",
         "credit code 91441200MA4WK3Q5X7",
