@@ -12,10 +12,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.envelope import Envelope
 from shared.topics import (
     APPEALS_ASSIGNMENTS,
+    APPEALS_FOLLOW_UPS,
     APPEALS_IMMEDIATE,
     APPEALS_LIFECYCLE,
     DIRECTORY_CHANGES,
     NOTIFICATIONS_SENT,
+    VISITS_LOGGED,
 )
 from shared.vocabulary import (
     AppealStatus,
@@ -25,6 +27,7 @@ from shared.vocabulary import (
     IndustryChain,
     Medium,
     OfficerRole,
+    Satisfaction,
     Urgency,
 )
 
@@ -75,6 +78,14 @@ class Location(BaseModel):
     community: str | None = None
 
 
+class Attachment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    media_type: str
+    name: str | None = None
+
+
 class AppealReceived(Event):
     TYPE: ClassVar[str] = "AppealReceived"
     TOPIC: ClassVar[str] = APPEALS_IMMEDIATE
@@ -90,6 +101,70 @@ class AppealReceived(Event):
     urgency: Urgency = Urgency.NORMAL
     appeal_type: AppealType | None = None
     received_at: AwareDatetime
+    # Which source decided each of type / category / urgency: `channel:<code>`, `submitter`,
+    # `rule:<name>` or `default` (classification.py), so a supervisor can see why.
+    classified_by: dict[str, str] = Field(default_factory=dict)
+    attachments: list[Attachment] = Field(default_factory=list)
+    # When the channel took it (a hotline operator, a window clerk); received_at is intake's.
+    submitted_at: AwareDatetime | None = None
+    # Staff who filed it for the appellant (a CSO on a visit, a window clerk).
+    filed_by: str | None = None
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AppealMerged(Event):
+    """A new submission that repeats an appeal still open joined it instead of creating new
+    work. Same topic and key as AppealReceived, so it never overtakes the appeal it joins."""
+
+    TYPE: ClassVar[str] = "AppealMerged"
+    TOPIC: ClassVar[str] = APPEALS_IMMEDIATE
+
+    appeal_id: UUID
+    tracking_code: str
+    channel: Channel
+    external_id: str
+    appellant: Appellant
+    content: str
+    merged_at: AwareDatetime
+    score: float
+    reason: str
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class VisitLogged(Event):
+    """A chief service officer's visit to an enterprise that found no problem (no appeal)."""
+
+    TYPE: ClassVar[str] = "VisitLogged"
+    TOPIC: ClassVar[str] = VISITS_LOGGED
+
+    visit_id: str
+    officer_id: str
+    enterprise_credit_code: str
+    visited_at: AwareDatetime
+    note: str | None = None
+
+    def subject(self) -> str:
+        return self.enterprise_credit_code
+
+
+class FollowUpRecorded(Event):
+    """The result of calling the appellant back (回访), reported by a channel (the 12345 hotline
+    calls back whatever channel an appeal came by)."""
+
+    TYPE: ClassVar[str] = "FollowUpRecorded"
+    TOPIC: ClassVar[str] = APPEALS_FOLLOW_UPS
+
+    appeal_id: UUID
+    channel: Channel
+    contacted: bool
+    solved: bool
+    satisfaction: Satisfaction
+    note: str | None = None
+    recorded_at: AwareDatetime
 
     def subject(self) -> str:
         return str(self.appeal_id)

@@ -12,6 +12,8 @@ APPEALS_ASSIGNMENTS = "appeals.assignments"
 APPEALS_LIFECYCLE = "appeals.lifecycle"
 DIRECTORY_CHANGES = "directory.changes"
 NOTIFICATIONS_SENT = "notifications.sent"
+VISITS_LOGGED = "visits.logged"
+APPEALS_FOLLOW_UPS = "appeals.follow-ups"
 
 DLQ_SUFFIX = ".dlq"
 
@@ -31,6 +33,11 @@ TOPICS: tuple[Topic, ...] = (
     Topic(DIRECTORY_CHANGES, "OfficerChanged, EnterpriseChanged (keyed by id)", "dispatch"),
     # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
     Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
+    # Tracking consumes these in its lifecycle issue; until then they only accumulate.
+    Topic(
+        VISITS_LOGGED, "VisitLogged: a CSO visit with no problem (keyed by enterprise)", "intake"
+    ),
+    Topic(APPEALS_FOLLOW_UPS, "FollowUpRecorded: the 12345 call-back's result", "intake"),
 )
 
 

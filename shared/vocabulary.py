@@ -87,6 +87,15 @@ CATEGORY_LABELS_ZH: dict[Category, str] = {
 }
 
 
+class Satisfaction(StrEnum):
+    """What the appellant said when called back (回访)."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+    UNREACHABLE = "unreachable"
+
+
 class Medium(StrEnum):
     SMS = "sms"
     EMAIL = "email"
