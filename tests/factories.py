@@ -10,7 +10,7 @@ from typing import Any
 from services.dispatch.directory import Directory, Enterprise, Officer
 from shared.credit_code import complete
 from shared.envelope import Envelope
-from shared.events import AppealAssigned, AppealReceived, Appellant, Location
+from shared.events import AppealAssigned, AppealMerged, AppealReceived, Appellant, Location
 from shared.vocabulary import Channel, IndustryChain, OfficerRole
 
 _numbers = itertools.count(1)
@@ -68,7 +68,31 @@ def assigned(
     return AppealAssigned(**values)
 
 
-def envelope_of(event: AppealReceived | AppealAssigned, **overrides: Any) -> Envelope:
+def merged(
+    appeal_id: uuid.UUID,
+    tracking_code: str,
+    channel: Channel = Channel.MAYOR_LINE,
+    **overrides: Any,
+) -> AppealMerged:
+    """A repeat of appeal `appeal_id` (by another channel, by default) that joined it."""
+    values: dict[str, Any] = {
+        "appeal_id": appeal_id,
+        "tracking_code": tracking_code,
+        "channel": channel,
+        "external_id": f"ML-{uuid.uuid4().hex[:8]}",
+        "appellant": Appellant(name="王先生", phone="13912345678"),
+        "content": "宿舍楼还是停水，已经第三天了。",
+        "merged_at": datetime.now(UTC),
+        "score": 0.91,
+        "reason": "同一诉求人、同一地点、内容相似",
+    }
+    values.update(overrides)
+    return AppealMerged(**values)
+
+
+def envelope_of(
+    event: AppealReceived | AppealAssigned | AppealMerged, **overrides: Any
+) -> Envelope:
     env = event.envelope(correlation_id=str(uuid.uuid4()), producer="tests")
     return env.model_copy(update=overrides) if overrides else env
 

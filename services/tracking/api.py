@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.tracking import store
@@ -19,6 +20,9 @@ router = APIRouter(prefix="/v1", tags=["appeals"])
 # Until the lifecycle issue closes appeals, everything assigned to an officer is open.
 OPEN_STATUSES = [s.value for s in AppealStatus if s != AppealStatus.CLOSED]
 
+# History kinds that record something happening to an appeal without moving its status.
+STATUS_NEUTRAL_KINDS = frozenset({"merged"})
+
 
 class HistoryEntry(BaseModel):
     kind: str
@@ -29,14 +33,35 @@ class HistoryEntry(BaseModel):
     note: str | None
 
 
+class SubmissionOut(BaseModel):
+    """One time the appeal was raised: `original` (the first) or `merged` (a repeat, with how
+    alike it was and why it was judged a repeat)."""
+
+    kind: str
+    channel: str
+    external_id: str
+    at: datetime
+    score: float | None
+    reason: str | None
+
+
+def _type_field() -> Any:
+    # `type` on the wire; `appeal_type` in the table and the record (not to shadow the builtin).
+    return Field(default=None, validation_alias="appeal_type", serialization_alias="type")
+
+
 class AppealOut(BaseModel):
     appeal_id: UUID
     tracking_code: str | None
     status: AppealStatus | None
     officer_id: str | None
     channel: str | None
+    type: str | None = _type_field()
     category: str | None
     urgency: str | None
+    classified_by: dict[str, str]
+    times_raised: int
+    submissions: list[SubmissionOut]
     summary: str | None
     community: str | None
     received_at: datetime | None
@@ -49,8 +74,10 @@ class QueueItem(BaseModel):
     appeal_id: UUID
     tracking_code: str | None
     status: AppealStatus | None
+    type: str | None = _type_field()
     category: str | None
     urgency: str | None
+    times_raised: int
     summary: str | None
     received_at: datetime | None
     assigned_at: datetime | None
@@ -68,6 +95,10 @@ async def get_appeal(appeal_id: UUID, session: SessionDep) -> AppealOut:
     previous: AppealStatus | None = None
     for h in await store.history_of(session, appeal_id):
         to = AppealStatus(h.status)
+        if h.kind in STATUS_NEUTRAL_KINDS and previous is not None:
+            # Where the appeal stood then, by the order things happened (the stored status is
+            # where it stood when tracking heard of it, which another topic may have moved).
+            to = previous
         entries.append(
             HistoryEntry(
                 kind=h.kind,

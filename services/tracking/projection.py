@@ -4,15 +4,36 @@ in the same record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
-from shared.events import AppealAssigned, AppealReceived
+from shared.events import AppealAssigned, AppealMerged, AppealReceived
 from shared.vocabulary import AppealStatus
 
 # How far along the loop each status is; an event never moves an appeal backwards.
 # (Tracking's own lifecycle transitions, which can move it back, come with the lifecycle issue.)
 PROGRESS: dict[AppealStatus, int] = {AppealStatus.RECEIVED: 0, AppealStatus.ASSIGNED: 1}
+
+SubmissionKind = Literal["original", "merged"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One time the appeal was raised: the original (AppealReceived) or a repeat that merged
+    into it (AppealMerged), by whatever channel it came."""
+
+    kind: SubmissionKind
+    channel: str
+    external_id: str
+    at: datetime
+    score: float | None = None  # merges only: how alike the repeat was
+    reason: str | None = None  # merges only: why intake judged it a repeat
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel, self.external_id)
 
 
 @dataclass(frozen=True)
@@ -21,8 +42,11 @@ class AppealRecord:
     status: AppealStatus | None = None  # None: only a placeholder so far
     tracking_code: str | None = None
     channel: str | None = None
+    appeal_type: str | None = None
     category: str | None = None
     urgency: str | None = None
+    # Who decided each of type / category / urgency (`channel:<code>`, `rule:<name>`, …).
+    classified_by: Mapping[str, str] = field(default_factory=dict)
     summary: str | None = None
     community: str | None = None
     enterprise_credit_code: str | None = None
@@ -30,6 +54,9 @@ class AppealRecord:
     officer_id: str | None = None
     assigned_at: datetime | None = None
     assignment_reason: str | None = None
+    # Every submission, in the order they happened; times_raised is derived from them.
+    submissions: tuple[Submission, ...] = ()
+    times_raised: int = 0
 
 
 def _advance(current: AppealStatus | None, to: AppealStatus) -> AppealStatus:
@@ -38,21 +65,84 @@ def _advance(current: AppealStatus | None, to: AppealStatus) -> AppealStatus:
     return current
 
 
+def _preference(s: Submission) -> tuple[bool, datetime]:
+    return (s.kind != "original", s.at)
+
+
+def _merge_submissions(current: Iterable[Submission], new: Submission) -> tuple[Submission, ...]:
+    """Add `new`, one entry per (channel, external_id), sorted by time. If the same key comes
+    twice (a redelivered merge), the same entry wins whatever the order: the original, else the
+    earliest; so the result depends only on the set of submissions seen."""
+    by_key: dict[tuple[str, str], Submission] = {}
+    for s in (*current, new):
+        kept = by_key.get(s.key)
+        if kept is None or _preference(s) < _preference(kept):
+            by_key[s.key] = s
+    # The original first among equal times: a merge can only follow it.
+    return tuple(sorted(by_key.values(), key=lambda s: (s.at, s.kind != "original", s.key)))
+
+
+def _times_raised(record: AppealRecord) -> int:
+    subs = record.submissions
+    has_original = any(s.kind == "original" for s in subs)
+    # A merge implies an original even before its AppealReceived arrives (or for records made
+    # before submissions were kept, which have received_at but no entries): count it.
+    implied = not has_original and (bool(subs) or record.received_at is not None)
+    return len(subs) + int(implied)
+
+
+def _with_count(record: AppealRecord) -> AppealRecord:
+    return replace(record, times_raised=_times_raised(record))
+
+
 SUMMARY_CHARS = 200
 
 
 def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
-    return replace(
-        record,
-        status=_advance(record.status, AppealStatus.RECEIVED),
-        tracking_code=event.tracking_code,
+    original = Submission(
+        kind="original",
         channel=event.channel.value,
-        category=None if event.category is None else event.category.value,
-        urgency=event.urgency.value,
-        summary=event.content[:SUMMARY_CHARS],
-        community=event.location.community,
-        enterprise_credit_code=event.appellant.enterprise_credit_code,
-        received_at=event.received_at,
+        external_id=event.external_id,
+        at=event.received_at,
+    )
+    return _with_count(
+        replace(
+            record,
+            status=_advance(record.status, AppealStatus.RECEIVED),
+            tracking_code=event.tracking_code,
+            channel=event.channel.value,
+            appeal_type=None if event.appeal_type is None else event.appeal_type.value,
+            category=None if event.category is None else event.category.value,
+            urgency=event.urgency.value,
+            classified_by=dict(event.classified_by),
+            summary=event.content[:SUMMARY_CHARS],
+            community=event.location.community,
+            enterprise_credit_code=event.appellant.enterprise_credit_code,
+            received_at=event.received_at,
+            submissions=_merge_submissions(record.submissions, original),
+        )
+    )
+
+
+def apply_merged(record: AppealRecord, event: AppealMerged) -> AppealRecord:
+    """A repeat joined the appeal: one more submission, nothing else changes. Before its
+    AppealReceived (it cannot overtake it on the shared topic and key, but a replay could), the
+    record keeps what the merge tells: the appeal exists (so it was received) and its code."""
+    merge = Submission(
+        kind="merged",
+        channel=event.channel.value,
+        external_id=event.external_id,
+        at=event.merged_at,
+        score=event.score,
+        reason=event.reason,
+    )
+    return _with_count(
+        replace(
+            record,
+            status=_advance(record.status, AppealStatus.RECEIVED),
+            tracking_code=record.tracking_code or event.tracking_code,
+            submissions=_merge_submissions(record.submissions, merge),
+        )
     )
 
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, String, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.tracking.projection import AppealRecord
+from services.tracking.projection import AppealRecord, Submission
 from shared.db import service_metadata
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
@@ -27,8 +40,14 @@ appeals = Table(
     Column("status", String(32)),
     Column("tracking_code", String(32), index=True),
     Column("channel", String(32)),
+    Column("appeal_type", String(16)),
     Column("category", String(40)),
     Column("urgency", String(16)),
+    # Server defaults: lock_record inserts a bare placeholder row with only the id.
+    Column("classified_by", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("times_raised", Integer, nullable=False, server_default=text("0")),
+    # A short list per appeal (a handful of repeats), always read whole: JSONB, not a table.
+    Column("submissions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("summary", String(200)),
     Column("community", String(100)),
     Column("enterprise_credit_code", String(18)),
@@ -73,12 +92,38 @@ async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
     ).one()
     values: dict[str, Any] = {name: getattr(row, name) for name in RECORD_COLUMNS}
     values["status"] = None if row.status is None else AppealStatus(row.status)
+    values["classified_by"] = dict(row.classified_by)
+    values["submissions"] = tuple(submission_from_json(s) for s in row.submissions)
     return AppealRecord(appeal_id=str(appeal_id), **values)
 
 
+def submission_to_json(s: Submission) -> dict[str, Any]:
+    return {
+        "kind": s.kind,
+        "channel": s.channel,
+        "external_id": s.external_id,
+        "at": s.at.isoformat(),
+        "score": s.score,
+        "reason": s.reason,
+    }
+
+
+def submission_from_json(data: dict[str, Any]) -> Submission:
+    return Submission(
+        kind=data["kind"],
+        channel=data["channel"],
+        external_id=data["external_id"],
+        at=datetime.fromisoformat(data["at"]),
+        score=data.get("score"),
+        reason=data.get("reason"),
+    )
+
+
 async def save_record(session: AsyncSession, record: AppealRecord) -> None:
-    values = asdict(record)
-    values.pop("appeal_id")
+    # Field by field, not asdict(): submissions go to JSONB as plain JSON (ISO times).
+    values: dict[str, Any] = {name: getattr(record, name) for name in RECORD_COLUMNS}
+    values["classified_by"] = dict(record.classified_by)
+    values["submissions"] = [submission_to_json(s) for s in record.submissions]
     await session.execute(
         appeals.update()
         .where(appeals.c.appeal_id == UUID(record.appeal_id))

@@ -1,7 +1,9 @@
-"""Folding received and assigned events into an appeal record: any order, same record."""
+"""Folding received, merged and assigned events into an appeal record: any order, same
+record."""
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,11 +11,13 @@ import pytest
 from services.tracking.projection import (
     SUMMARY_CHARS,
     AppealRecord,
+    Submission,
     apply_assigned,
+    apply_merged,
     apply_received,
 )
-from shared.events import AppealAssigned, AppealReceived, Appellant, Location
-from shared.vocabulary import AppealStatus, Category, Channel, Urgency
+from shared.events import AppealAssigned, AppealMerged, AppealReceived, Appellant, Location
+from shared.vocabulary import AppealStatus, AppealType, Category, Channel, Urgency
 
 APPEAL_ID = uuid.UUID("6a1f3c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b")
 CODE = "JB261127-7K3Q9X"
@@ -31,10 +35,31 @@ def received(**overrides: object) -> AppealReceived:
         "location": Location(address="大旺工业园", community="大旺社区"),
         "category": Category.UTILITIES,
         "urgency": Urgency.URGENT,
+        "appeal_type": AppealType.HELP,
+        "classified_by": CLASSIFIED_BY,
         "received_at": T0,
     }
     values.update(overrides)
     return AppealReceived(**values)
+
+
+CLASSIFIED_BY = {"type": "rule:help_words", "category": "submitter", "urgency": "channel:12345"}
+
+
+def merged(channel: Channel, external_id: str, at: datetime, **overrides: object) -> AppealMerged:
+    values: dict[str, object] = {
+        "appeal_id": APPEAL_ID,
+        "tracking_code": CODE,
+        "channel": channel,
+        "external_id": external_id,
+        "appellant": Appellant(name="王先生", phone="13912345678"),
+        "content": "还是停水。",
+        "merged_at": at,
+        "score": 0.9,
+        "reason": f"重复诉求（{external_id}）",
+    }
+    values.update(overrides)
+    return AppealMerged(**values)
 
 
 def assigned(officer_id: str, at: datetime, **overrides: object) -> AppealAssigned:
@@ -50,9 +75,14 @@ def assigned(officer_id: str, at: datetime, **overrides: object) -> AppealAssign
     return AppealAssigned(**values)
 
 
-def fold(record: AppealRecord, event: AppealReceived | AppealAssigned) -> AppealRecord:
+Folded = AppealReceived | AppealAssigned | AppealMerged
+
+
+def fold(record: AppealRecord, event: Folded) -> AppealRecord:
     if isinstance(event, AppealReceived):
         return apply_received(record, event)
+    if isinstance(event, AppealMerged):
+        return apply_merged(record, event)
     return apply_assigned(record, event)
 
 
@@ -62,8 +92,12 @@ def empty() -> AppealRecord:
 
 FIRST = assigned("cw-1", T0 + timedelta(minutes=1))
 REASSIGNED = assigned("cw-2", T0 + timedelta(hours=2))
-LABELS = {"received": received(), "assigned": FIRST, "reassigned": REASSIGNED}
+LABELS: dict[str, Folded] = {"received": received(), "assigned": FIRST, "reassigned": REASSIGNED}
 ORDERS = list(itertools.permutations(LABELS))
+
+ORIGINAL = Submission(kind="original", channel="hotline_12345", external_id="GD-0001", at=T0)
+MAYOR = merged(Channel.MAYOR_LINE, "ML-0001", T0 + timedelta(hours=1))
+WEB = merged(Channel.WEB, "W-0001", T0 + timedelta(hours=3))
 
 
 def expected_record() -> AppealRecord:
@@ -81,6 +115,10 @@ def expected_record() -> AppealRecord:
         officer_id="cw-2",
         assigned_at=T0 + timedelta(hours=2),
         assignment_reason="分派给cw-2",
+        appeal_type="help",
+        classified_by=CLASSIFIED_BY,
+        submissions=(ORIGINAL,),
+        times_raised=1,
     )
 
 
@@ -150,3 +188,88 @@ def test_redelivered_event_changes_nothing() -> None:
 def test_summary_is_truncated() -> None:
     record = apply_received(empty(), received(content="水" * (SUMMARY_CHARS + 50)))
     assert record.summary == "水" * SUMMARY_CHARS
+
+
+# --- classification and merges ------------------------------------------------------------
+
+
+def submission_of(event: AppealMerged) -> Submission:
+    return Submission(
+        kind="merged",
+        channel=event.channel.value,
+        external_id=event.external_id,
+        at=event.merged_at,
+        score=event.score,
+        reason=event.reason,
+    )
+
+
+def test_received_copies_the_classification_and_who_decided_it() -> None:
+    record = apply_received(empty(), received())
+    assert (record.appeal_type, record.category, record.urgency) == ("help", "utilities", "urgent")
+    assert record.classified_by == CLASSIFIED_BY
+    assert record.submissions == (ORIGINAL,)
+    assert record.times_raised == 1
+
+
+def test_received_without_a_type_leaves_it_unknown() -> None:
+    record = apply_received(empty(), received(appeal_type=None, classified_by={}))
+    assert record.appeal_type is None
+    assert record.classified_by == {}
+
+
+def test_a_merge_counts_one_more_time_raised_and_appends_its_submission() -> None:
+    base = apply_assigned(apply_received(empty(), received()), FIRST)
+    record = apply_merged(apply_merged(base, MAYOR), WEB)
+    assert record.times_raised == 3
+    assert record.submissions == (ORIGINAL, submission_of(MAYOR), submission_of(WEB))
+    # A repeat changes nothing else: not the status, the officer, nor the classification.
+    assert replace(record, submissions=base.submissions, times_raised=1) == base
+
+
+def test_the_same_merge_twice_counts_once() -> None:
+    once = apply_merged(apply_received(empty(), received()), MAYOR)
+    assert apply_merged(once, MAYOR) == once
+    # ... even republished with another time (the same channel and external id)
+    assert apply_merged(once, merged(Channel.MAYOR_LINE, "ML-0001", T0 + timedelta(days=1))) == once
+
+
+def test_a_merge_before_its_appeal_keeps_what_it_knows_and_counts_the_original() -> None:
+    record = apply_merged(empty(), MAYOR)
+    assert record.tracking_code == CODE
+    assert record.status is AppealStatus.RECEIVED  # the appeal it joins was received
+    assert record.submissions == (submission_of(MAYOR),)
+    assert record.times_raised == 2  # the original it repeats, not heard of yet, and itself
+    record = apply_received(record, received())
+    assert record.submissions == (ORIGINAL, submission_of(MAYOR))
+    assert record.times_raised == 2
+
+
+MERGE_LABELS: dict[str, Folded] = {
+    "received": received(),
+    "assigned": FIRST,
+    "mayor": MAYOR,
+    "web": WEB,
+}
+MERGE_ORDERS = list(itertools.permutations(MERGE_LABELS))
+
+
+@pytest.mark.parametrize("order", MERGE_ORDERS, ids=["-".join(o) for o in MERGE_ORDERS])
+def test_merges_in_any_order_converge(order: tuple[str, ...]) -> None:
+    record = empty()
+    for label in order:
+        record = fold(record, MERGE_LABELS[label])
+    assert record == replace(
+        expected_record(),
+        officer_id="cw-1",
+        assigned_at=FIRST.assigned_at,
+        assignment_reason=FIRST.reason,
+        submissions=(ORIGINAL, submission_of(MAYOR), submission_of(WEB)),
+        times_raised=3,
+    )
+
+
+def test_record_from_before_submissions_were_kept_counts_its_original() -> None:
+    # Rows migrated from tracking_0001 have received_at but an empty submissions list.
+    legacy = AppealRecord(appeal_id=str(APPEAL_ID), status=AppealStatus.RECEIVED, received_at=T0)
+    assert apply_merged(legacy, MAYOR).times_raised == 2
