@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     web_rate_limit_burst: int = Field(20, ge=1)
     trusted_proxies: str = ""
 
+    # Intake's classification rules (YAML, ops-editable); unset: the rules shipped with intake.
+    classification_rules_path: str | None = None
+    # A submission joins one of its appellant's open appeals this similar and at most this old.
+    merge_threshold: float = Field(0.55, gt=0, le=1)
+    merge_window_hours: float = Field(72, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:

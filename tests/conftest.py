@@ -134,6 +134,9 @@ async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settin
         consumer_max_backoff_s=1.0,
         consumer_max_attempts=2,
         tracking_code_key="test-tracking-code-key",
+        # As under `make run`: dev channel keys, the unified form open. Tests of production
+        # behaviour copy these settings with dev_mode=False and a real encryption key.
+        dev_mode=True,
     )
     await ensure_topics(test_settings)
     yield test_settings

@@ -27,7 +27,8 @@ CONTENT = "基准测试诉求：路灯不亮。"
 
 def phone(n: int) -> str:
     # With a phone the appellant is told too: two notifications per appeal, as in real life.
-    return f"1390000{n % 10000:04d}"
+    # Unique per appeal: intake merges repeats from one appellant (same phone, similar text).
+    return f"139{n % 10**8:08d}"
 
 
 @dataclass

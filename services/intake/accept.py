@@ -1,27 +1,60 @@
-"""Accepting a submission: store the appeal and its AppealReceived event in one transaction."""
+"""Accepting what channels submit. Each submission is answered exactly once per (channel,
+external_id), in one transaction with the events it causes (outbox):
+
+- a new appeal: classified, given a tracking code, AppealReceived published (202);
+- a repeat of one of the appellant's open appeals: it joins that appeal, AppealMerged (200);
+- a CSO visit that found no problem: VisitLogged, no appeal (202);
+- the same submission again: the first answer again, nothing published (200).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from uuid import uuid4
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID, uuid4
 
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import store
-from services.intake.submission import AppealAccepted, AppealSubmission
+from services.intake.channels import VisitLog
+from services.intake.classification import Classification, Rules, classify
+from services.intake.duplicates import DEFAULT_THRESHOLD, DEFAULT_WINDOW, OpenAppeal, find_duplicate
+from services.intake.submission import AppealSubmission
 from services.intake.tracking_code import format_tracking_code, local_day
 from shared.db import Database
 from shared.envelope import utcnow
-from shared.events import AppealReceived, Appellant, Location
+from shared.events import (
+    AppealMerged,
+    AppealReceived,
+    Appellant,
+    Attachment,
+    FollowUpRecorded,
+    Location,
+    VisitLogged,
+)
 from shared.outbox import Outbox
-from shared.vocabulary import Urgency
+from shared.vocabulary import Channel, Satisfaction
 
 log = logging.getLogger(__name__)
 
 SERVICE = "intake"
+
+Status = Literal["received", "merged", "visit_logged"]
+
+
+class Receipt(BaseModel):
+    """Intake's answer to one submission; the same every time it is asked."""
+
+    status: Status
+    appeal_id: UUID | None = None
+    tracking_code: str | None = None
+    visit_id: str | None = None
+    # Why a submission joined an existing appeal (similarity and what the texts share).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,48 +71,226 @@ class CodeBook:
 
 
 def received_event(
-    submission: AppealSubmission, accepted: AppealAccepted, received_at: datetime
+    submission: AppealSubmission,
+    appeal_id: UUID,
+    tracking_code: str,
+    classification: Classification,
+    received_at: datetime,
 ) -> AppealReceived:
     return AppealReceived(
-        appeal_id=accepted.appeal_id,
-        tracking_code=accepted.tracking_code,
+        appeal_id=appeal_id,
+        tracking_code=tracking_code,
         channel=submission.channel,
         external_id=submission.external_id,
         appellant=Appellant(**submission.appellant.model_dump()),
         content=submission.content,
         location=Location(**submission.location.model_dump()),
-        category=submission.category,
-        urgency=submission.urgency or Urgency.NORMAL,
-        appeal_type=submission.type,
+        category=classification.category,
+        urgency=classification.urgency,
+        appeal_type=classification.type,
+        classified_by=classification.classified_by,
+        attachments=[Attachment(**a.model_dump(mode="json")) for a in submission.attachments],
+        submitted_at=submission.submitted_at,
+        filed_by=submission.filed_by,
         received_at=received_at,
     )
 
 
-async def accept(
-    db: Database,
-    outbox: Outbox,
-    codes: CodeBook,
-    submission: AppealSubmission,
-    correlation_id: str,
-) -> tuple[AppealAccepted, bool]:
-    """Returns the appeal and whether it is new. Raises only when the database is unreachable,
-    in which case nothing was stored."""
-    received_at = utcnow()
-    async with db.transaction() as session:
-        accepted = AppealAccepted(
-            appeal_id=uuid4(), tracking_code=await codes.draw(session, received_at)
-        )
-        created = await store.insert_appeal(
+def receipt_of(row: Any) -> Receipt:
+    if row.outcome == "visit_logged":
+        return Receipt(status="visit_logged", visit_id=row.external_id)
+    return Receipt(
+        status=row.outcome,
+        appeal_id=row.appeal_id,
+        tracking_code=row.tracking_code,
+        reason=row.reason,
+    )
+
+
+class UnknownAppeal(LookupError):
+    pass
+
+
+@dataclass
+class Intake:
+    """The accepting use case; the HTTP routes and the inbound-topic consumers both call it."""
+
+    db: Database
+    outbox: Outbox
+    codes: CodeBook
+    rules: Rules
+    merge_threshold: float = DEFAULT_THRESHOLD
+    merge_window: timedelta = DEFAULT_WINDOW
+
+    async def submit(
+        self, submission: AppealSubmission, correlation_id: str
+    ) -> tuple[Receipt, bool]:
+        """The receipt, and whether this call created it (False: answered before). Raises only
+        when the database is unreachable, in which case nothing was stored."""
+        now = utcnow()
+        channel, external_id = submission.channel, submission.external_id
+        async with self.db.transaction() as session:
+            if not await store.claim_submission(session, channel, external_id, now):
+                row = await store.find_submission(session, channel, external_id)
+                return receipt_of(row), False
+            merged = await self._merge_if_repeat(session, submission, now, correlation_id)
+            if merged is not None:
+                return merged, True
+            classification = classify(submission, self.rules)
+            appeal_id, code = uuid4(), await self.codes.draw(session, now)
+            await store.insert_appeal(
+                session,
+                appeal_id=appeal_id,
+                tracking_code=code,
+                submission=submission,
+                classification=classification.classified_by,
+                received_at=now,
+            )
+            await store.settle_submission(
+                session,
+                channel,
+                external_id,
+                outcome="received",
+                appeal_id=appeal_id,
+                tracking_code=code,
+            )
+            await self.outbox.put_event(
+                session,
+                received_event(submission, appeal_id, code, classification, now),
+                correlation_id=correlation_id,
+                producer=SERVICE,
+            )
+        return Receipt(status="received", appeal_id=appeal_id, tracking_code=code), True
+
+    async def _merge_if_repeat(
+        self,
+        session: AsyncSession,
+        submission: AppealSubmission,
+        now: datetime,
+        correlation_id: str,
+    ) -> Receipt | None:
+        appellant = submission.appellant
+        if appellant.anonymous:
+            return None  # nobody to recognise
+        rows = await store.open_appeals_of(
             session,
-            appeal_id=accepted.appeal_id,
-            tracking_code=accepted.tracking_code,
-            submission=submission,
-            received_at=received_at,
+            phone=appellant.phone,
+            credit_code=appellant.enterprise_credit_code,
+            since=now - self.merge_window,
         )
-        if created:
-            event = received_event(submission, accepted, received_at)
-            await outbox.put_event(session, event, correlation_id=correlation_id, producer=SERVICE)
-            return accepted, True
-        existing = await store.find_submission(session, submission.channel, submission.external_id)
-        assert existing is not None, "a conflicting row exists"
-        return existing, False
+        match = find_duplicate(
+            appellant.phone,
+            appellant.enterprise_credit_code,
+            submission.content,
+            now,
+            [
+                OpenAppeal(
+                    appeal_id=r.appeal_id,
+                    tracking_code=r.tracking_code,
+                    phone=r.phone,
+                    enterprise_credit_code=r.enterprise_credit_code,
+                    content=r.content or "",
+                    received_at=r.received_at,
+                )
+                for r in rows
+            ],
+            threshold=self.merge_threshold,
+            window=self.merge_window,
+        )
+        if match is None:
+            return None
+        await store.settle_submission(
+            session,
+            submission.channel,
+            submission.external_id,
+            outcome="merged",
+            appeal_id=match.appeal_id,
+            tracking_code=match.tracking_code,
+            score=match.score,
+            reason=match.reason,
+        )
+        await self.outbox.put_event(
+            session,
+            AppealMerged(
+                appeal_id=match.appeal_id,
+                tracking_code=match.tracking_code,
+                channel=submission.channel,
+                external_id=submission.external_id,
+                appellant=Appellant(**appellant.model_dump()),
+                content=submission.content,
+                merged_at=now,
+                score=match.score,
+                reason=match.reason,
+            ),
+            correlation_id=correlation_id,
+            producer=SERVICE,
+        )
+        log.info(
+            "submission joined an open appeal",
+            extra={
+                "appeal_id": str(match.appeal_id),
+                "channel": submission.channel,
+                "score": round(match.score, 2),
+            },
+        )
+        return Receipt(
+            status="merged",
+            appeal_id=match.appeal_id,
+            tracking_code=match.tracking_code,
+            reason=match.reason,
+        )
+
+    async def log_visit(self, visit: VisitLog, correlation_id: str) -> tuple[Receipt, bool]:
+        now = utcnow()
+        channel = Channel.CSO_VISIT
+        async with self.db.transaction() as session:
+            if not await store.claim_submission(session, channel, visit.visit_id, now):
+                row = await store.find_submission(session, channel, visit.visit_id)
+                return receipt_of(row), False
+            await store.settle_submission(session, channel, visit.visit_id, outcome="visit_logged")
+            await self.outbox.put_event(
+                session,
+                VisitLogged(**visit.model_dump()),
+                correlation_id=correlation_id,
+                producer=SERVICE,
+            )
+        return Receipt(status="visit_logged", visit_id=visit.visit_id), True
+
+    async def record_follow_up(
+        self,
+        *,
+        channel: Channel,
+        appeal_id: UUID | None,
+        tracking_code: str | None,
+        contacted: bool,
+        solved: bool,
+        satisfaction: Satisfaction,
+        note: str | None,
+        correlation_id: str,
+    ) -> UUID:
+        """Publishes the call-back's result for tracking; UnknownAppeal if intake never
+        accepted such an appeal."""
+        async with self.db.transaction() as session:
+            row = await store.find_appeal(session, appeal_id=appeal_id, tracking_code=tracking_code)
+            if row is None:
+                raise UnknownAppeal(str(appeal_id or tracking_code))
+            await self.outbox.put_event(
+                session,
+                FollowUpRecorded(
+                    appeal_id=row.appeal_id,
+                    channel=channel,
+                    contacted=contacted,
+                    solved=solved,
+                    satisfaction=satisfaction,
+                    note=note,
+                    recorded_at=utcnow(),
+                ),
+                correlation_id=correlation_id,
+                producer=SERVICE,
+            )
+        return row.appeal_id
+
+    async def receipt(self, channel: Channel, external_id: str) -> Receipt | None:
+        async with self.db.transaction() as session:
+            row = await store.find_submission(session, channel, external_id)
+        return None if row is None or not row.outcome else receipt_of(row)

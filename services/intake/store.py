@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     Index,
     String,
     Table,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     func,
+    or_,
     select,
     update,
 )
@@ -26,7 +28,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.keys import DEV_KEY_PREFIX, ChannelKey, KeyInfo, Scope, SecretCipher
-from services.intake.submission import AppealAccepted, AppealSubmission
+from services.intake.submission import AppealSubmission
 from shared.db import service_metadata
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
@@ -45,6 +47,26 @@ appeals = Table(
     Column("submission", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_appeals_channel_external_id"),
+    # Who raised it (for finding repeats) and whether tracking has closed it (from
+    # appeals.lifecycle; intake never reads tracking's tables).
+    Column("phone", String(32), nullable=True, index=True),
+    Column("enterprise_credit_code", String(18), nullable=True, index=True),
+    Column("classification", JSONB, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+# Every submission intake answered, by (channel, external_id): a retry gets the same answer, a
+# receipt can be looked up, and each channel that raised an appeal is known.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # received | merged | visit_logged
+    Column("appeal_id", PgUUID(as_uuid=True), nullable=True, index=True),
+    Column("tracking_code", String(32), nullable=True),
+    Column("score", Float, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
@@ -78,38 +100,117 @@ async def insert_appeal(
     appeal_id: UUID,
     tracking_code: str,
     submission: AppealSubmission,
+    classification: dict[str, Any],
     received_at: datetime,
-) -> bool:
-    """Stores a new appeal; False if this (channel, external_id) was already submitted."""
-    result = await session.execute(
-        insert(appeals)
-        .values(
+) -> None:
+    appellant = submission.appellant
+    await session.execute(
+        insert(appeals).values(
             appeal_id=appeal_id,
             tracking_code=tracking_code,
             channel=submission.channel,
             external_id=submission.external_id,
             submission=submission.model_dump(mode="json"),
             received_at=received_at,
+            phone=appellant.phone,
+            enterprise_credit_code=appellant.enterprise_credit_code,
+            classification=classification,
         )
+    )
+
+
+async def claim_submission(
+    session: AsyncSession, channel: str, external_id: str, received_at: datetime
+) -> bool:
+    """Takes (channel, external_id) for this transaction; False if it was answered before (or a
+    concurrent transaction answered it: the insert waits for that one to finish)."""
+    result = await session.execute(
+        insert(submissions)
+        .values(channel=channel, external_id=external_id, outcome="", received_at=received_at)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(appeals.c.appeal_id)
+        .returning(submissions.c.channel)
     )
     return result.first() is not None
 
 
-async def find_submission(
-    session: AsyncSession, channel: str, external_id: str
-) -> AppealAccepted | None:
-    row = (
+async def settle_submission(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    outcome: str,
+    appeal_id: UUID | None = None,
+    tracking_code: str | None = None,
+    score: float | None = None,
+    reason: str | None = None,
+) -> None:
+    await session.execute(
+        update(submissions)
+        .where(submissions.c.channel == channel, submissions.c.external_id == external_id)
+        .values(
+            outcome=outcome,
+            appeal_id=appeal_id,
+            tracking_code=tracking_code,
+            score=score,
+            reason=reason,
+        )
+    )
+
+
+async def find_submission(session: AsyncSession, channel: str, external_id: str) -> Any | None:
+    return (
         await session.execute(
-            select(appeals.c.appeal_id, appeals.c.tracking_code).where(
-                appeals.c.channel == channel, appeals.c.external_id == external_id
+            select(submissions).where(
+                submissions.c.channel == channel, submissions.c.external_id == external_id
             )
         )
     ).first()
-    if row is None:
-        return None
-    return AppealAccepted(appeal_id=row.appeal_id, tracking_code=row.tracking_code)
+
+
+async def open_appeals_of(
+    session: AsyncSession, *, phone: str | None, credit_code: str | None, since: datetime
+) -> list[Any]:
+    """The appellant's appeals received since `since` and not known to be closed."""
+    who = []
+    if phone:
+        who.append(appeals.c.phone == phone)
+    if credit_code:
+        who.append(appeals.c.enterprise_credit_code == credit_code)
+    if not who:
+        return []
+    return list(
+        (
+            await session.execute(
+                select(
+                    appeals.c.appeal_id,
+                    appeals.c.tracking_code,
+                    appeals.c.phone,
+                    appeals.c.enterprise_credit_code,
+                    appeals.c.submission["content"].astext.label("content"),
+                    appeals.c.received_at,
+                ).where(or_(*who), appeals.c.received_at >= since, appeals.c.closed_at.is_(None))
+            )
+        ).all()
+    )
+
+
+async def find_appeal(
+    session: AsyncSession, *, appeal_id: UUID | None = None, tracking_code: str | None = None
+) -> Any | None:
+    query = select(appeals.c.appeal_id, appeals.c.tracking_code, appeals.c.channel)
+    if appeal_id is not None:
+        query = query.where(appeals.c.appeal_id == appeal_id)
+    else:
+        query = query.where(appeals.c.tracking_code == tracking_code)
+    return (await session.execute(query)).first()
+
+
+async def mark_closed(session: AsyncSession, appeal_id: UUID, closed_at: datetime) -> None:
+    await session.execute(
+        update(appeals)
+        .where(appeals.c.appeal_id == appeal_id, appeals.c.closed_at.is_(None))
+        .values(closed_at=closed_at)
+    )
 
 
 # --- channel keys ----------------------------------------------------------------------------

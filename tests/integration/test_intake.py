@@ -56,7 +56,12 @@ async def test_same_external_id_on_another_channel_is_another_appeal(run_service
     async with run_service("intake") as intake:
         body = submission()
         a = await intake.post("/v1/appeals", json=body)
-        b = await intake.post("/v1/appeals", json={**body, "channel": "mayor_line"})
+        # Another appellant with another matter (the same one would join the first appeal).
+        other = submission(content="江南小区路灯损坏已一周，夜间行人看不清路。")
+        b = await intake.post(
+            "/v1/appeals",
+            json={**other, "external_id": body["external_id"], "channel": "mayor_line"},
+        )
     assert a.status_code == b.status_code == 202
     assert a.json()["appeal_id"] != b.json()["appeal_id"]
 

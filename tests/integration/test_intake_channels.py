@@ -1,0 +1,289 @@
+"""Intake's channels end to end on a real Postgres and broker: each channel's native form,
+signatures, repeats merged across channels, classification, visits, receipts, follow-ups."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from factories import credit_code, envelope_of
+from pydantic import SecretStr
+
+from services.intake.signing import signature_headers
+from shared.events import AppealStatusChanged
+from shared.topics import APPEALS_FOLLOW_UPS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, VISITS_LOGGED
+from shared.vocabulary import AppealStatus
+
+pytestmark = pytest.mark.integration
+
+ENTERPRISE = credit_code(4242)
+HOTLINE_PATH = "/v1/channels/hotline_12345/appeals"
+
+
+def phone() -> str:
+    return f"139{uuid.uuid4().int % 10**8:08d}"
+
+
+async def post_signed(
+    client, path: str, payload: dict[str, Any], channel: str, *, later_s: float = 0
+) -> Any:
+    """As a channel adapter does it, with the development key of `channel`. The same bytes
+    signed in the same second are the same signature, which is refused as a replay: a retry
+    is signed at a later second (`later_s`)."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    headers = signature_headers(
+        f"dev-{channel}", f"dev-secret-{channel}", "POST", path, body, time.time() + later_s
+    )
+    return await client.post(
+        path, content=body, headers={**headers, "content-type": "application/json"}
+    )
+
+
+async def get_signed(client, path: str, channel: str) -> Any:
+    headers = signature_headers(
+        f"dev-{channel}", f"dev-secret-{channel}", "GET", path, b"", time.time()
+    )
+    return await client.get(path, headers=headers)
+
+
+def work_order(caller_phone: str, content: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "order_no": f"ZQ12345-{uuid.uuid4().hex[:12]}",
+        "caller_name": "李女士",
+        "caller_phone": caller_phone,
+        "type_code": "03",
+        "category_code": "02",
+        "urgency_flag": "0",
+        "content": content,
+        "address": "肇庆高新区江南小区",
+        "accepted_at": "2026-11-27 09:15:00",
+        "operator_id": "hw-017",
+        **overrides,
+    }
+
+
+WATER = (
+    "江南小区3栋从周一开始停水，已经三天了，至今没有来水，老人小孩生活很不方便，请尽快恢复供水。"
+)
+WATER_AGAIN = "江南小区3栋停水三天了至今没有来水，请尽快恢复供水！"
+LIGHTS = "江南小区门口的路灯坏了一个多星期，晚上出入很不安全，请派人维修。"
+
+
+async def test_a_repeat_from_another_channel_joins_the_open_appeal(run_service, topics):
+    caller = phone()
+    async with run_service("intake") as intake:
+        first = await post_signed(
+            intake, "/v1/channels/hotline_12345/appeals", work_order(caller, WATER), "hotline_12345"
+        )
+        assert first.status_code == 202, first.text
+        letter = {
+            "message_id": f"SZZTC-{uuid.uuid4().hex[:8]}",
+            "title": "停水投诉",
+            "body": WATER_AGAIN,
+            "writer_name": "李女士",
+            "contact_phone": caller,
+        }
+        again = await post_signed(intake, "/v1/channels/mayor_line/appeals", letter, "mayor_line")
+        other = await post_signed(
+            intake,
+            "/v1/channels/hotline_12345/appeals",
+            work_order(caller, LIGHTS),
+            "hotline_12345",
+        )
+        receipt = await get_signed(
+            intake, f"/v1/channels/mayor_line/appeals/{letter['message_id']}", "mayor_line"
+        )
+        unknown = await get_signed(intake, "/v1/channels/mayor_line/appeals/nope", "mayor_line")
+        records = await topics.read(APPEALS_IMMEDIATE, at_least=3)
+
+    accepted = first.json()
+    assert again.status_code == 200, again.text
+    merged = again.json()
+    assert merged["status"] == "merged"
+    assert (merged["appeal_id"], merged["tracking_code"]) == (
+        accepted["appeal_id"],
+        accepted["tracking_code"],
+    )
+    assert "相似度" in merged["reason"] and caller not in merged["reason"]  # phone masked
+    # A different matter from the same person is new work.
+    assert other.status_code == 202 and other.json()["appeal_id"] != accepted["appeal_id"]
+    assert receipt.status_code == 200 and receipt.json() == merged
+    assert unknown.status_code == 404 and unknown.json()["detail"][0]["loc"][-1] == "external_id"
+
+    by_type = {}
+    for record in records:
+        by_type.setdefault(record.headers["x-event-type"], []).append(record.json())
+    assert len(by_type["AppealReceived"]) == 2 and len(by_type["AppealMerged"]) == 1
+    joined = by_type["AppealMerged"][0]
+    assert joined["subject_id"] == accepted["appeal_id"]
+    assert joined["payload"]["channel"] == "mayor_line"
+    received = next(
+        e for e in by_type["AppealReceived"] if e["subject_id"] == accepted["appeal_id"]
+    )
+    payload = received["payload"]
+    # The 12345 system's own codes decided type and category; classified_by says so.
+    assert payload["appeal_type"] == "complaint"
+    assert payload["classified_by"]["type"] == "channel:hotline_12345"
+    assert payload["submitted_at"] is not None
+
+
+async def test_a_closed_appeal_takes_no_repeats(run_service, topics, wait_until):
+    caller = phone()
+    async with run_service("intake") as intake:
+        first = await post_signed(
+            intake, "/v1/channels/hotline_12345/appeals", work_order(caller, WATER), "hotline_12345"
+        )
+        appeal_id = uuid.UUID(first.json()["appeal_id"])
+        closed = AppealStatusChanged(
+            appeal_id=appeal_id,
+            from_status=AppealStatus.RESOLVED,
+            to_status=AppealStatus.CLOSED,
+            changed_at="2026-11-27T12:00:00+08:00",
+        )
+        env = envelope_of(closed)
+        await topics.send(APPEALS_LIFECYCLE, env.to_bytes(), env.key)
+
+        async def after_closure():
+            # Intake learns of the closure from appeals.lifecycle; retry until it has.
+            response = await post_signed(
+                intake,
+                "/v1/channels/hotline_12345/appeals",
+                work_order(caller, WATER_AGAIN),
+                "hotline_12345",
+            )
+            return response if response.status_code == 202 else None
+
+        again = await wait_until(after_closure, timeout_s=30)
+    assert again.json()["appeal_id"] != str(appeal_id)
+
+
+async def test_signatures_guard_every_channel_but_web(run_service):
+    async with run_service("intake") as intake:
+        path = "/v1/channels/hotline_12345/appeals"
+        unsigned = await intake.post(path, json=work_order(phone(), LIGHTS))
+        wrong_channel = await post_signed(intake, path, work_order(phone(), LIGHTS), "mayor_line")
+        web = await intake.post(
+            "/v1/channels/web/appeals",
+            json={
+                "external_id": str(uuid.uuid4()),
+                "name": "黄女士",
+                "phone": phone(),
+                "content": "请问高新区人才住房补贴怎么申请？需要哪些材料？",
+            },
+        )
+    assert unsigned.status_code == 401
+    assert unsigned.json()["detail"][0]["loc"] == ["header", "X-Jiban-Key"]
+    assert wrong_channel.status_code == 403
+    assert web.status_code == 202, web.text
+
+
+async def test_unsigned_web_submissions_are_rate_limited(settings, run_service):
+    from harness import running
+
+    from services.intake.app import build
+
+    strict = settings.model_copy(update={"web_rate_limit_burst": 2, "web_rate_limit_per_minute": 1})
+    async with running(build(strict)) as intake:
+        answers = []
+        for _ in range(3):
+            response = await intake.post(
+                "/v1/channels/web/appeals",
+                json={"external_id": str(uuid.uuid4()), "phone": phone(), "content": LIGHTS},
+            )
+            answers.append(response)
+    assert [r.status_code for r in answers[:2]] != [429, 429]
+    assert answers[2].status_code == 429
+    assert int(answers[2].headers["retry-after"]) >= 1
+
+
+async def test_native_validation_names_the_channels_own_fields(run_service):
+    async with run_service("intake") as intake:
+        response = await post_signed(
+            intake,
+            "/v1/channels/hotline_12345/appeals",
+            work_order("12345", WATER, accepted_at="2099-01-01 00:00:00"),
+            "hotline_12345",
+        )
+    assert response.status_code == 422
+    fields = {tuple(e["loc"]) for e in response.json()["detail"]}
+    assert ("body", "caller_phone") in fields
+
+
+async def test_a_visit_without_a_problem_is_logged_not_an_appeal(run_service, topics):
+    visit = {
+        "visit_id": f"cso-visit-{uuid.uuid4().hex[:8]}",
+        "officer_id": "cso-017",
+        "enterprise_credit_code": ENTERPRISE,
+        "visited_at": "2026-11-27T09:30:00+08:00",
+    }
+    async with run_service("intake") as intake:
+        path = "/v1/channels/cso_visit/appeals"
+        first = await post_signed(intake, path, visit, "cso_visit")
+        again = await post_signed(intake, path, visit, "cso_visit", later_s=1)
+        replayed = await post_signed(intake, path, visit, "cso_visit", later_s=1)
+        logged = await topics.read(VISITS_LOGGED, at_least=1)
+        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1)
+    assert first.status_code == 202, first.text
+    assert first.json() == {"status": "visit_logged", "visit_id": visit["visit_id"]}
+    assert again.status_code == 200 and again.json() == first.json()
+    assert replayed.status_code == 401 and replayed.json()["detail"][0]["type"] == "replayed"
+    assert len(logged) == 1 and logged[0].json()["payload"]["officer_id"] == "cso-017"
+    assert appeals == []
+
+
+async def test_follow_ups_are_signed_checked_and_published(run_service, topics):
+    async with run_service("intake") as intake:
+        first = await post_signed(
+            intake,
+            "/v1/channels/hotline_12345/appeals",
+            work_order(phone(), LIGHTS),
+            "hotline_12345",
+        )
+        code = first.json()["tracking_code"]
+        path = "/v1/channels/hotline_12345/follow-ups"
+        spoken = code.lower().replace("-", " ")  # as read out over the phone
+        result = {"contacted": True, "solved": True, "satisfaction": "satisfied", "note": "已修好"}
+        ok = await post_signed(intake, path, {"tracking_code": spoken, **result}, "hotline_12345")
+        both = await post_signed(
+            intake,
+            path,
+            {"tracking_code": code, "appeal_id": first.json()["appeal_id"], **result},
+            "hotline_12345",
+        )
+        missing = await post_signed(
+            intake, path, {"appeal_id": str(uuid.uuid4()), **result}, "hotline_12345"
+        )
+        unsigned = await intake.post(path, json={"tracking_code": code, **result})
+        published = await topics.read(APPEALS_FOLLOW_UPS, at_least=1)
+    assert ok.status_code == 202, ok.text
+    assert ok.json()["appeal_id"] == first.json()["appeal_id"]
+    assert both.status_code == 422
+    assert missing.status_code == 404 and missing.json()["detail"][0]["loc"] == [
+        "body",
+        "appeal_id",
+    ]
+    assert unsigned.status_code == 401
+    assert len(published) == 1
+    assert published[0].json()["payload"]["satisfaction"] == "satisfied"
+
+
+async def test_outside_development_the_unified_form_needs_a_signature(settings, run_service):
+    from harness import running
+
+    from services.intake.app import build
+
+    production = settings.model_copy(
+        update={
+            "dev_mode": False,
+            "channel_key_encryption_key": SecretStr(Fernet.generate_key().decode()),
+        }
+    )
+    from factories import submission
+
+    async with running(build(production)) as intake:
+        response = await intake.post("/v1/appeals", json=submission())
+    assert response.status_code == 401
