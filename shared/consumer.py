@@ -111,6 +111,13 @@ class EventConsumer:
     max_backoff_s: float = 10.0
     # Called after each commit that may have added outbox rows (wakes the relay).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # For topics that carry someone else's messages, not envelopes (adapters' native payloads):
+    # wraps a message in an envelope, or raises PoisonMessage.
+    unwrap: Callable[[bytes, Origin], Envelope] | None = None
+    # Several topics in one group (one group join instead of one per topic): `topic` is then a
+    # label, and each message's own topic (logical name) is its origin.
+    topics: tuple[str, ...] = ()
+    logical: Callable[[str], str] | None = None
     health: ConsumerHealth = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,7 +129,9 @@ class EventConsumer:
         if not isinstance(records, tuple):
             records = (records,)
         deliveries = [
-            Delivery(body, Origin(self.topic, r.partition, r.offset, r.key, self.group))
+            Delivery(
+                body, Origin(self._origin_topic(r.topic), r.partition, r.offset, r.key, self.group)
+            )
             for body, r in zip(bodies, records, strict=True)
         ]
         self.health.busy_since = time.monotonic()
@@ -139,6 +148,9 @@ class EventConsumer:
         BATCH_SIZE.labels(self.service, self.topic).observe(len(deliveries))
         self.health.handled += len(deliveries)
         self.health.last_handled_at = time.monotonic()
+
+    def _origin_topic(self, physical: str) -> str:
+        return self.logical(physical) if self.topics and self.logical else self.topic
 
     async def process(self, body: bytes, origin: Origin) -> str:
         """Returns the outcome; only infrastructure failures keep it from returning."""
@@ -268,10 +280,13 @@ class EventConsumer:
                 log.exception("after-commit hook failed", extra={"topic": self.topic})
 
     def _parse(self, delivery: Delivery) -> Parsed:
-        try:
-            envelope = Envelope.model_validate_json(delivery.body)
-        except ValidationError as exc:
-            raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
+        if self.unwrap is not None:
+            envelope = self.unwrap(delivery.body, delivery.origin)  # raises PoisonMessage
+        else:
+            try:
+                envelope = Envelope.model_validate_json(delivery.body)
+            except ValidationError as exc:
+                raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
         route = self.routes.get(envelope.type)
         if route is None:
             return Parsed(delivery, envelope, None, None)
@@ -344,9 +359,10 @@ def subscribe(
     async def handle(bodies: list[bytes], message: KafkaMessageParam) -> None:
         await consumer(bodies, message)
 
-    handle.__name__ = f"{consumer.service}_{consumer.topic.replace('.', '_')}"
+    handle.__name__ = f"{consumer.service}_{consumer.topic.replace('.', '_').replace('*', 'all')}"
+    consumer.logical = names.logical
     broker.subscriber(
-        names.physical(consumer.topic),
+        *(names.physical(topic) for topic in consumer.topics or (consumer.topic,)),
         group_id=consumer.group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,

@@ -4,7 +4,7 @@ Commands would be named as orders; these are facts, named in the past tense."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -16,6 +16,7 @@ from shared.topics import (
     APPEALS_IMMEDIATE,
     APPEALS_LIFECYCLE,
     DIRECTORY_CHANGES,
+    INBOUND_RECEIPTS,
     NOTIFICATIONS_SENT,
     VISITS_LOGGED,
 )
@@ -198,6 +199,31 @@ class AppealStatusChanged(Event):
 
     def subject(self) -> str:
         return str(self.appeal_id)
+
+
+class SubmissionReceipt(Event):
+    """Intake's answer to a submission that came over an inbound topic, so the adapter learns
+    the outcome: received / merged (appeal id and tracking code), visit_logged, or rejected
+    (with the errors, each naming the field of the adapter's own payload)."""
+
+    TYPE: ClassVar[str] = "SubmissionReceipt"
+    TOPIC: ClassVar[str] = INBOUND_RECEIPTS
+
+    channel: Channel
+    external_id: str | None
+    status: Literal["received", "merged", "visit_logged", "rejected"]
+    appeal_id: UUID | None = None
+    tracking_code: str | None = None
+    visit_id: str | None = None
+    reason: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    # Where the submission was read from, for an adapter that sent no usable external id.
+    source_offset: str | None = None
+
+    def subject(self) -> str:
+        if self.appeal_id is not None:
+            return str(self.appeal_id)
+        return f"{self.channel}/{self.external_id or self.source_offset}"
 
 
 # --- notifications -----------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from sqlalchemy import MetaData
 from shared.broker import Publisher, create_broker
 from shared.consumer import EventConsumer, Route, subscribe
 from shared.db import Database
-from shared.deadletter import DeadLetters
+from shared.deadletter import DeadLetters, Origin
+from shared.envelope import Envelope
 from shared.http import BodySizeLimit, install_error_handlers
 from shared.inbox import Inbox
 from shared.logs import configure_logging
@@ -68,7 +69,15 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self.workers: list[BackgroundWorker] = [self.relay]
 
-    def consume(self, topic: str, routes: dict[str, Route]) -> EventConsumer:
+    def consume(
+        self,
+        topic: str,
+        routes: dict[str, Route],
+        unwrap: Callable[[bytes, Origin], Envelope] | None = None,
+        topics: tuple[str, ...] = (),
+    ) -> EventConsumer:
+        """One consumer group for `topic`; with `topics`, one group for all of them and `topic`
+        only names it (metrics, logs)."""
         consumer = EventConsumer(
             service=self.name,
             topic=topic,
@@ -80,6 +89,8 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             max_backoff_s=self.settings.consumer_max_backoff_s,
             after_commit=[self.relay.wake],
+            unwrap=unwrap,
+            topics=topics,
         )
         subscribe(self.broker, consumer, self.names, self.settings)
         self.consumers.append(consumer)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.vocabulary import Channel
+
 APPEALS_IMMEDIATE = "appeals.immediate"
 APPEALS_ASSIGNMENTS = "appeals.assignments"
 APPEALS_LIFECYCLE = "appeals.lifecycle"
@@ -14,8 +16,16 @@ DIRECTORY_CHANGES = "directory.changes"
 NOTIFICATIONS_SENT = "notifications.sent"
 VISITS_LOGGED = "visits.logged"
 APPEALS_FOLLOW_UPS = "appeals.follow-ups"
+# Adapters that prefer Kafka to HTTP publish their native payloads here, one topic per channel
+# (keyed by their external id), and learn the outcome on the receipts topic.
+INBOUND_PREFIX = "appeals.inbound."
+INBOUND_RECEIPTS = "appeals.inbound.receipts"
 
 DLQ_SUFFIX = ".dlq"
+
+
+def inbound_topic(channel: str) -> str:
+    return INBOUND_PREFIX + channel
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,11 @@ TOPICS: tuple[Topic, ...] = (
         VISITS_LOGGED, "VisitLogged: a CSO visit with no problem (keyed by enterprise)", "intake"
     ),
     Topic(APPEALS_FOLLOW_UPS, "FollowUpRecorded: the 12345 call-back's result", "intake"),
+    *(
+        Topic(inbound_topic(channel), f"{channel}'s native submissions", f"the {channel} adapter")
+        for channel in Channel
+    ),
+    Topic(INBOUND_RECEIPTS, "SubmissionReceipt: intake's answer to each", "intake", consumed=False),
 )
 
 

@@ -127,39 +127,45 @@ class Intake:
     ) -> tuple[Receipt, bool]:
         """The receipt, and whether this call created it (False: answered before). Raises only
         when the database is unreachable, in which case nothing was stored."""
+        async with self.db.transaction() as session:
+            return await self.submit_in(session, submission, correlation_id)
+
+    async def submit_in(
+        self, session: AsyncSession, submission: AppealSubmission, correlation_id: str
+    ) -> tuple[Receipt, bool]:
+        """`submit` inside the caller's transaction (a consumer's, with its inbox row)."""
         now = utcnow()
         channel, external_id = submission.channel, submission.external_id
-        async with self.db.transaction() as session:
-            if not await store.claim_submission(session, channel, external_id, now):
-                row = await store.find_submission(session, channel, external_id)
-                return receipt_of(row), False
-            merged = await self._merge_if_repeat(session, submission, now, correlation_id)
-            if merged is not None:
-                return merged, True
-            classification = classify(submission, self.rules)
-            appeal_id, code = uuid4(), await self.codes.draw(session, now)
-            await store.insert_appeal(
-                session,
-                appeal_id=appeal_id,
-                tracking_code=code,
-                submission=submission,
-                classification=classification.classified_by,
-                received_at=now,
-            )
-            await store.settle_submission(
-                session,
-                channel,
-                external_id,
-                outcome="received",
-                appeal_id=appeal_id,
-                tracking_code=code,
-            )
-            await self.outbox.put_event(
-                session,
-                received_event(submission, appeal_id, code, classification, now),
-                correlation_id=correlation_id,
-                producer=SERVICE,
-            )
+        if not await store.claim_submission(session, channel, external_id, now):
+            row = await store.find_submission(session, channel, external_id)
+            return receipt_of(row), False
+        merged = await self._merge_if_repeat(session, submission, now, correlation_id)
+        if merged is not None:
+            return merged, True
+        classification = classify(submission, self.rules)
+        appeal_id, code = uuid4(), await self.codes.draw(session, now)
+        await store.insert_appeal(
+            session,
+            appeal_id=appeal_id,
+            tracking_code=code,
+            submission=submission,
+            classification=classification.classified_by,
+            received_at=now,
+        )
+        await store.settle_submission(
+            session,
+            channel,
+            external_id,
+            outcome="received",
+            appeal_id=appeal_id,
+            tracking_code=code,
+        )
+        await self.outbox.put_event(
+            session,
+            received_event(submission, appeal_id, code, classification, now),
+            correlation_id=correlation_id,
+            producer=SERVICE,
+        )
         return Receipt(status="received", appeal_id=appeal_id, tracking_code=code), True
 
     async def _merge_if_repeat(
@@ -241,19 +247,23 @@ class Intake:
         )
 
     async def log_visit(self, visit: VisitLog, correlation_id: str) -> tuple[Receipt, bool]:
-        now = utcnow()
-        channel = Channel.CSO_VISIT
         async with self.db.transaction() as session:
-            if not await store.claim_submission(session, channel, visit.visit_id, now):
-                row = await store.find_submission(session, channel, visit.visit_id)
-                return receipt_of(row), False
-            await store.settle_submission(session, channel, visit.visit_id, outcome="visit_logged")
-            await self.outbox.put_event(
-                session,
-                VisitLogged(**visit.model_dump()),
-                correlation_id=correlation_id,
-                producer=SERVICE,
-            )
+            return await self.log_visit_in(session, visit, correlation_id)
+
+    async def log_visit_in(
+        self, session: AsyncSession, visit: VisitLog, correlation_id: str
+    ) -> tuple[Receipt, bool]:
+        channel = Channel.CSO_VISIT
+        if not await store.claim_submission(session, channel, visit.visit_id, utcnow()):
+            row = await store.find_submission(session, channel, visit.visit_id)
+            return receipt_of(row), False
+        await store.settle_submission(session, channel, visit.visit_id, outcome="visit_logged")
+        await self.outbox.put_event(
+            session,
+            VisitLogged(**visit.model_dump()),
+            correlation_id=correlation_id,
+            producer=SERVICE,
+        )
         return Receipt(status="visit_logged", visit_id=visit.visit_id), True
 
     async def record_follow_up(

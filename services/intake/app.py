@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import api, handlers, store
+from services.intake import api, handlers, inbound, store
 from services.intake.accept import CodeBook, Intake
 from services.intake.auth import AuthConfig, ChannelAuth, install
 from services.intake.classification import Rules, default_rules, load_rules
@@ -51,15 +51,7 @@ def build(settings: Settings) -> FastAPI:
     auth_config = AuthConfig.from_settings(settings)  # no encryption key: refuses to start
     # Intake answers adapters while the broker is away: its outbox holds the events.
     runtime = ServiceRuntime(NAME, settings, store.metadata, ready_needs_broker=False)
-    runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes())
-    channel_auth = ChannelAuth(runtime.db, auth_config)
-    runtime.add_worker(channel_auth.pruner)
-    app = runtime.app(
-        api.router,
-        title="Jiban intake",
-        description="Channel adapters submit appeals here (接诉即办: accept).",
-    )
-    app.state.intake = Intake(
+    intake = Intake(
         runtime.db,
         runtime.outbox,
         codes,
@@ -67,5 +59,21 @@ def build(settings: Settings) -> FastAPI:
         merge_threshold=settings.merge_threshold,
         merge_window=timedelta(hours=settings.merge_window_hours),
     )
+    runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes())
+    # All channels' inbound topics in one group: one group join, not five.
+    runtime.consume(
+        "appeals.inbound",
+        inbound.inbound_routes(intake),
+        unwrap=inbound.unwrap,
+        topics=inbound.TOPICS,
+    )
+    channel_auth = ChannelAuth(runtime.db, auth_config)
+    runtime.add_worker(channel_auth.pruner)
+    app = runtime.app(
+        api.router,
+        title="Jiban intake",
+        description="Channel adapters submit appeals here (接诉即办: accept).",
+    )
+    app.state.intake = intake
     install(app, channel_auth)  # dev keys under JIBAN_DEV_MODE=1, else refuses while any exist
     return app

@@ -15,7 +15,15 @@ from pydantic import SecretStr
 
 from services.intake.signing import signature_headers
 from shared.events import AppealStatusChanged
-from shared.topics import APPEALS_FOLLOW_UPS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, VISITS_LOGGED
+from shared.topics import (
+    APPEALS_FOLLOW_UPS,
+    APPEALS_IMMEDIATE,
+    APPEALS_LIFECYCLE,
+    INBOUND_RECEIPTS,
+    VISITS_LOGGED,
+    dlq_of,
+    inbound_topic,
+)
 from shared.vocabulary import AppealStatus
 
 pytestmark = pytest.mark.integration
@@ -287,3 +295,68 @@ async def test_outside_development_the_unified_form_needs_a_signature(settings, 
     async with running(build(production)) as intake:
         response = await intake.post("/v1/appeals", json=submission())
     assert response.status_code == 401
+
+
+async def test_submissions_over_the_inbound_topics_get_receipts(run_service, topics, wait_until):
+    good = work_order(phone(), LIGHTS)
+    bad = work_order("12345", WATER)
+    visit = {
+        "visit_id": f"cso-visit-{uuid.uuid4().hex[:8]}",
+        "officer_id": "cso-017",
+        "enterprise_credit_code": ENTERPRISE,
+        "visited_at": "2026-11-27T09:30:00+08:00",
+    }
+    hotline = inbound_topic("hotline_12345")
+
+    def raw(payload: dict[str, Any]) -> bytes:
+        return json.dumps(payload, ensure_ascii=False).encode()
+
+    async with run_service("intake") as intake:
+        await topics.send(hotline, raw(bad), bad["order_no"].encode())
+        await topics.send(hotline, b"not json {", b"garbage")
+        await topics.send(hotline, raw(good), good["order_no"].encode())
+        await topics.send(hotline, raw(good), good["order_no"].encode())  # the adapter retried
+        await topics.send(inbound_topic("cso_visit"), raw(visit), visit["visit_id"].encode())
+        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=4)]
+        by_id = {r["external_id"]: r for r in receipts}
+        looked_up = await get_signed(
+            intake, f"/v1/channels/hotline_12345/appeals/{good['order_no']}", "hotline_12345"
+        )
+        dead = await topics.read(dlq_of(hotline), at_least=1)
+        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1)
+
+    assert len(receipts) == 4
+    accepted = [r for r in receipts if r["external_id"] == good["order_no"]]
+    assert [r["status"] for r in accepted] == ["received", "received"]
+    assert accepted[0]["appeal_id"] == accepted[1]["appeal_id"]  # the retry, answered the same
+    rejected = by_id[bad["order_no"]]
+    assert rejected["status"] == "rejected"
+    assert ["caller_phone"] in [e["loc"] for e in rejected["errors"]]
+    assert by_id[visit["visit_id"]]["status"] == "visit_logged"
+    assert looked_up.status_code == 200
+    assert looked_up.json()["appeal_id"] == accepted[0]["appeal_id"]
+    assert [d.key for d in dead] == [b"garbage"] and "not JSON" in dead[0].headers["x-error"]
+    assert len(appeals) == 1  # one appeal for the good order, however often it came
+
+
+async def test_a_walk_in_at_the_window_is_classified_by_the_rules(run_service, topics):
+    record = {
+        "record_id": str(uuid.uuid4()),
+        "window_id": "dw-window-01",
+        "staff_id": "staff-203",
+        "visitor_name": "张阿姨",
+        "visitor_phone": "０７５８ ３６１２３４５",  # full-width, as typed at the counter
+        "request": "  我家那栋楼  停水两天了，  请帮忙问问什么时候恢复。 ",
+        "community": "大旺社区",
+        "recorded_at": "2026-11-27T09:45:00+08:00",
+    }
+    async with run_service("intake") as intake:
+        response = await post_signed(intake, "/v1/channels/window/appeals", record, "window")
+        published = await topics.read(APPEALS_IMMEDIATE, at_least=1)
+    assert response.status_code == 202, response.text
+    payload = published[0].json()["payload"]
+    assert payload["external_id"] == f"dw-window-01/{record['record_id']}"
+    assert payload["filed_by"] == "staff-203"
+    assert payload["appellant"]["phone"] == "0758-3612345"
+    assert payload["category"] == "utilities"
+    assert payload["classified_by"]["category"] == "rule:water_outage"

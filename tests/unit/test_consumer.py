@@ -430,7 +430,7 @@ async def test_a_transient_failure_retries_the_whole_batch_without_doubling() ->
 
 class FakeRecord:
     def __init__(self, partition: int, offset: int) -> None:
-        self.partition, self.offset, self.key = partition, offset, b"k"
+        self.topic, self.partition, self.offset, self.key = TOPIC, partition, offset, b"k"
 
 
 class FakeMessage:
