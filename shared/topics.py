@@ -45,9 +45,17 @@ TOPICS: tuple[Topic, ...] = (
     Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
     # Tracking consumes these in its lifecycle issue; until then they only accumulate.
     Topic(
-        VISITS_LOGGED, "VisitLogged: a CSO visit with no problem (keyed by enterprise)", "intake"
+        VISITS_LOGGED,
+        "VisitLogged: a CSO visit that found no problem (keyed by enterprise)",
+        "intake",
+        consumed=False,
     ),
-    Topic(APPEALS_FOLLOW_UPS, "FollowUpRecorded: the 12345 call-back's result", "intake"),
+    Topic(
+        APPEALS_FOLLOW_UPS,
+        "FollowUpRecorded: the 12345 call-back's result",
+        "intake",
+        consumed=False,
+    ),
     *(
         Topic(inbound_topic(channel), f"{channel}'s native submissions", f"the {channel} adapter")
         for channel in Channel
