@@ -360,3 +360,45 @@ async def test_a_walk_in_at_the_window_is_classified_by_the_rules(run_service, t
     assert payload["appellant"]["phone"] == "0758-3612345"
     assert payload["category"] == "utilities"
     assert payload["classified_by"]["category"] == "rule:water_outage"
+
+
+def native_samples() -> dict[str, dict[str, Any]]:
+    """One valid native payload per channel, as each adapter would send it."""
+    return {
+        "hotline_12345": work_order(phone(), LIGHTS),
+        "mayor_line": {
+            "message_id": f"SZZTC-{uuid.uuid4().hex[:8]}",
+            "title": "公交线路建议",
+            "body": "工业园上下班高峰公交车太少，建议增开班次。",
+            "anonymous": True,
+        },
+        "cso_visit": {
+            "visit_id": f"cso-visit-{uuid.uuid4().hex[:8]}",
+            "officer_id": "cso-017",
+            "enterprise_credit_code": ENTERPRISE,
+            "visited_at": "2026-11-27T09:30:00+08:00",
+            "problem": "新生产线需新增变压器，供电报装进度慢，请协调供电局。",
+            "category": "utilities",
+        },
+        "web": {"external_id": str(uuid.uuid4()), "phone": phone(), "content": WATER},
+        "window": {
+            "record_id": str(uuid.uuid4()),
+            "window_id": "dw-window-02",
+            "staff_id": "staff-204",
+            "visitor_phone": phone(),
+            "request": "咨询新生儿医保参保手续。",
+        },
+    }
+
+
+async def test_every_channel_can_submit_over_its_inbound_topic(run_service, topics):
+    samples = native_samples()
+    async with run_service("intake"):
+        for channel, payload in samples.items():
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            await topics.send(inbound_topic(channel), body, channel.encode())
+        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=5)]
+        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=5)
+    assert sorted(r["channel"] for r in receipts) == sorted(samples)
+    assert {r["status"] for r in receipts} == {"received"}, receipts
+    assert sorted(a.json()["payload"]["channel"] for a in appeals) == sorted(samples)
