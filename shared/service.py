@@ -100,10 +100,20 @@ class ServiceRuntime:
         self.workers.append(worker)
 
     async def start(self) -> None:
-        await self.broker.start()
+        await self._start_broker()
         for worker in self.workers:
             worker.start()
         log.info("service started", extra={"consumers": [c.topic for c in self.consumers]})
+
+    async def _start_broker(self) -> None:
+        """What `broker.start()` does, but the subscribers start together: each waits for its
+        consumer group to form (the broker's initial rebalance delay, seconds), and one after
+        another those waits add up."""
+        await self.broker.connect()
+        await asyncio.gather(*(sub.start() for sub in self.broker.subscribers))
+        for publisher in self.broker.publishers:
+            await publisher.start()
+        self.broker.running = True
 
     async def stop(self) -> None:
         for worker in reversed(self.workers):
