@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     merge_threshold: float = Field(0.55, gt=0, le=1)
     merge_window_hours: float = Field(72, gt=0)
 
+    # People's sign-in (shared/identity.py): HS256 with a shared secret, or RS256 against the
+    # identity provider's JWKS. Outside development one of the two is required.
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_audience: str = "jiban"
+    jwt_issuer: str | None = None
+    jwt_leeway_s: float = Field(30, ge=0)
+    jwks_cache_s: float = Field(300, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:
