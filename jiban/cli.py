@@ -53,6 +53,12 @@ def _directory_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _directory_import(args: argparse.Namespace) -> int:
+    from jiban.directory_import import run_import
+
+    return run_import(Settings(), args.file, strict=args.strict, dry_run=args.dry_run)
+
+
 def _dlq_list(args: argparse.Namespace) -> int:
     from jiban.dlq import list_dead_letters
 
@@ -113,6 +119,29 @@ def _channel_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    from jiban.tokens import TokenError, officer_token, ops_token, signing_config
+
+    settings = Settings()
+    try:
+        secret = settings.jwt_secret
+        config = signing_config(
+            dev_mode=settings.dev_mode,
+            secret=None if secret is None else secret.get_secret_value(),
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+        if args.ops:
+            token = ops_token(config, minutes=args.minutes)
+        else:
+            token = asyncio.run(officer_token(settings, config, args.officer, minutes=args.minutes))
+    except TokenError as exc:
+        print(f"jiban token: {exc}", file=sys.stderr)
+        return 2
+    print(token)  # only the token, so `TOKEN=$(jiban token --ops)` works
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jiban", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
@@ -133,6 +162,19 @@ def parser() -> argparse.ArgumentParser:
         required=True
     )
     directory.add_parser("demo", help="load the demo directory").set_defaults(func=_directory_demo)
+    directory_import = directory.add_parser(
+        "import",
+        help="import officers and enterprises from a roster (CSV or XLSX); "
+        "exit 1 if rows were rejected, 2 if the file cannot be read",
+    )
+    directory_import.add_argument("file", help="the roster: .xlsx, or CSV in UTF-8 or GBK")
+    directory_import.add_argument(
+        "--strict", action="store_true", help="any rejected row means nothing is imported"
+    )
+    directory_import.add_argument(
+        "--dry-run", action="store_true", help="check and report what would change; commit nothing"
+    )
+    directory_import.set_defaults(func=_directory_import)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(required=True)
     dlq_list = dlq.add_parser("list", help="what TOPIC dead-lettered, with the errors")
@@ -156,6 +198,15 @@ def parser() -> argparse.ArgumentParser:
     keys_revoke = keys.add_parser("revoke", help="stop accepting a key, on every replica at once")
     keys_revoke.add_argument("id", help="the key id")
     keys_revoke.set_defaults(func=_channel_keys_revoke)
+
+    token = sub.add_parser(
+        "token", help="a sign-in token (dev mode or JIBAN_JWT_SECRET); prints only the token"
+    )
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--officer", metavar="ID", help="an officer; roles from the directory")
+    who.add_argument("--ops", action="store_true", help="an operator (role ops)")
+    token.add_argument("--minutes", type=int, default=60, help="lifetime (default 60)")
+    token.set_defaults(func=_token)
     return p
 
 
