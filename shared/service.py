@@ -67,6 +67,7 @@ class ServiceRuntime:
         )
         self.dead_letters = DeadLetters(self.publisher, max_body_bytes=settings.dlq_max_body_bytes)
         self.consumers: list[EventConsumer] = []
+        self._broker_start: asyncio.Task[None] | None = None
         self.workers: list[BackgroundWorker] = [self.relay]
 
     def consume(
@@ -100,10 +101,30 @@ class ServiceRuntime:
         self.workers.append(worker)
 
     async def start(self) -> None:
-        await self._start_broker()
+        if self.ready_needs_broker:
+            await self._start_broker()
+        else:
+            # Serve at once (intake takes appeals into its outbox while the broker is away, or
+            # while its consumer groups form after a restart); consumers join when they can.
+            self._broker_start = asyncio.create_task(self._start_broker_when_up())
         for worker in self.workers:
             worker.start()
         log.info("service started", extra={"consumers": [c.topic for c in self.consumers]})
+
+    async def _start_broker_when_up(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._start_broker()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("broker not reachable at start; retrying", exc_info=True)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.consumer_max_backoff_s)
 
     async def _start_broker(self) -> None:
         """What `broker.start()` does, but the subscribers start together: each waits for its
@@ -116,6 +137,10 @@ class ServiceRuntime:
         self.broker.running = True
 
     async def stop(self) -> None:
+        if self._broker_start is not None:
+            self._broker_start.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._broker_start
         for worker in reversed(self.workers):
             await worker.stop()
         # aiokafka can block on stop when every broker is gone: bound it.

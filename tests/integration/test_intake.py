@@ -154,3 +154,25 @@ async def test_broker_outage_keeps_intake_ready_but_not_a_consumer(settings):
     assert intake_checks["database"] == "ok"
     assert intake_ready is True  # the outbox holds appeals until the broker is back
     assert dispatch_ready is False
+
+
+async def test_intake_starts_and_accepts_while_the_broker_is_away(settings, topics):
+    """Its consumers cannot join, its relay cannot publish: it still takes appeals (202) into
+    its outbox, and they leave once the broker answers (here: never, within the test)."""
+    from services.intake.app import build
+    from services.intake.store import outbox
+
+    unreachable = settings.model_copy(
+        update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}
+    )
+    async with running(build(unreachable)) as intake:
+        response = await intake.post("/v1/appeals", json=submission())
+        ready = await intake.get("/readyz")
+    assert response.status_code == 202, response.text
+    assert ready.status_code == 200 and ready.json()["checks"]["broker"] == "unavailable"
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(outbox)) == 1
+    finally:
+        await db.dispose()
