@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint bench clean
+.PHONY: run test unit integration e2e chaos lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jiban needs Python 3.11 or newer")'
@@ -29,6 +29,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+## Fault tests only (kill -9, broker stall, database outage, poison, rebalance), 2,000 appeals each.
+chaos: $(STAMP)
+	JIBAN_CHAOS_APPEALS=2000 $(PY) -m pytest -m chaos
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

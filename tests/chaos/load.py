@@ -1,0 +1,164 @@
+"""A steady stream of appeals over HTTP that behaves like a real channel adapter: each submission
+has its own (channel, external_id) and is sent again, unchanged, until intake answers 202 or 200
+(intake is idempotent on that pair). Every answer is kept, so tests can assert what intake said
+while something was broken."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.dispatch.demo_directory import generate_demo_directory
+
+# Retries back off exponentially with jitter, as a real adapter's would: a fixed short pause
+# turns hundreds of waiting submissions into a storm that starves the generator itself (and
+# intake, once it is back). A real adapter honours Retry-After (5 s); the test starts sooner to
+# stay short, and checks that the header was there.
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 4.0
+# At most this many requests in flight: the rest wait their turn here, not in the HTTP pool.
+MAX_IN_FLIGHT = 50
+GIVE_UP_AFTER_S = 240.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float  # time.monotonic() when the answer (or the transport error) came
+    status: int | str  # HTTP status, or the name of the transport error
+    retry_after: str | None = None
+
+
+@dataclass
+class Submission:
+    external_id: str
+    body: dict[str, Any]
+    answers: list[Answer] = field(default_factory=list)
+    # Every appeal id intake answered with: more than one would mean the appeal was doubled.
+    appeal_ids: set[str] = field(default_factory=set)
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.answers) and self.answers[-1].status in (200, 202)
+
+
+def enterprise_codes() -> list[str]:
+    """Credit codes from the demo directory, so some appeals are routed to a chief service
+    officer and others to the least loaded handler."""
+    return [e.credit_code for e in generate_demo_directory().enterprises]
+
+
+def new_submission(n: int, codes: list[str]) -> Submission:
+    """The n-th appeal of a run. Each has its own appellant (phone, and enterprise for every
+    third), so intake never takes one for another's duplicate."""
+    external_id = f"chaos-{uuid.uuid4().hex[:12]}"
+    body = {
+        "channel": "web",
+        "external_id": external_id,
+        "appellant": {
+            "name": "测试",
+            "phone": f"139{n:08d}",
+            "enterprise_credit_code": codes[n // 3 % len(codes)] if n % 3 == 0 else None,
+        },
+        "content": "故障测试诉求：大旺大道路灯不亮，请尽快维修。",
+        "location": {"address": "肇庆高新区大旺大道", "community": "大旺社区"},
+    }
+    return Submission(external_id, body)
+
+
+class Load:
+    """`total` submissions started at `rate` a second, each retried until accepted."""
+
+    def __init__(self, intake_url: str, total: int, rate: float) -> None:
+        # A restarted intake comes back on the same port, so one URL serves the whole run.
+        self.url = intake_url + "/v1/appeals"
+        self.total = total
+        self.rate = rate
+        codes = enterprise_codes()
+        self.submissions = [new_submission(n, codes) for n in range(total)]
+        self.started = 0
+        self._progress = asyncio.Condition()
+        self.began_at: float | None = None
+        self.finished_at: float | None = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def run(self) -> Load:
+        self.began_at = time.monotonic()
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=20)
+        async with httpx.AsyncClient(timeout=10, limits=limits) as http:
+            async with asyncio.TaskGroup() as tasks:
+                for n, submission in enumerate(self.submissions):
+                    # A steady rate, not a burst: faults must land while appeals keep coming.
+                    delay = self.began_at + n / self.rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.create_task(self._submit(http, submission))
+                    async with self._progress:
+                        self.started += 1
+                        self._progress.notify_all()
+        self.finished_at = time.monotonic()
+        return self
+
+    async def reached(self, n: int) -> None:
+        """Returns once `n` submissions have been started (faults are timed by progress)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.started >= min(n, self.total))
+
+    async def _submit(self, http: httpx.AsyncClient, submission: Submission) -> None:
+        give_up_at = time.monotonic() + GIVE_UP_AFTER_S
+        pause = FIRST_RETRY_S
+        while time.monotonic() < give_up_at:
+            async with self._in_flight:
+                try:
+                    response = await http.post(self.url, json=submission.body)
+                except httpx.TransportError as exc:
+                    # Refused, reset or timed out: the appeal may or may not be stored; the
+                    # same submission again is harmless either way.
+                    response = None
+                    answer = Answer(time.monotonic(), type(exc).__name__)
+                else:
+                    retry_after = response.headers.get("retry-after")
+                    answer = Answer(time.monotonic(), response.status_code, retry_after)
+            submission.answers.append(answer)
+            if response is not None:
+                if response.status_code in (200, 202):
+                    submission.appeal_ids.add(response.json()["appeal_id"])
+                    return
+                if response.status_code < 500:
+                    return  # the test sent something intake refuses: reported by `problems()`
+            await asyncio.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, MAX_RETRY_S)
+
+    # --- what happened -----------------------------------------------------------------------
+
+    def accepted_ids(self) -> set[str]:
+        return {i for s in self.submissions for i in s.appeal_ids}
+
+    def statuses(self) -> Counter[int | str]:
+        return Counter(a.status for s in self.submissions for a in s.answers)
+
+    def answers_between(self, start: float, end: float) -> list[Answer]:
+        return [a for s in self.submissions for a in s.answers if start <= a.at <= end]
+
+    def problems(self) -> list[str]:
+        """What a channel adapter would hold against intake, whatever the fault."""
+        found = []
+        for s in self.submissions:
+            if not s.accepted:
+                found.append(f"{s.external_id} never accepted: {[a.status for a in s.answers]}")
+            if len(s.appeal_ids) > 1:
+                found.append(f"{s.external_id} answered with several appeals: {s.appeal_ids}")
+            for a in s.answers:
+                if isinstance(a.status, int) and a.status >= 500 and a.status != 503:
+                    found.append(f"{s.external_id} got {a.status}")
+                if a.status == 503 and not a.retry_after:
+                    found.append(f"{s.external_id} got 503 without Retry-After")
+                if isinstance(a.status, int) and 400 <= a.status < 500:
+                    found.append(f"{s.external_id} refused with {a.status}")
+        return found
