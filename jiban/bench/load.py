@@ -6,6 +6,7 @@ slow the offer down, so a backlog shows as latency."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,10 +26,18 @@ COMMUNITY = "大旺社区"
 CONTENT = "基准测试诉求：路灯不亮。"
 
 
+_appellants = itertools.count(1)
+
+
 def phone(n: int) -> str:
     # With a phone the appellant is told too: two notifications per appeal, as in real life.
     # Unique per appeal: intake merges repeats from one appellant (same phone, similar text).
     return f"139{n % 10**8:08d}"
+
+
+def next_appellant() -> int:
+    """A number no other appeal of this run had (warm-up included), for its phone and code."""
+    return next(_appellants)
 
 
 @dataclass
@@ -71,7 +80,7 @@ class HttpLoad:
                 body = {
                     "channel": Channel.WEB,
                     "external_id": str(uuid.uuid4()),
-                    "appellant": {"name": "测试", "phone": phone(n)},
+                    "appellant": {"name": "测试", "phone": phone(next_appellant())},
                     "content": CONTENT,
                     "location": {"community": COMMUNITY},
                 }
@@ -102,7 +111,7 @@ def appeal_received(n: int) -> AppealReceived:
     now = datetime.now(UTC)
     return AppealReceived(
         appeal_id=uuid.uuid4(),
-        tracking_code=format_tracking_code("BN", local_day(now), n + 1, BENCH_CODE_KEY),
+        tracking_code=format_tracking_code("BN", local_day(now), n, BENCH_CODE_KEY),
         channel=Channel.WEB,
         external_id=str(uuid.uuid4()),
         appellant=Appellant(name="测试", phone=phone(n)),
@@ -130,7 +139,7 @@ class DirectLoad:
         try:
 
             async def send(n: int) -> None:
-                envelope = appeal_received(n).envelope(
+                envelope = appeal_received(next_appellant()).envelope(
                     correlation_id=str(uuid.uuid4()), producer="bench"
                 )
                 headers = [(k, v.encode()) for k, v in headers_for(envelope).items()]

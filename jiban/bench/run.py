@@ -11,6 +11,7 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,21 @@ ACCEPTED_MEANS = {
     "produces the envelope",
 }
 WARM_UP_APPEALS = 5
+
+
+def service_env(
+    base: Mapping[str, str], database_url: str, kafka: str, topic_prefix: str
+) -> dict[str, str]:
+    """The services run as under `make run`: development mode (dev channel keys, the unified
+    form open, a dev tracking-code key) unless the caller set JIBAN_DEV_MODE itself."""
+    return {
+        "JIBAN_DEV_MODE": "1",
+        **base,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "JIBAN_TOPIC_PREFIX": topic_prefix,
+        "JIBAN_LOG_LEVEL": "WARNING",
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -180,14 +196,9 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(settings)
         asyncio.run(ensure_topics(settings))
         asyncio.run(load_demo_directory(settings))
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "JIBAN_TOPIC_PREFIX": settings.topic_prefix,
-            "JIBAN_LOG_LEVEL": "WARNING",
-        }
-        children = start_services(env)
+        children = start_services(
+            service_env(os.environ, database_url, kafka, settings.topic_prefix)
+        )
         watched = Watched()
         for name, child in children.items():
             watched.add(name, child.pid)

@@ -142,3 +142,12 @@ def test_chart_is_a_png(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     path = write_chart(tmp_path / "run.png", sample_result())
     assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_the_bench_runs_the_services_in_development_mode_unless_told_otherwise() -> None:
+    from jiban.bench.run import service_env
+
+    env = service_env({"PATH": "/bin"}, "postgresql://db", "k:9092", "bench.")
+    assert env["JIBAN_DEV_MODE"] == "1" and env["PATH"] == "/bin"
+    assert (env["DATABASE_URL"], env["KAFKA_BOOTSTRAP_SERVERS"]) == ("postgresql://db", "k:9092")
+    assert service_env({"JIBAN_DEV_MODE": "0"}, "d", "k", "p")["JIBAN_DEV_MODE"] == "0"
