@@ -19,10 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from harness import Topics, eventually, running
+from harness import Topics, admin_sql, eventually, running
 
 from shared.broker import ensure_topics
 from shared.migrations import upgrade
@@ -94,17 +93,8 @@ def infra() -> Iterator[Infra]:
             yield found
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def _admin_sql(infra: Infra, *statements: str) -> None:
-    conn = await asyncpg.connect(_plain(infra.database_url("postgres")))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+    await admin_sql(infra.database_url("postgres"), *statements)
 
 
 @pytest.fixture(scope="session")

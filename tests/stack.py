@@ -20,6 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from jiban.local_infra import free_port
+from shared.migrations import SERVICES
 from shared.settings import Settings
 
 
@@ -151,6 +152,12 @@ class Stack:
             return httpx.get(self.url(name) + "/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def start_all(self) -> None:
+        """Every service, one process each, ready (call it in a thread from async tests)."""
+        for name in SERVICES:
+            self.start(name)
+        self.wait_ready()
 
     def wait_ready(self, names: Iterable[str] | None = None, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
+from harness import admin_sql
 from stack import Stack
 
 from jiban.local_infra import LocalKafka, LocalPostgres
@@ -57,12 +57,7 @@ def _why_not_local() -> str | None:
 
 
 async def _admin_sql(servers: ChaosServers, *statements: str) -> None:
-    conn = await asyncpg.connect(servers.database_url("postgres").replace("+asyncpg", ""))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+    await admin_sql(servers.database_url("postgres"), *statements)
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,7 @@ async def test_broker_stall_under_load_intake_keeps_accepting_and_all_drains(
 ):
     settings = await new_settings(own_broker)
     stack = stacks(settings)
-    for name in SERVICES:
-        stack.start(name)
-    await asyncio.to_thread(stack.wait_ready)
+    await asyncio.to_thread(stack.start_all)
 
     # Appeals keep coming for (nearly) the whole stall, whatever the size.
     load = Load(stack.url("intake"), APPEALS, min(RATE, max(30.0, APPEALS / (STALL_S + 3))))

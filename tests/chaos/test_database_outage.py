@@ -30,9 +30,7 @@ async def test_database_outage_under_load_503s_then_recovers_by_itself(new_setti
     try:
         via_proxy = settings.database_url.replace(url.netloc, f"postgres@127.0.0.1:{proxy.port}")
         stack = stacks(settings, database_url=via_proxy)
-        for name in SERVICES:
-            stack.start(name)
-        await asyncio.to_thread(stack.wait_ready)
+        await asyncio.to_thread(stack.start_all)
 
         load = Load(stack.url("intake"), APPEALS, min(RATE, max(30.0, APPEALS / (OUTAGE_S + 5))))
         running = asyncio.create_task(load.run())

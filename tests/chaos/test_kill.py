@@ -23,9 +23,7 @@ async def test_kill_9_each_service_under_load_loses_and_doubles_nothing(new_sett
     assert set(ORDER) == set(SERVICES)
     settings = await new_settings()
     stack = stacks(settings)
-    for name in SERVICES:
-        stack.start(name)
-    await asyncio.to_thread(stack.wait_ready)
+    await asyncio.to_thread(stack.start_all)
 
     load = Load(stack.url("intake"), APPEALS, RATE)
     running = asyncio.create_task(load.run())

@@ -28,7 +28,6 @@ from load import Load
 
 from shared.envelope import Envelope
 from shared.events import AppealAssigned, AppealReceived, AppealStatusChanged, Event
-from shared.migrations import SERVICES
 from shared.settings import Settings
 from shared.topics import INBOUND_PREFIX, INBOUND_RECEIPTS, TopicNames, all_topics, dlq_of
 from shared.vocabulary import AppealStatus
@@ -103,9 +102,7 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
     assert not missing, f"no good event for {missing}"
 
     stack = stacks(settings)
-    for name in SERVICES:
-        stack.start(name)
-    await asyncio.to_thread(stack.wait_ready)
+    await asyncio.to_thread(stack.start_all)
     load = Load(stack.url("intake"), APPEALS, RATE)
     running = asyncio.create_task(load.run())
     await load.reached(APPEALS // 3)

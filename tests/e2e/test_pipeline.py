@@ -20,9 +20,7 @@ async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
     settings, stack, wait_until
 ):
     await load_demo_directory(settings)
-    for name in SERVICES:
-        stack.start(name)
-    await asyncio.to_thread(stack.wait_ready)
+    await asyncio.to_thread(stack.start_all)
 
     async with httpx.AsyncClient(timeout=10) as http:
         enterprises = (
