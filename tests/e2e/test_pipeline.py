@@ -14,6 +14,7 @@ from shared.migrations import SERVICES
 pytestmark = pytest.mark.e2e
 
 APPEALS = 20
+SECOND_MATTER = "新厂房用电报装已提交两个月仍未批复，生产线无法按期投产，请协调供电部门。"
 
 
 async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
@@ -35,6 +36,10 @@ async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
             body = submission()
             if i % 2 == 0:  # half from enterprises with a chief service officer
                 body["appellant"]["enterprise_credit_code"] = enterprises[i % 5]["credit_code"]
+                if i >= 10:
+                    # Each enterprise's second appeal is about another matter: the same text
+                    # again would (rightly) join its first appeal instead of making new work.
+                    body["content"] = SECOND_MATTER
             bodies.append(body)
         responses = await asyncio.gather(
             *(http.post(stack.url("intake") + "/v1/appeals", json=b) for b in bodies)
