@@ -139,8 +139,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         if self._broker_start is not None:
             self._broker_start.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._broker_start
+            # aiokafka may be joining a group and not give up at once: do not wait forever.
+            await asyncio.wait({self._broker_start}, timeout=STOP_TIMEOUT_S)
         for worker in reversed(self.workers):
             await worker.stop()
         # aiokafka can block on stop when every broker is gone: bound it.

@@ -12,6 +12,8 @@ from shared.failures import is_transient
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 10.0
+
 
 class PollingWorker(ABC):
     name: str = "worker"
@@ -22,6 +24,7 @@ class PollingWorker(ABC):
         self.max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @abstractmethod
     async def round(self) -> int:
@@ -37,7 +40,7 @@ class PollingWorker(ABC):
 
     async def run(self) -> None:
         backoff = self.poll_interval_s
-        while True:
+        while not self._stopping:
             try:
                 while await self.round() >= self.batch_size:
                     pass
@@ -45,6 +48,10 @@ class PollingWorker(ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:
+                    # A cancel that landed inside a database call can come out as that driver's
+                    # "connection is closed": it is still the stop, not a round to retry.
+                    return
                 self.on_error(exc)
                 level = logging.WARNING if is_transient(exc) else logging.ERROR
                 log.log(
@@ -62,11 +69,14 @@ class PollingWorker(ABC):
             self._wake.clear()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name=self.name)
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a round stuck in a library that swallows cancellation must not hang the
+            # shutdown (the process is going away; the outbox keeps what was not done).
+            await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
             self._task = None

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +57,10 @@ def hand_signed(header: dict[str, Any], claims: dict[str, Any], key: bytes | Non
     return f"{signing_input}.{b64(signature)}"
 
 
+def seconds_from_now(seconds: int) -> int:
+    return int(datetime.now(UTC).timestamp()) + seconds
+
+
 def claims(**overrides: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     base = {
@@ -93,16 +97,16 @@ async def test_an_ops_token_has_no_unit() -> None:
 @pytest.mark.parametrize(
     ("token_claims", "kind", "words"),
     [
-        (claims(exp=int(datetime.now(UTC).timestamp()) - 120), "expired_token", "expired"),
-        (claims(aud="another-app"), "invalid_token", "audience"),
-        (claims(sub=...), "invalid_token", "`sub`"),
-        (claims(exp=...), "invalid_token", "`exp`"),
-        (claims(aud=...), "invalid_token", "`aud`"),
-        (claims(roles=...), "invalid_token", "`roles`"),
-        (claims(roles="officer"), "invalid_token", "list of strings"),
-        (claims(sub=""), "invalid_token", "`sub`"),
-        (claims(unit=7), "invalid_token", "unit"),
-        (claims(iat=int(datetime.now(UTC).timestamp()) + 3600), "invalid_token", "not valid"),
+        (lambda: claims(exp=seconds_from_now(-120)), "expired_token", "expired"),
+        (lambda: claims(aud="another-app"), "invalid_token", "audience"),
+        (lambda: claims(sub=...), "invalid_token", "`sub`"),
+        (lambda: claims(exp=...), "invalid_token", "`exp`"),
+        (lambda: claims(aud=...), "invalid_token", "`aud`"),
+        (lambda: claims(roles=...), "invalid_token", "`roles`"),
+        (lambda: claims(roles="officer"), "invalid_token", "list of strings"),
+        (lambda: claims(sub=""), "invalid_token", "`sub`"),
+        (lambda: claims(unit=7), "invalid_token", "unit"),
+        (lambda: claims(iat=seconds_from_now(3600)), "invalid_token", "not valid"),
     ],
     ids=[
         "expired",
@@ -117,8 +121,11 @@ async def test_an_ops_token_has_no_unit() -> None:
         "issued-in-the-future",
     ],
 )
-async def test_bad_claims_are_refused(token_claims: dict[str, Any], kind: str, words: str) -> None:
-    token = jwt.encode(token_claims, SECRET, algorithm="HS256")
+async def test_bad_claims_are_refused(
+    token_claims: Callable[[], dict[str, Any]], kind: str, words: str
+) -> None:
+    # Claims are made when the test runs, not when it is collected: a long suite outlives `exp`.
+    token = jwt.encode(token_claims(), SECRET, algorithm="HS256")
     with pytest.raises(InvalidToken) as refused:
         await hs_verifier().verify(token)
     assert refused.value.kind == kind
