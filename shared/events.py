@@ -4,6 +4,7 @@ Commands would be named as orders; these are facts, named in the past tense."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -187,6 +188,91 @@ class AppealAssigned(Event):
         return str(self.appeal_id)
 
 
+class AppealReassigned(Event):
+    """Dispatch moved an appeal to another officer: a return it accepted, a reassignment tracking
+    asked for (not acknowledged in time, officer on leave) or a supervisor's decision."""
+
+    TYPE: ClassVar[str] = "AppealReassigned"
+    TOPIC: ClassVar[str] = APPEALS_ASSIGNMENTS
+
+    appeal_id: UUID
+    from_officer_id: str
+    officer_id: str
+    reason_code: str  # the routing rule that picked the new officer (`department`, `triage`, …)
+    reason: str
+    cause: Literal["return", "reassignment_request", "manual"]
+    reassigned_at: AwareDatetime
+    tracking_code: str | None = None
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class ReturnDecided(Event):
+    """The duty dispatcher's ruling on a return (退单), or dispatch's own when it accepted a
+    `not_my_area` return because the rules clearly found another owner."""
+
+    TYPE: ClassVar[str] = "ReturnDecided"
+    TOPIC: ClassVar[str] = APPEALS_ASSIGNMENTS
+
+    appeal_id: UUID
+    officer_id: str  # who asked to give it back
+    decision: Literal["accept", "reject"]
+    decided_by: str  # the dispatcher's id, or `dispatch` when automatic
+    automatic: bool = False
+    note: str = ""
+    decided_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AssistantsChanged(Event):
+    """Assisting officers (协办) of an appeal; the lead stays responsible for the deadline."""
+
+    TYPE: ClassVar[str] = "AssistantsChanged"
+    TOPIC: ClassVar[str] = APPEALS_ASSIGNMENTS
+
+    appeal_id: UUID
+    lead_officer_id: str
+    assistant_officer_ids: list[str]
+    changed_by: str
+    changed_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class ReturnRequested(Event):
+    """An officer asks to give an appeal back (退单); dispatch's duty dispatcher rules on it.
+    Tracking emits it from the officer's action."""
+
+    TYPE: ClassVar[str] = "ReturnRequested"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    officer_id: str
+    reason_code: str  # `not_my_area` may be accepted automatically
+    reason: str
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class ReassignmentRequested(Event):
+    """Tracking asks dispatch to move an appeal (not acknowledged in time, officer on leave)."""
+
+    TYPE: ClassVar[str] = "ReassignmentRequested"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    reason_code: str
+    exclude_officer_ids: list[str] = Field(default_factory=list)
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
 class AppealStatusChanged(Event):
     TYPE: ClassVar[str] = "AppealStatusChanged"
     TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
@@ -251,6 +337,12 @@ class NotificationSent(Event):
 # --- directory ---------------------------------------------------------------------------------
 
 
+class LeaveDays(BaseModel):
+    start: date
+    end: date  # included
+    note: str = ""
+
+
 class OfficerChanged(Event):
     TYPE: ClassVar[str] = "OfficerChanged"
     TOPIC: ClassVar[str] = DIRECTORY_CHANGES
@@ -267,6 +359,9 @@ class OfficerChanged(Event):
     email: str | None = None
     categories: list[Category] = Field(default_factory=list)
     communities: list[str] = Field(default_factory=list)
+    leave: list[LeaveDays] = Field(default_factory=list)
+    department_id: str | None = None
+    chain: IndustryChain | None = None
 
     def subject(self) -> str:
         return self.officer_id
@@ -284,3 +379,29 @@ class EnterpriseChanged(Event):
 
     def subject(self) -> str:
         return self.credit_code
+
+
+class DepartmentChanged(Event):
+    TYPE: ClassVar[str] = "DepartmentChanged"
+    TOPIC: ClassVar[str] = DIRECTORY_CHANGES
+
+    department_id: str
+    name: str
+    categories: list[Category]
+    supervisor_id: str | None = None
+
+    def subject(self) -> str:
+        return self.department_id
+
+
+class DutyChanged(Event):
+    """Who now holds a duty post (`dispatcher`, `supervisor`)."""
+
+    TYPE: ClassVar[str] = "DutyChanged"
+    TOPIC: ClassVar[str] = DIRECTORY_CHANGES
+
+    post: str
+    officer_id: str
+
+    def subject(self) -> str:
+        return f"duty:{self.post}"

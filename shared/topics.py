@@ -38,9 +38,21 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic(APPEALS_IMMEDIATE, "AppealReceived: the unified immediate-handling stream", "intake"),
-    Topic(APPEALS_ASSIGNMENTS, "AppealAssigned (and later reassignments)", "dispatch"),
-    Topic(APPEALS_LIFECYCLE, "AppealStatusChanged", "tracking"),
-    Topic(DIRECTORY_CHANGES, "OfficerChanged, EnterpriseChanged (keyed by id)", "dispatch"),
+    Topic(
+        APPEALS_ASSIGNMENTS,
+        "AppealAssigned, AppealReassigned, ReturnDecided, AssistantsChanged",
+        "dispatch",
+    ),
+    Topic(
+        APPEALS_LIFECYCLE,
+        "AppealStatusChanged; ReturnRequested, ReassignmentRequested (for dispatch)",
+        "tracking",
+    ),
+    Topic(
+        DIRECTORY_CHANGES,
+        "OfficerChanged, EnterpriseChanged, DepartmentChanged, DutyChanged (keyed by id)",
+        "dispatch",
+    ),
     # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
     Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
     # Tracking consumes these in its lifecycle issue; until then they only accumulate.

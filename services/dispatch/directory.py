@@ -1,11 +1,36 @@
-"""Dispatch's directory: who can handle appeals, and which enterprises each CSO serves."""
+"""Dispatch's directory: who can handle appeals, and which enterprises each CSO serves;
+departments and the categories they own; who holds the duty posts."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, field_validator
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.credit_code import is_valid
 from shared.vocabulary import Category, IndustryChain, OfficerRole
+
+
+class LeavePeriod(BaseModel):
+    """Days away, both ends included (dates in Asia/Shanghai)."""
+
+    start: date
+    end: date
+    note: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeavePeriod:
+        if self.end < self.start:
+            raise ValueError(f"leave ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def on_leave(leave: list[LeavePeriod], day: date) -> bool:
+    return any(period.covers(day) for period in leave)
 
 
 class Officer(BaseModel):
@@ -22,6 +47,9 @@ class Officer(BaseModel):
     supervisor_id: str | None = None
     # A CSO's party-building assistant, and for an assistant, their CSO.
     paired_officer_id: str | None = None
+    leave: list[LeavePeriod] = []
+    department_id: str | None = None  # a department officer's department
+    chain: IndustryChain | None = None  # member of that industry chain's service team (专班)
 
 
 class Enterprise(BaseModel):
@@ -47,6 +75,23 @@ class Enterprise(BaseModel):
         return value
 
 
+class Department(BaseModel):
+    """A department and the categories it owns (e.g. `employment` → 人社局); its officers are
+    the officers whose `department_id` names it."""
+
+    department_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+    categories: list[Category] = []
+    supervisor_id: str | None = None
+
+
+class DutyPost(StrEnum):
+    DISPATCHER = "dispatcher"  # rules on returns (退单)
+    SUPERVISOR = "supervisor"  # takes what no rule can route (triage) and the twice-returned
+
+
 class Directory(BaseModel):
     officers: list[Officer]
     enterprises: list[Enterprise]
+    departments: list[Department] = []
+    duty: dict[DutyPost, str] = {}  # post → officer id
