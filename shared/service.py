@@ -23,6 +23,7 @@ from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
 from shared.http import BodySizeLimit, install_error_handlers
+from shared.identity import TokenVerifier, install_identity, verifier_from
 from shared.inbox import Inbox
 from shared.logs import configure_logging
 from shared.metrics import render
@@ -183,10 +184,25 @@ class ServiceRuntime:
         app.state.runtime = self
         app.add_middleware(BodySizeLimit)
         install_error_handlers(app, self.name)
+        # Every service knows who is calling its person-facing routes; a service with no way to
+        # verify tokens refuses to start (IdentityNotConfigured) rather than serve them open.
+        install_identity(app, self.token_verifier())
         app.include_router(self._ops_router())
         for router in routers:
             app.include_router(router)
         return app
+
+    def token_verifier(self) -> TokenVerifier:
+        s = self.settings
+        return verifier_from(
+            dev_mode=s.dev_mode,
+            secret=s.jwt_secret,
+            jwks_url=s.jwt_jwks_url,
+            audience=s.jwt_audience,
+            issuer=s.jwt_issuer,
+            leeway_s=s.jwt_leeway_s,
+            jwks_cache_s=s.jwks_cache_s,
+        )
 
     def _ops_router(self) -> APIRouter:
         router = APIRouter(tags=["ops"])

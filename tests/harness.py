@@ -15,15 +15,30 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
+from shared.identity import DEV_JWT_SECRET, issue_dev_token
 from shared.settings import Settings
 
 
+def dev_token(sub: str = "ops", roles: tuple[str, ...] = ("ops",), unit: str | None = None) -> str:
+    """A sign-in token the services accept in development mode (the tests' settings)."""
+    return issue_dev_token(DEV_JWT_SECRET, sub=sub, roles=list(roles), unit=unit)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Starts the service (broker, consumers, relay) and gives an HTTP client on its app."""
+async def running(app: FastAPI, *, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """Starts the service (broker, consumers, relay) and gives an HTTP client on its app. The
+    client signs in as ops unless given another `token`; tests of sign-in pass headers per
+    request (`headers={"Authorization": …}` overrides, `bearer("")`-style values included)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = bearer(token or dev_token())
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
             yield client
 
 

@@ -1,10 +1,8 @@
-"""Dispatch's HTTP API: reading the directory and the assignments."""
+"""Dispatch's HTTP API for the directory: officers, enterprises, departments, duty posts."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
@@ -38,15 +36,6 @@ class EnterpriseOut(BaseModel):
     chain: IndustryChain
     community: str
     cso_officer_id: str | None
-
-
-class AssignmentOut(BaseModel):
-    appeal_id: UUID
-    officer_id: str
-    reason_code: str
-    reason: str
-    assigned_at: datetime
-    open: bool
 
 
 @router.get("/officers")
@@ -122,12 +111,3 @@ async def get_enterprise(credit_code: str, session: SessionDep) -> EnterpriseOut
     if row is None:
         raise HTTPException(404, f"no enterprise {credit_code}")
     return EnterpriseOut.model_validate(row, from_attributes=True)
-
-
-@router.get("/assignments/{appeal_id}", tags=["assignments"])
-async def get_assignment(appeal_id: UUID, session: SessionDep) -> AssignmentOut:
-    """Who an appeal was routed to, and why."""
-    row = await store.assignment_of(session, appeal_id)
-    if row is None:
-        raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
-    return AssignmentOut.model_validate(row, from_attributes=True)
