@@ -47,8 +47,9 @@ def _directory_demo(_args: argparse.Namespace) -> int:
 
     report = asyncio.run(load_demo_directory(Settings()))
     print(
-        f"demo directory loaded: {report.officers_changed} officers and "
-        f"{report.enterprises_changed} enterprises new or changed"
+        f"demo directory loaded: {report.officers_changed} officers, "
+        f"{report.enterprises_changed} enterprises, {report.departments_changed} departments "
+        f"and {report.duty_changed} duty posts new or changed"
     )
     return 0
 
@@ -164,7 +165,8 @@ def parser() -> argparse.ArgumentParser:
     directory.add_parser("demo", help="load the demo directory").set_defaults(func=_directory_demo)
     directory_import = directory.add_parser(
         "import",
-        help="import officers and enterprises from a roster (CSV or XLSX); "
+        help="import officers, enterprises, departments and duty posts from a roster "
+        "(CSV or XLSX); "
         "exit 1 if rows were rejected, 2 if the file cannot be read",
     )
     directory_import.add_argument("file", help="the roster: .xlsx, or CSV in UTF-8 or GBK")

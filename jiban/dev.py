@@ -56,7 +56,8 @@ async def prepare(settings: Settings) -> None:
     report = await load_demo_directory(settings)
     say(
         f"demo directory loaded: {report.officers_changed} officers, "
-        f"{report.enterprises_changed} enterprises changed"
+        f"{report.enterprises_changed} enterprises, {report.departments_changed} departments, "
+        f"{report.duty_changed} duty posts changed"
     )
 
 

@@ -1,8 +1,10 @@
 """`jiban directory import FILE`: a roster (CSV or XLSX) into dispatch's directory.
 
 The file is read and checked row by row (services/dispatch/roster.py), the report printed, and
-the good rows upserted in ONE transaction with an OfficerChanged / EnterpriseChanged for each row
-that is new or changed — so importing the same file twice changes nothing the second time.
+the good rows upserted in ONE transaction with an OfficerChanged / EnterpriseChanged /
+DepartmentChanged / DutyChanged for each row that is new or changed — so importing the same file
+twice changes nothing the second time. References (supervisors, partners, CSOs, departments,
+duty holders) may name rows of the same file or what the directory already holds.
 By default bad rows are reported and the good ones imported; with `strict`, any bad row means
 nothing is committed. `dry_run` does all the work and rolls it back, to say what would change.
 
@@ -41,6 +43,28 @@ M = TypeVar("M", bound=BaseModel)
 
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
+
+
+def _listed(
+    officers: int,
+    enterprises: int,
+    departments: int,
+    duty: int,
+    *,
+    mention: tuple[int, int] | None = None,
+) -> str:
+    """ "4 officers and 1 enterprise", with departments and duty posts only when the roster has
+    some (`mention`: how many it has, when the numbers are changes)."""
+    has_departments, has_duty = mention or (departments, duty)
+    parts = [
+        _count(officers, "officer", "officers"),
+        _count(enterprises, "enterprise", "enterprises"),
+    ]
+    if has_departments:
+        parts.append(_count(departments, "department", "departments"))
+    if has_duty:
+        parts.append(_count(duty, "duty post", "duty posts"))
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 class ProgressBar:
@@ -96,9 +120,14 @@ class ImportResult:
     problem: str | None = None  # why the file could not be read
 
 
-async def _known_officer_ids(db: Database) -> set[str]:
+async def _known_ids(db: Database) -> tuple[set[str], set[str]]:
+    """The officer ids and department ids the directory holds."""
     async with db.transaction() as session:
-        return set((await session.execute(select(store.officers.c.officer_id))).scalars())
+        officers = set((await session.execute(select(store.officers.c.officer_id))).scalars())
+        departments = set(
+            (await session.execute(select(store.departments.c.department_id))).scalars()
+        )
+    return officers, departments
 
 
 async def _keep_absent_fields(session: AsyncSession, report: RosterReport) -> Directory:
@@ -119,7 +148,17 @@ async def _keep_absent_fields(session: AsyncSession, report: RosterReport) -> Di
         lambda e: e.credit_code,
         report.enterprise_fields_absent,
     )
-    return Directory(officers=officers, enterprises=enterprises)
+    departments = await _merge(
+        session,
+        store.departments,
+        store.departments.c.department_id,
+        report.departments,
+        lambda d: d.department_id,
+        report.department_fields_absent,
+    )
+    return Directory(
+        officers=officers, enterprises=enterprises, departments=departments, duty=report.duty
+    )
 
 
 async def _merge(
@@ -172,14 +211,19 @@ async def import_roster(
         return ImportResult(EXIT_UNREADABLE, None, None, committed=False, problem=str(exc))
     db = Database(settings)
     try:
-        known = await _known_officer_ids(db)
+        known_officers, known_departments = await _known_ids(db)
         try:
-            report = check_roster(roster, known_officer_ids=known, progress=bar.phase("checking"))
+            report = check_roster(
+                roster,
+                known_officer_ids=known_officers,
+                known_department_ids=known_departments,
+                progress=bar.phase("checking"),
+            )
         except RosterUnreadable as exc:
             bar.finish()
             return ImportResult(EXIT_UNREADABLE, None, None, committed=False, problem=str(exc))
         exit_code = EXIT_OK if report.ok else EXIT_REJECTED
-        if (strict and not report.ok) or not (report.officers or report.enterprises):
+        if (strict and not report.ok) or report.empty:
             bar.finish()
             return ImportResult(exit_code, report, None, committed=False)
         changes: LoadReport | None = None
@@ -215,19 +259,24 @@ def format_result(result: ImportResult, *, strict: bool = False, dry_run: bool =
     if report.errors:
         lines.append(f"{report.rows_rejected} of {report.rows_read} rows rejected:")
         lines += [f"  {error}" for error in report.errors]
-    good = (
-        f"{_count(len(report.officers), 'officer', 'officers')} and "
-        f"{_count(len(report.enterprises), 'enterprise', 'enterprises')}"
+    good = _listed(
+        len(report.officers), len(report.enterprises), len(report.departments), len(report.duty)
     )
     if strict and not report.ok:
         lines.append(f"--strict: nothing imported ({good} were good)")
     elif result.changes is None:
         lines.append("nothing to import")
     else:
-        officers, enterprises = result.changes.officers_changed, result.changes.enterprises_changed
+        changes = result.changes
         changed = (
-            f"{_count(officers, 'officer', 'officers')} and "
-            f"{_count(enterprises, 'enterprise', 'enterprises')} new or changed"
+            _listed(
+                changes.officers_changed,
+                changes.enterprises_changed,
+                changes.departments_changed,
+                changes.duty_changed,
+                mention=(len(report.departments), len(report.duty)),
+            )
+            + " new or changed"
         )
         if dry_run:
             lines.append(f"dry run: {good} checked; would be {changed}; nothing committed")

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from services.dispatch import store as dispatch_store
 from services.dispatch.demo_directory import generate_demo_directory
 from services.dispatch.directory import Directory
-from services.dispatch.directory_load import LoadReport, load_directory
+from services.dispatch.directory_load import LoadReport, load_directory, local_today
 from shared.db import Database
 from shared.outbox import Outbox
 from shared.settings import Settings
 
 
-async def load_demo_directory(settings: Settings, directory: Directory | None = None) -> LoadReport:
+async def load_demo_directory(
+    settings: Settings, directory: Directory | None = None, *, today: date | None = None
+) -> LoadReport:
+    """Loads `directory`, by default the demo directory with its leave counted from `today`
+    (default: today in Asia/Shanghai, so some officers are away whenever it is loaded)."""
     db = Database(settings)
     try:
         return await load_directory(
-            db, Outbox(dispatch_store.outbox), directory or generate_demo_directory()
+            db,
+            Outbox(dispatch_store.outbox),
+            directory or generate_demo_directory(today=today or local_today()),
         )
     finally:
         await db.dispose()

@@ -1,18 +1,19 @@
 """`jiban token`: HS256 sign-in tokens for development and for deployments that sign their own
 (JIBAN_JWT_SECRET). Production people get theirs from the identity provider instead.
 
-An officer's roles come from dispatch's directory, read straight from its `officers` table: the
-CLI is ops tooling, allowed to read the database."""
+An officer's roles come from dispatch's directory, read straight from its `officers` and `duty`
+tables: the CLI is ops tooling, allowed to read the database."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from services.dispatch import store as dispatch_store
-from services.dispatch.demo_directory import DUTY_DISPATCHER_ID
+from services.dispatch.directory import DutyPost
 from shared.db import Database
 from shared.identity import (
     DEFAULT_AUDIENCE,
@@ -27,8 +28,6 @@ from shared.vocabulary import OfficerRole
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 24 * 60  # a forgotten token should not outlive a working day by much
 OPS_SUBJECT = "ops"
-# Whoever holds this id triages what the rules cannot route, so their token may dispatch.
-DISPATCHERS = frozenset({DUTY_DISPATCHER_ID})
 
 
 class TokenError(Exception):
@@ -61,13 +60,15 @@ def signing_config(
     return SigningConfig(secret=secret, audience=audience or DEFAULT_AUDIENCE, issuer=issuer)
 
 
-def token_roles(officer_id: str, directory_role: OfficerRole) -> frozenset[Role]:
-    """Directory role → token roles: every officer is an officer; supervisors also supervise;
-    the duty dispatcher also dispatches."""
+def token_roles(directory_role: OfficerRole, posts: Collection[DutyPost] = ()) -> frozenset[Role]:
+    """Directory role and duty posts held → token roles: every officer is an officer;
+    supervisors, and whoever holds the duty supervisor post, also supervise; whoever holds the
+    dispatcher post also dispatches. The token says what was true when it was issued: handing a
+    post to someone else takes effect with their next token."""
     roles = {Role.OFFICER}
-    if directory_role is OfficerRole.SUPERVISOR:
+    if directory_role is OfficerRole.SUPERVISOR or DutyPost.SUPERVISOR in posts:
         roles.add(Role.SUPERVISOR)
-    if officer_id in DISPATCHERS:
+    if DutyPost.DISPATCHER in posts:
         roles.add(Role.DISPATCHER)
     return frozenset(roles)
 
@@ -86,16 +87,26 @@ async def officer_token(
     now: datetime | None = None,
 ) -> str:
     _check_minutes(minutes)
+    officers, duty = dispatch_store.officers, dispatch_store.duty
     db = Database(settings)
     try:
         async with db.sessions() as session:
             row = (
                 await session.execute(
-                    select(dispatch_store.officers.c.role, dispatch_store.officers.c.unit).where(
-                        dispatch_store.officers.c.officer_id == officer_id
+                    select(officers.c.role, officers.c.unit).where(
+                        officers.c.officer_id == officer_id
                     )
                 )
             ).first()
+            posts = {
+                DutyPost(post)
+                for post in (
+                    await session.execute(
+                        select(duty.c.post).where(duty.c.officer_id == officer_id)
+                    )
+                ).scalars()
+                if post in set(DutyPost)
+            }
     finally:
         await db.dispose()
     if row is None:
@@ -103,7 +114,7 @@ async def officer_token(
     return issue_dev_token(
         config.secret,
         sub=officer_id,
-        roles=token_roles(officer_id, OfficerRole(row.role)),
+        roles=token_roles(OfficerRole(row.role), posts),
         unit=row.unit,
         audience=config.audience,
         issuer=config.issuer,

@@ -60,8 +60,8 @@ def assigned(
     values: dict[str, Any] = {
         "appeal_id": appeal_id,
         "officer_id": officer_id,
-        "reason_code": "least_loaded_handler",
-        "reason": "在岗办理人员中在办诉求最少",
+        "reason_code": "community",
+        "reason": "居民诉求，所在社区 大旺社区，由负荷最低的社区工作人员承办",
         "assigned_at": datetime.now(UTC),
     }
     values.update(overrides)
@@ -115,8 +115,8 @@ def small_directory() -> Directory:
     return Directory(
         officers=[
             officer("cso-1", OfficerRole.CHIEF_SERVICE_OFFICER),
-            officer("cw-1", OfficerRole.COMMUNITY_WORKER),
-            officer("cw-2", OfficerRole.COMMUNITY_WORKER),
+            officer("cw-1", OfficerRole.COMMUNITY_WORKER, communities=["大旺社区"]),
+            officer("cw-2", OfficerRole.COMMUNITY_WORKER, communities=["大旺社区"]),
             officer("sup-1", OfficerRole.SUPERVISOR),
         ],
         enterprises=[

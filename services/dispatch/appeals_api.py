@@ -1,17 +1,42 @@
-"""Dispatch's HTTP API for appeals: who owns one and why, and the decisions that move it."""
+"""Dispatch's HTTP API for appeals: who owns one and why, and the decisions that move it.
+
+| route                                   | who may                                             |
+|-----------------------------------------|-----------------------------------------------------|
+| GET  /v1/assignments/{id}               | the officer holding it, an assistant, a supervisor  |
+| GET  /v1/appeals/{id}/routing           | of that officer's unit, the dispatcher, ops         |
+| GET  /v1/returns                        | dispatchers, supervisors, ops                       |
+| POST /v1/appeals/{id}/return-decision   | dispatchers                                         |
+| POST /v1/appeals/{id}/reassign          | supervisors                                         |
+| POST /v1/appeals/{id}/assistants        | supervisors                                         |
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from services.dispatch import store
-from shared.http import SessionDep
+from services.dispatch import assignment_store, store
+from services.dispatch.ownership import MAX_ASSISTANTS, Ownership, OwnershipError
+from shared.http import Cursor, Limit, Page, SessionDep
+from shared.identity import (
+    Principal,
+    Role,
+    authenticated,
+    can_read_officer,
+    forbidden,
+    require_roles,
+)
+from shared.pagination import paginate
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
+
+CorrelationId = Annotated[str | None, Header(max_length=200)]
 
 
 class AssignmentOut(BaseModel):
@@ -21,12 +46,270 @@ class AssignmentOut(BaseModel):
     reason: str
     assigned_at: datetime
     open: bool
+    assistant_officer_ids: list[str]
+    accepted_returns: int
+    excluded_officer_ids: list[str]
+
+
+class RuleTrace(BaseModel):
+    rule: str
+    matched: bool
+    why: str
+
+
+class RoutingOut(BaseModel):
+    appeal_id: UUID
+    officer_id: str
+    reason_code: str
+    reason: str
+    rules: list[RuleTrace]
+
+
+class ReturnOut(BaseModel):
+    return_id: UUID
+    appeal_id: UUID
+    officer_id: str
+    reason_code: str
+    reason: str
+    requested_at: datetime
+    status: Literal["pending", "accepted", "rejected"]
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str
+    automatic: bool
+
+
+class ReturnDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["accept", "reject"]
+    note: str = Field(default="", max_length=500)
+
+
+class ReturnDecisionOut(BaseModel):
+    appeal_id: UUID
+    decision: Literal["accept", "reject"]
+    officer_id: str  # who holds the appeal now
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    officer_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The officer to take it; without one the rules route it again",
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class ReassignOut(BaseModel):
+    appeal_id: UUID
+    from_officer_id: str
+    officer_id: str
+    reason_code: str
+    reason: str
+
+
+class AssistantsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    officer_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        max_length=MAX_ASSISTANTS
+    )
+
+
+class AssistantsOut(BaseModel):
+    appeal_id: UUID
+    lead_officer_id: str
+    assistant_officer_ids: list[str]
+
+
+def _ownership(request: Request) -> Ownership:
+    ownership: Ownership = request.app.state.ownership
+    return ownership
+
+
+def _refused(error: OwnershipError) -> JSONResponse:
+    location = ["body", error.field] if error.field else ["path", "appeal_id"]
+    kind = {404: "not_found", 409: "conflict", 422: "value_error"}[error.status]
+    return JSONResponse(
+        status_code=error.status,
+        content={"detail": [{"loc": location, "msg": str(error), "type": kind}]},
+    )
+
+
+async def _readable_assignment(
+    request: Request, session: Any, appeal_id: UUID, principal: Principal
+) -> Any:
+    """The assignment if `principal` may read it: 404 to those who could read any (ops,
+    dispatchers, supervisors), 403 to an officer for an appeal that is not theirs."""
+    row = await assignment_store.assignment_of(session, appeal_id)
+    broad = not principal.roles.isdisjoint({Role.OPS, Role.DISPATCHER, Role.SUPERVISOR})
+    if row is None:
+        if broad:
+            raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
+        raise forbidden(request, "not an appeal of yours")
+    if Role.OPS in principal.roles or Role.DISPATCHER in principal.roles:
+        return row
+    if principal.sub in row.assistant_officer_ids and Role.OFFICER in principal.roles:
+        return row
+    officer = await assignment_store.officer_row(session, row.officer_id)
+    if can_read_officer(principal, row.officer_id, None if officer is None else officer.unit):
+        return row
+    raise forbidden(request, "not an appeal of yours or of your unit")
 
 
 @router.get("/assignments/{appeal_id}")
-async def get_assignment(appeal_id: UUID, session: SessionDep) -> AssignmentOut:
+async def get_assignment(
+    appeal_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(authenticated())],
+) -> AssignmentOut:
     """Who an appeal was routed to, and why."""
-    row = await store.assignment_of(session, appeal_id)
-    if row is None:
-        raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
+    row = await _readable_assignment(request, session, appeal_id, principal)
     return AssignmentOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/appeals/{appeal_id}/routing")
+async def get_routing(
+    appeal_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(authenticated())],
+) -> RoutingOut:
+    """The last routing decision with every rule's verdict, in order: which matched and why.
+    After a manual reassignment the trace holds that decision alone."""
+    row = await _readable_assignment(request, session, appeal_id, principal)
+    return RoutingOut(
+        appeal_id=row.appeal_id,
+        officer_id=row.officer_id,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        rules=[RuleTrace.model_validate(r) for r in row.rules],
+    )
+
+
+@router.get("/returns")
+async def list_returns(
+    session: SessionDep,
+    _principal: Annotated[
+        Principal, Depends(require_roles(Role.DISPATCHER, Role.SUPERVISOR, Role.OPS))
+    ],
+    status: Literal["pending", "accepted", "rejected"] | None = None,
+    officer_id: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[ReturnOut]:
+    """Returns (退单), oldest first: `status=pending` is the duty dispatcher's work list."""
+    t = store.returns
+    query = select(t)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if officer_id is not None:
+        query = query.where(t.c.officer_id == officer_id)
+    return await paginate(
+        session,
+        query,
+        [t.c.requested_at, t.c.return_id],
+        limit=limit,
+        cursor=cursor,
+        item=lambda r: ReturnOut.model_validate(r, from_attributes=True),
+    )
+
+
+@router.post(
+    "/appeals/{appeal_id}/return-decision",
+    responses={404: {"description": "Not assigned"}, 409: {"description": "No pending return"}},
+)
+async def decide_return(
+    appeal_id: UUID,
+    body: ReturnDecisionIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(Role.DISPATCHER))],
+    x_correlation_id: CorrelationId = None,
+) -> Any:
+    """The duty dispatcher rules on the pending return: `accept` routes it again without the
+    officers who gave it back (after two accepted returns: the duty supervisor); `reject`
+    leaves it with the officer, clock still running (first-receiver responsibility)."""
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.db.transaction() as session:
+            await _ownership(request).decide_return(
+                session,
+                appeal_id,
+                accept=body.decision == "accept",
+                decided_by=principal.sub,
+                note=body.note,
+                correlation_id=x_correlation_id or str(uuid4()),
+            )
+            row = await assignment_store.assignment_of(session, appeal_id)
+    except OwnershipError as error:
+        return _refused(error)
+    runtime.relay.wake()
+    return ReturnDecisionOut(appeal_id=appeal_id, decision=body.decision, officer_id=row.officer_id)
+
+
+@router.post("/appeals/{appeal_id}/reassign", responses={404: {}, 409: {}, 422: {}})
+async def reassign(
+    appeal_id: UUID,
+    body: ReassignIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
+    x_correlation_id: CorrelationId = None,
+) -> Any:
+    """Moves the appeal to `officer_id` (the supervisor may overrule capacity), or without one
+    routes it again excluding the current officer. Published as AppealReassigned."""
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.db.transaction() as session:
+            moved = await _ownership(request).reassign(
+                session,
+                appeal_id,
+                by=principal.sub,
+                officer_id=body.officer_id,
+                note=body.note,
+                correlation_id=x_correlation_id or str(uuid4()),
+            )
+    except OwnershipError as error:
+        return _refused(error)
+    runtime.relay.wake()
+    return ReassignOut(
+        appeal_id=appeal_id,
+        from_officer_id=moved.from_officer_id,
+        officer_id=moved.officer_id,
+        reason_code=moved.reason_code,
+        reason=moved.reason,
+    )
+
+
+@router.post("/appeals/{appeal_id}/assistants", responses={404: {}, 409: {}, 422: {}})
+async def set_assistants(
+    appeal_id: UUID,
+    body: AssistantsIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
+    x_correlation_id: CorrelationId = None,
+) -> Any:
+    """Sets the assisting officers (协办), replacing the previous list (empty clears it); the
+    lead stays responsible for the deadline. Published as AssistantsChanged."""
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.db.transaction() as session:
+            changed = await _ownership(request).set_assistants(
+                session,
+                appeal_id,
+                by=principal.sub,
+                officer_ids=body.officer_ids,
+                correlation_id=x_correlation_id or str(uuid4()),
+            )
+    except OwnershipError as error:
+        return _refused(error)
+    runtime.relay.wake()
+    return AssistantsOut(
+        appeal_id=appeal_id,
+        lead_officer_id=changed.lead_officer_id,
+        assistant_officer_ids=changed.assistant_officer_ids,
+    )

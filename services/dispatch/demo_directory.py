@@ -1,27 +1,42 @@
 """A deterministic demo directory at the real scale of Zhaoqing High-tech Zone (大旺).
 
 132 chief service officers each paired with a party-building assistant, 313 party-building
-instructors, 1,050 enterprises on the industry chains, community workers, department officers,
-six supervisors and one on-duty dispatcher. All people, companies and codes are invented.
+instructors, 1,050 enterprises on the industry chains, community workers, 13 departments with
+the categories they own and their officers, the three industry chains' service teams (专班: the
+chain's CSOs and two dedicated members each), six supervisors, and the duty posts (dispatcher,
+duty supervisor). All people, companies and codes are invented.
+
+The same seed and `today` always give the same directory. Leave periods are counted from
+`today` (a few officers away now, a few later), so whatever day the demo is loaded on, someone is
+on leave that day; `today` defaults to a fixed date, so a call without it never moves.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from services.dispatch.directory import Directory, Enterprise, Officer
+from services.dispatch.directory import (
+    Department,
+    Directory,
+    DutyPost,
+    Enterprise,
+    LeavePeriod,
+    Officer,
+)
 from shared.credit_code import ALPHABET, complete
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 DEFAULT_SEED = 2021  # the year the zone started its chief service officer system
+DEMO_TODAY = date(2026, 12, 1)  # what leave periods are counted from unless told otherwise
 
 CSO_COUNT = 132
 INSTRUCTOR_COUNT = 313
 WORKERS_PER_COMMUNITY = 3
 OFFICERS_PER_DEPARTMENT = 2
+TEAM_MEMBERS_PER_CHAIN = 2  # dedicated members of each chain's service team, besides its CSOs
 OFF_DUTY_SHARE = 0.05
 EMAIL_DOMAIN = "jiban.example"
 ZHAOQING_REGION_CODE = "441200"
@@ -82,29 +97,45 @@ SUPERVISOR_UNITS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Department:
-    key: str  # used in officer ids: dept-<key>-<n>
-    unit: str
-    categories: tuple[Category, ...]
-    supervisor_id: str
+def _department(key: str, name: str, categories: list[Category], supervisor_id: str) -> Department:
+    return Department(
+        department_id=key, name=name, categories=categories, supervisor_id=supervisor_id
+    )
 
 
+# Department ids are used in officer ids (dept-<id>-<n>); the name is the officers' unit.
 DEPARTMENTS: tuple[Department, ...] = (
-    Department("hrss", "人社局", (Category.EMPLOYMENT,), SUP_BUSINESS),
-    Department("nr", "自然资源局", (Category.PREMISES,), SUP_BUSINESS),
-    Department("invest", "投资促进局", (Category.PREMISES,), SUP_BUSINESS),
-    Department("gsc", "行政服务中心", (Category.PERMITS,), SUP_BUSINESS),
-    Department("econ", "经济发展局", (Category.POLICY,), SUP_BUSINESS),
-    Department("power", "供电局", (Category.UTILITIES,), SUP_PUBLIC),
-    Department("water", "水务局", (Category.UTILITIES,), SUP_PUBLIC),
-    Department("transport", "交通运输局", (Category.TRANSPORT,), SUP_PUBLIC),
-    Department("edu", "教育局", (Category.EDUCATION,), SUP_PUBLIC),
-    Department("housing", "住建局", (Category.HOUSING, Category.DRAINAGE_ROADS), SUP_PUBLIC),
-    Department("env", "生态环境分局", (Category.ENVIRONMENT,), SUP_PUBLIC),
-    Department("safety", "应急管理局", (Category.PUBLIC_SAFETY,), SUP_PUBLIC),
-    Department("party", "党建办", (Category.PARTY_BUILDING,), SUP_PARTY),
+    _department("hrss", "人社局", [Category.EMPLOYMENT], SUP_BUSINESS),
+    _department("nr", "自然资源局", [Category.PREMISES], SUP_BUSINESS),
+    _department("invest", "投资促进局", [Category.PREMISES], SUP_BUSINESS),
+    _department("gsc", "行政服务中心", [Category.PERMITS], SUP_BUSINESS),
+    _department("econ", "经济发展局", [Category.POLICY], SUP_BUSINESS),
+    _department("power", "供电局", [Category.UTILITIES], SUP_PUBLIC),
+    _department("water", "水务局", [Category.UTILITIES], SUP_PUBLIC),
+    _department("transport", "交通运输局", [Category.TRANSPORT], SUP_PUBLIC),
+    _department("edu", "教育局", [Category.EDUCATION], SUP_PUBLIC),
+    _department("housing", "住建局", [Category.HOUSING, Category.DRAINAGE_ROADS], SUP_PUBLIC),
+    _department("env", "生态环境分局", [Category.ENVIRONMENT], SUP_PUBLIC),
+    _department("safety", "应急管理局", [Category.PUBLIC_SAFETY], SUP_PUBLIC),
+    _department("party", "党建办", [Category.PARTY_BUILDING], SUP_PARTY),
 )
+
+# The chains with a service team (专班); enterprises of `other` are served by CSOs alone.
+TEAM_CHAINS: tuple[IndustryChain, ...] = (
+    IndustryChain.NEV,
+    IndustryChain.BIOMEDICINE,
+    IndustryChain.FOOD_BEVERAGE,
+)
+CSO_OFFICE_UNIT = SUPERVISOR_UNITS[SUP_SERVICE]
+DUTY: dict[DutyPost, str] = {
+    DutyPost.DISPATCHER: DUTY_DISPATCHER_ID,
+    DutyPost.SUPERVISOR: SUP_DISPATCH,
+}
+
+
+def team_unit(chain: IndustryChain) -> str:
+    return f"{CHAIN_LABELS_ZH[chain]}产业链服务专班"
+
 
 # Common surnames, with the ones frequent in Guangdong first and repeated to weigh them up.
 _SURNAMES = (
@@ -232,7 +263,10 @@ def _service_officers(ids: _Identities, enterprises: list[Enterprise]) -> list[O
     for number in range(1, CSO_COUNT + 1):
         own = served[cso_id(number)]
         chain = Counter(enterprise.chain for enterprise in own).most_common(1)[0][0]
-        unit = f"{CHAIN_LABELS_ZH[chain]}产业链服务专班"
+        # A CSO of a chain with a service team is one of its members; the others sit in the
+        # CSO office. Their assistants share their unit but not the team.
+        team = chain if chain in TEAM_CHAINS else None
+        unit = team_unit(chain) if team is not None else CSO_OFFICE_UNIT
         reach = {enterprise.community for enterprise in own}
         communities = [name for name in COMMUNITIES.values() if name in reach]
         # CSOs take any category from their own enterprises, so they list none.
@@ -245,6 +279,7 @@ def _service_officers(ids: _Identities, enterprises: list[Enterprise]) -> list[O
                 communities=communities,
                 supervisor_id=SUP_SERVICE,
                 paired_officer_id=assistant_id(number),
+                chain=team,
             )
         )
         officers.append(
@@ -298,11 +333,12 @@ def _department_officers(ids: _Identities) -> list[Officer]:
     return [
         _officer(
             ids,
-            f"dept-{department.key}-{number}",
+            f"dept-{department.department_id}-{number}",
             OfficerRole.DEPARTMENT_OFFICER,
-            department.unit,
+            department.name,
             categories=list(department.categories),
             supervisor_id=department.supervisor_id,
+            department_id=department.department_id,
         )
         for department in DEPARTMENTS
         for number in range(1, OFFICERS_PER_DEPARTMENT + 1)
@@ -334,8 +370,71 @@ def _with_some_off_duty(rng: random.Random, officers: list[Officer]) -> list[Off
     ]
 
 
-def generate_demo_directory(seed: int = DEFAULT_SEED) -> Directory:
-    """Build the demo directory; the same seed always gives the same directory."""
+def _team_members(ids: _Identities) -> list[Officer]:
+    """Each service team's dedicated members (the team's CSOs are members too)."""
+    return [
+        _officer(
+            ids,
+            f"team-{chain.value}-{number}",
+            OfficerRole.DEPARTMENT_OFFICER,
+            team_unit(chain),
+            supervisor_id=SUP_SERVICE,
+            chain=chain,
+        )
+        for chain in TEAM_CHAINS
+        for number in range(1, TEAM_MEMBERS_PER_CHAIN + 1)
+    ]
+
+
+def _away(today: date, first: int, last: int, note: str) -> LeavePeriod:
+    return LeavePeriod(
+        start=today + timedelta(days=first), end=today + timedelta(days=last), note=note
+    )
+
+
+def _leave_cso(enterprises: list[Enterprise]) -> str:
+    """The CSO whose enterprises come last in credit-code order: whoever reads the first page of
+    enterprises (sorted by code) finds CSOs who are not away."""
+    first_code: dict[str, str] = {}
+    for enterprise in sorted(enterprises, key=lambda e: e.credit_code):
+        first_code.setdefault(enterprise.cso_officer_id or "", enterprise.credit_code)
+    return max(first_code, key=lambda officer_id: first_code[officer_id])
+
+
+def _with_leave(
+    rng: random.Random, officers: list[Officer], enterprises: list[Enterprise], today: date
+) -> list[Officer]:
+    """A few officers away today (one CSO, so their assistant stands in; one community worker
+    in each of two communities and one officer in each of two departments, so colleagues take
+    over; three instructors) and a few with leave to come. Never a supervisor or the dispatcher."""
+    instructors = [
+        o.officer_id for o in officers if o.role is OfficerRole.PARTY_BUILDING_INSTRUCTOR
+    ]
+    csos = [o.officer_id for o in officers if o.role is OfficerRole.CHIEF_SERVICE_OFFICER]
+    away_cso = _leave_cso(enterprises)
+    now = [
+        away_cso,
+        *(f"cw-{code}-1" for code in rng.sample(sorted(COMMUNITIES), 2)),
+        *(f"dept-{d}-1" for d in rng.sample([d.department_id for d in DEPARTMENTS], 2)),
+        *rng.sample(instructors, 3),
+    ]
+    later = [
+        *rng.sample([c for c in csos if c != away_cso], 2),
+        *rng.sample([i for i in instructors if i not in now], 2),
+    ]
+    leave = {officer_id: [_away(today, -1, 3, "年假")] for officer_id in now}
+    for officer_id in later:
+        leave[officer_id] = [_away(today, 14, 18, "年假"), _away(today, 40, 41, "调休")]
+    return [
+        officer.model_copy(update={"leave": leave[officer.officer_id]})
+        if officer.officer_id in leave
+        else officer
+        for officer in officers
+    ]
+
+
+def generate_demo_directory(seed: int = DEFAULT_SEED, *, today: date = DEMO_TODAY) -> Directory:
+    """Build the demo directory; the same seed and `today` always give the same directory."""
     rng = random.Random(seed)
     ids = _Identities(rng)
     enterprises = _enterprises(rng)
@@ -347,4 +446,13 @@ def generate_demo_directory(seed: int = DEFAULT_SEED) -> Directory:
         *_department_officers(ids),
         _dispatcher(ids),
     ]
-    return Directory(officers=_with_some_off_duty(rng, officers), enterprises=enterprises)
+    officers = _with_some_off_duty(rng, officers)
+    # Drawn after everything above, so adding these left the rest of the directory as it was.
+    officers += _team_members(ids)
+    officers = _with_leave(rng, officers, enterprises, today)
+    return Directory(
+        officers=officers,
+        enterprises=enterprises,
+        departments=list(DEPARTMENTS),
+        duty=dict(DUTY),
+    )

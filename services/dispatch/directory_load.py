@@ -1,36 +1,114 @@
-"""Loading a directory: an idempotent upsert that publishes what changed on directory.changes."""
+"""Loading a directory: an idempotent upsert that publishes what changed on directory.changes.
+
+What a directory names must exist once it is loaded: an officer's `department_id` names a
+department in the directory given or already in the tables; a duty post and a department's
+`supervisor_id` name an officer likewise. A directory that breaks this is refused whole
+(`DirectoryReferenceError`, nothing written); the roster importer reports such rows one by one
+before it gets here, so only a caller building a Directory in code meets the error."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TypeVar
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import store
-from services.dispatch.directory import Directory
+from services.dispatch.directory import Department, Directory, DutyPost, Enterprise, Officer
 from shared.db import Database
-from shared.events import EnterpriseChanged, OfficerChanged
+from shared.events import DepartmentChanged, DutyChanged, EnterpriseChanged, OfficerChanged
 from shared.outbox import Outbox
 
 SERVICE = "dispatch"
-# PostgreSQL takes at most 32,767 parameters per statement and an officer row has 12: upserts go
+# PostgreSQL takes at most 32,767 parameters per statement and an officer row has 15: upserts go
 # in batches so a directory of any size loads (still in the caller's one transaction).
 BATCH_SIZE = 1000
+# Leave periods are calendar days in the zone's own time.
+ZONE = ZoneInfo("Asia/Shanghai")
 
 T = TypeVar("T")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in Asia/Shanghai (what a leave period's days are counted in)."""
+    return (now or datetime.now(ZONE)).astimezone(ZONE).date()
+
+
+class DirectoryReferenceError(ValueError):
+    """A directory names departments or officers that neither it nor the tables hold."""
 
 
 @dataclass(frozen=True)
 class LoadReport:
     officers_changed: int
     enterprises_changed: int
+    departments_changed: int = 0
+    duty_changed: int = 0
+
+
+# --- the events, from the models -----------------------------------------------------------
+
+
+def officer_changed(officer: Officer) -> OfficerChanged:
+    # Capacity and load are dispatch's own business; the rest is what others keep a copy of.
+    return OfficerChanged(**officer.model_dump(exclude={"capacity"}))
+
+
+def enterprise_changed(enterprise: Enterprise) -> EnterpriseChanged:
+    return EnterpriseChanged(**enterprise.model_dump())
+
+
+def department_changed(department: Department) -> DepartmentChanged:
+    return DepartmentChanged(**department.model_dump())
+
+
+def duty_changed(post: DutyPost, officer_id: str) -> DutyChanged:
+    return DutyChanged(post=post.value, officer_id=officer_id)
+
+
+# --- loading -------------------------------------------------------------------------------
 
 
 def _batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+async def check_references(session: AsyncSession, directory: Directory) -> None:
+    """DirectoryReferenceError naming every dangling department or officer id (see above)."""
+    department_ids = {d.department_id for d in directory.departments}
+    officer_ids = {o.officer_id for o in directory.officers}
+    by_department: dict[str, list[str]] = {}
+    for officer in directory.officers:
+        if officer.department_id is not None and officer.department_id not in department_ids:
+            by_department.setdefault(officer.department_id, []).append(officer.officer_id)
+    by_officer: dict[str, list[str]] = {}
+    for post, officer_id in directory.duty.items():
+        if officer_id not in officer_ids:
+            by_officer.setdefault(officer_id, []).append(f"duty post {DutyPost(post).value}")
+    for department in directory.departments:
+        if department.supervisor_id is not None and department.supervisor_id not in officer_ids:
+            by_officer.setdefault(department.supervisor_id, []).append(
+                f"department {department.department_id}"
+            )
+    known_departments = await store.existing_ids(
+        session, store.departments.c.department_id, by_department
+    )
+    known_officers = await store.existing_ids(session, store.officers.c.officer_id, by_officer)
+    problems = [
+        f"department {d!r} (named by {', '.join(sorted(who))}) is not in the directory"
+        for d, who in sorted(by_department.items())
+        if d not in known_departments
+    ] + [
+        f"officer {o!r} (named by {', '.join(sorted(who))}) is not in the directory"
+        for o, who in sorted(by_officer.items())
+        if o not in known_officers
+    ]
+    if problems:
+        raise DirectoryReferenceError("; ".join(problems))
 
 
 async def apply_directory(
@@ -41,41 +119,60 @@ async def apply_directory(
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> LoadReport:
-    """Upserts the officers and enterprises given (others are left alone) and puts an
-    OfficerChanged / EnterpriseChanged for each row that is new or actually changed, inside the
-    caller's transaction. `progress(done, total)` is called after each batch."""
+    """Upserts the departments, officers, enterprises and duty posts given (others are left
+    alone) and puts a DepartmentChanged / OfficerChanged / EnterpriseChanged / DutyChanged for
+    each that is new or actually changed, inside the caller's transaction.
+    `progress(done, total)` is called after each batch. DirectoryReferenceError, before anything
+    is written, if the directory names departments or officers that do not exist."""
+    await check_references(session, directory)
     correlation_id = f"directory-load-{uuid4()}"
+    departments = {d.department_id: d for d in directory.departments}
     officers = {o.officer_id: o for o in directory.officers}
     enterprises = {e.credit_code: e for e in directory.enterprises}
-    total = len(directory.officers) + len(directory.enterprises)
+    total = (
+        len(directory.departments)
+        + len(directory.officers)
+        + len(directory.enterprises)
+        + len(directory.duty)
+    )
     done = 0
+
+    def advanced(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    changed_departments: list[str] = []
+    for batch in _batches(directory.departments, batch_size):
+        changed_departments += await store.upsert_departments(session, batch)
+        advanced(len(batch))
     changed_officers: list[str] = []
     for batch in _batches(directory.officers, batch_size):
         changed_officers += await store.upsert_officers(session, batch)
-        done += len(batch)
-        if progress is not None:
-            progress(done, total)
+        advanced(len(batch))
     changed_enterprises: list[str] = []
     for batch in _batches(directory.enterprises, batch_size):
         changed_enterprises += await store.upsert_enterprises(session, batch)
-        done += len(batch)
-        if progress is not None:
-            progress(done, total)
-    for officer_id in changed_officers:
-        await outbox.put_event(
-            session,
-            OfficerChanged(**officers[officer_id].model_dump(exclude={"capacity"})),
-            correlation_id=correlation_id,
-            producer=SERVICE,
-        )
-    for credit_code in changed_enterprises:
-        await outbox.put_event(
-            session,
-            EnterpriseChanged(**enterprises[credit_code].model_dump()),
-            correlation_id=correlation_id,
-            producer=SERVICE,
-        )
-    return LoadReport(len(changed_officers), len(changed_enterprises))
+        advanced(len(batch))
+    changed_posts = await store.set_duty(session, directory.duty)
+    if directory.duty:
+        advanced(len(directory.duty))
+
+    events = [
+        *(department_changed(departments[d]) for d in changed_departments),
+        *(officer_changed(officers[o]) for o in changed_officers),
+        *(enterprise_changed(enterprises[e]) for e in changed_enterprises),
+        *(duty_changed(post, directory.duty[post]) for post in changed_posts),
+    ]
+    for event in events:
+        await outbox.put_event(session, event, correlation_id=correlation_id, producer=SERVICE)
+    return LoadReport(
+        officers_changed=len(changed_officers),
+        enterprises_changed=len(changed_enterprises),
+        departments_changed=len(changed_departments),
+        duty_changed=len(changed_posts),
+    )
 
 
 async def load_directory(db: Database, outbox: Outbox, directory: Directory) -> LoadReport:

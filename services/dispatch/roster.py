@@ -8,11 +8,19 @@ It only reads the bytes it is given; what to do with the result is the caller's 
   "Unicode text") or GB18030/GBK (what Chinese Excel saves "CSV" as). The format is decided by
   the content, not the file name.
 - Sheets: an officers sheet has an id column (工号 / officer_id), an enterprises sheet a credit
-  code column (统一社会信用代码 / credit_code); a workbook may hold both. Headers may be Chinese
-  or English, and may sit below a title row. Sheets without such a header (instructions, notes)
-  are skipped and mentioned in the report.
-- Cross-row checks: an id appears once per roster; supervisor, partner and CSO references name an
-  officer in the roster (not itself rejected) or one the caller says already exists.
+  code column (统一社会信用代码 / credit_code), a departments sheet a department id column
+  (部门编号 / department_id), a duty sheet a post column (值班岗位 / post) and the holder's id; a
+  workbook may hold any of them. Headers may be Chinese or English, and may sit below a title
+  row. Sheets without such a header (instructions, notes) are skipped and mentioned in the report.
+  A header that could be read two ways is read as duty before officers (a duty sheet names
+  officers by 工号 too) unless it has officers' phones, emails, roles or units, and as officers
+  before departments (an officers sheet may have a 部门编号 column); between officers and
+  enterprises the sheet's name decides.
+- Officers' leave (休假) is a list of periods, `2026-12-01~2026-12-05; 2027-01-10` (a single
+  day), each with an optional note in brackets: `2026-12-01~2026-12-05（年假）`.
+- Cross-row checks: an id appears once per roster; supervisor, partner, CSO, department
+  supervisor and duty references name an officer in the roster (not itself rejected) or one the
+  caller says already exists; an officer's department names a department in the same way.
 """
 
 from __future__ import annotations
@@ -28,10 +36,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.dispatch.demo_directory import CHAIN_LABELS_ZH
-from services.dispatch.directory import Directory, Enterprise, Officer
+from services.dispatch.directory import (
+    Department,
+    Directory,
+    DutyPost,
+    Enterprise,
+    LeavePeriod,
+    Officer,
+)
 from services.intake.normalize import (
     clean_text,
     normalize_credit_code,
@@ -54,6 +69,8 @@ MAX_LENGTHS: dict[str, int] = {
     "enterprise_name": 200,
     "community": 100,
     "cso_officer_id": 64,
+    "department_id": 64,
+    "department_name": 100,
 }
 MAX_CAPACITY = 10_000
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common in Excel rosters
@@ -63,6 +80,15 @@ PROGRESS_EVERY = 200
 class SheetKind(StrEnum):
     OFFICERS = "officers"
     ENTERPRISES = "enterprises"
+    DEPARTMENTS = "departments"
+    DUTY = "duty"
+
+
+class DutyHolder(BaseModel):
+    """A row of a duty sheet: who holds the post."""
+
+    post: DutyPost
+    officer_id: str
 
 
 class RosterUnreadable(Exception):
@@ -95,6 +121,8 @@ class RosterReport:
     source: str
     officers: list[Officer] = field(default_factory=list)
     enterprises: list[Enterprise] = field(default_factory=list)
+    departments: list[Department] = field(default_factory=list)
+    duty: dict[DutyPost, str] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     sheets: list[SheetSummary] = field(default_factory=list)
     skipped_sheets: list[str] = field(default_factory=list)  # "说明: no header …"
@@ -103,6 +131,7 @@ class RosterReport:
     # (an enterprise list without a CSO column must not unassign every CSO).
     officer_fields_absent: dict[str, frozenset[str]] = field(default_factory=dict)
     enterprise_fields_absent: dict[str, frozenset[str]] = field(default_factory=dict)
+    department_fields_absent: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -116,9 +145,19 @@ class RosterReport:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def empty(self) -> bool:
+        """No good row at all: nothing to import."""
+        return not (self.officers or self.enterprises or self.departments or self.duty)
+
     def directory(self) -> Directory:
         """The good rows, ready for `load_directory` (which upserts; absent rows stay)."""
-        return Directory(officers=self.officers, enterprises=self.enterprises)
+        return Directory(
+            officers=self.officers,
+            enterprises=self.enterprises,
+            departments=self.departments,
+            duty=self.duty,
+        )
 
 
 # --- reading the file into sheets of cells ----------------------------------------------------
@@ -292,6 +331,13 @@ OFFICER_COLUMNS: dict[str, frozenset[str]] = {
     "paired_officer_id": _aliases(
         "paired_officer_id", "paired", "paired_officer", "搭档", "搭档工号", "结对", "结对工号"
     ),
+    "leave": _aliases("leave", "休假", "休假时间", "休假期间", "请假", "请假时间", "假期"),
+    "department_id": _aliases(
+        "department_id", "dept_id", "部门编号", "所属部门编号", "部门代码", "部门id"
+    ),
+    "chain": _aliases(
+        "chain", "chain_team", "产业链专班", "专班", "所属专班", "服务专班", "产业链"
+    ),
 }
 ENTERPRISE_COLUMNS: dict[str, frozenset[str]] = {
     "credit_code": _aliases(
@@ -310,18 +356,51 @@ ENTERPRISE_COLUMNS: dict[str, frozenset[str]] = {
         "首席服务官工号",
     ),
 }
+DEPARTMENT_COLUMNS: dict[str, frozenset[str]] = {
+    "department_id": _aliases("department_id", "dept_id", "部门编号", "部门代码", "部门id"),
+    "name": _aliases("name", "department_name", "部门名称", "部门", "名称"),
+    "categories": _aliases("categories", "负责类别", "类别", "业务类别", "诉求类别", "职责类别"),
+    "supervisor_id": _aliases(
+        "supervisor_id", "supervisor", "分管领导", "分管领导工号", "上级", "上级工号", "主管工号"
+    ),
+}
+DUTY_COLUMNS: dict[str, frozenset[str]] = {
+    "post": _aliases("post", "duty_post", "值班岗位", "值班职务", "值班"),
+    "officer_id": _aliases(
+        "officer_id", "工号", "人员工号", "值班人员工号", "值班人员", "值班人", "holder"
+    ),
+}
 COLUMNS: dict[SheetKind, dict[str, frozenset[str]]] = {
     SheetKind.OFFICERS: OFFICER_COLUMNS,
     SheetKind.ENTERPRISES: ENTERPRISE_COLUMNS,
+    SheetKind.DEPARTMENTS: DEPARTMENT_COLUMNS,
+    SheetKind.DUTY: DUTY_COLUMNS,
 }
-KEY_FIELD = {SheetKind.OFFICERS: "officer_id", SheetKind.ENTERPRISES: "credit_code"}
+KEY_FIELD = {
+    SheetKind.OFFICERS: "officer_id",
+    SheetKind.ENTERPRISES: "credit_code",
+    SheetKind.DEPARTMENTS: "department_id",
+    SheetKind.DUTY: "post",
+}
 REQUIRED: dict[SheetKind, tuple[str, ...]] = {
     SheetKind.OFFICERS: ("officer_id", "name", "phone", "email", "role", "unit"),
     SheetKind.ENTERPRISES: ("credit_code", "name", "chain", "community"),
+    SheetKind.DEPARTMENTS: ("department_id", "name"),
+    SheetKind.DUTY: ("post", "officer_id"),
+}
+# When a header can be read as several kinds (see the module docstring): lower wins, then the
+# sheet's name, then the reading that recognises more columns.
+_PRECEDENCE = {
+    SheetKind.DUTY: 0,
+    SheetKind.OFFICERS: 1,
+    SheetKind.ENTERPRISES: 1,
+    SheetKind.DEPARTMENTS: 2,
 }
 _SHEET_NAME_HINTS: dict[SheetKind, tuple[str, ...]] = {
     SheetKind.OFFICERS: ("officer", "staff", "人员", "干部", "服务官", "工作人员"),
     SheetKind.ENTERPRISES: ("enterprise", "compan", "企业"),
+    SheetKind.DEPARTMENTS: ("department", "部门"),
+    SheetKind.DUTY: ("duty", "值班"),
 }
 
 
@@ -369,11 +448,16 @@ def _find_header(sheet: RawSheet) -> _Header | None:
         found = [h for kind in SheetKind if (h := _map_header(cells, kind)) is not None]
         if not found:
             continue
+        kinds = {h.kind for h in found}
+        if {SheetKind.DUTY, SheetKind.OFFICERS} <= kinds:
+            # A duty sheet names its officers by 工号, maybe with their names; a sheet with
+            # their phones, roles or units as well is officers, whatever else it holds.
+            officers = next(h for h in found if h.kind is SheetKind.OFFICERS)
+            if any(name in officers.columns for name in ("phone", "email", "role", "unit")):
+                found = [h for h in found if h.kind is not SheetKind.DUTY]
         if len(found) > 1:
-            # A header naming both an officer id and a credit code: the sheet name decides,
-            # else the reading that recognises more columns.
             hint = _hinted_kind(sheet.name)
-            found.sort(key=lambda h: (h.kind is not hint, -len(h.columns)))
+            found.sort(key=lambda h: (_PRECEDENCE[h.kind], h.kind is not hint, -len(h.columns)))
         header = found[0]
         return _Header(
             header.kind, index, header.columns, header.titles, header.ignored, header.duplicated
@@ -564,6 +648,75 @@ def _credit_code(text: str) -> str:
         raise _Problem(f"is not a valid unified social credit code ({reason})") from None
 
 
+# A day as written in a roster: 2026-12-01, 2026/12/1, 2026.12.01, 2026年12月1日, or what Excel
+# makes of a date cell (2026-12-01T00:00:00).
+_DAY = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:[T ]00:00(?::00)?)?"
+_LEAVE_PERIOD = re.compile(
+    rf"^(?P<start>{_DAY})(?:\s*(?:~+|〜|至|到|—+|–|\s-\s)\s*(?P<end>{_DAY}))?"
+    r"\s*(?:\((?P<note>[^()]*)\))?$"
+)
+_LEAVE_SEPARATORS = re.compile(r"[;,、\n]+")
+_LEAVE_EXAMPLE = "2026-12-01~2026-12-05; 2027-01-10"
+MAX_LEAVE_PERIODS = 50
+DUTY_POST_NAMES: dict[str, DutyPost] = {
+    **{post.value: post for post in DutyPost},
+    "值班调度员": DutyPost.DISPATCHER,
+    "调度员": DutyPost.DISPATCHER,
+    "调度": DutyPost.DISPATCHER,
+    "值班领导": DutyPost.SUPERVISOR,
+    "带班领导": DutyPost.SUPERVISOR,
+    "值班主管": DutyPost.SUPERVISOR,
+    "值班督办": DutyPost.SUPERVISOR,
+}
+
+
+def _day(text: str) -> date:
+    year, month, day = (int(n) for n in re.findall(r"\d+", text)[:3])
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise _Problem(f"names a day that does not exist ({text.strip()})") from None
+
+
+def _leave(text: str) -> list[LeavePeriod]:
+    """`2026-12-01~2026-12-05; 2027-01-10（调休）`: periods, each a day or a range, both ends
+    included, with an optional note in brackets."""
+    periods: list[LeavePeriod] = []
+    for part in _LEAVE_SEPARATORS.split(unicodedata.normalize("NFKC", text)):
+        part = part.strip()
+        if not part:
+            continue
+        match = _LEAVE_PERIOD.match(part)
+        if match is None:
+            raise _Problem(f'has "{part}", not a leave period (write {_LEAVE_EXAMPLE})')
+        start = _day(match["start"])
+        end = _day(match["end"]) if match["end"] else start
+        if end < start:
+            raise _Problem(f'has "{part}", which ends before it starts')
+        note = clean_text(match["note"] or "")
+        if len(note) > 200:
+            raise _Problem(f'has "{part}", whose note is longer than 200 characters')
+        periods.append(LeavePeriod(start=start, end=end, note=note))
+    if len(periods) > MAX_LEAVE_PERIODS:
+        raise _Problem(f"has more than {MAX_LEAVE_PERIODS} periods")
+    return sorted(periods, key=lambda p: (p.start, p.end))
+
+
+def _team_chain(text: str) -> IndustryChain:
+    """An officer's service team: the chain, or the team's name (新能源汽车产业链服务专班)."""
+    key = clean_text(text)
+    for suffix in ("服务专班", "专班"):
+        key = key.removesuffix(suffix)
+    return _chain(key)
+
+
+def _duty_post(text: str) -> DutyPost:
+    post = DUTY_POST_NAMES.get(normalize_identifier(text).lower())
+    if post is None:
+        raise _Problem("is not a duty post (值班调度员 or 值班领导; dispatcher or supervisor)")
+    return post
+
+
 Parser = Callable[[str], Any]
 OFFICER_PARSERS: dict[str, Parser] = {
     "officer_id": lambda t: _identifier(t, MAX_LENGTHS["officer_id"]),
@@ -578,6 +731,9 @@ OFFICER_PARSERS: dict[str, Parser] = {
     "communities": _communities,
     "supervisor_id": lambda t: _identifier(t, MAX_LENGTHS["supervisor_id"]),
     "paired_officer_id": lambda t: _identifier(t, MAX_LENGTHS["paired_officer_id"]),
+    "leave": _leave,
+    "department_id": lambda t: _identifier(t, MAX_LENGTHS["department_id"]),
+    "chain": _team_chain,
 }
 ENTERPRISE_PARSERS: dict[str, Parser] = {
     "credit_code": _credit_code,
@@ -586,10 +742,38 @@ ENTERPRISE_PARSERS: dict[str, Parser] = {
     "community": lambda t: _plain_text(t, MAX_LENGTHS["community"]),
     "cso_officer_id": lambda t: _identifier(t, MAX_LENGTHS["cso_officer_id"]),
 }
-PARSERS = {SheetKind.OFFICERS: OFFICER_PARSERS, SheetKind.ENTERPRISES: ENTERPRISE_PARSERS}
-REFERENCES: dict[SheetKind, tuple[str, ...]] = {
-    SheetKind.OFFICERS: ("supervisor_id", "paired_officer_id"),
-    SheetKind.ENTERPRISES: ("cso_officer_id",),
+DEPARTMENT_PARSERS: dict[str, Parser] = {
+    "department_id": lambda t: _identifier(t, MAX_LENGTHS["department_id"]),
+    "name": lambda t: _plain_text(t, MAX_LENGTHS["department_name"]),
+    "categories": _categories,
+    "supervisor_id": lambda t: _identifier(t, MAX_LENGTHS["supervisor_id"]),
+}
+DUTY_PARSERS: dict[str, Parser] = {
+    "post": _duty_post,
+    "officer_id": lambda t: _identifier(t, MAX_LENGTHS["officer_id"]),
+}
+PARSERS = {
+    SheetKind.OFFICERS: OFFICER_PARSERS,
+    SheetKind.ENTERPRISES: ENTERPRISE_PARSERS,
+    SheetKind.DEPARTMENTS: DEPARTMENT_PARSERS,
+    SheetKind.DUTY: DUTY_PARSERS,
+}
+# Fields that name another row: an officer (by id) or a department.
+REFERENCES: dict[SheetKind, dict[str, SheetKind]] = {
+    SheetKind.OFFICERS: {
+        "supervisor_id": SheetKind.OFFICERS,
+        "paired_officer_id": SheetKind.OFFICERS,
+        "department_id": SheetKind.DEPARTMENTS,
+    },
+    SheetKind.ENTERPRISES: {"cso_officer_id": SheetKind.OFFICERS},
+    SheetKind.DEPARTMENTS: {"supervisor_id": SheetKind.OFFICERS},
+    SheetKind.DUTY: {"officer_id": SheetKind.OFFICERS},
+}
+MODELS: dict[SheetKind, type[BaseModel]] = {
+    SheetKind.OFFICERS: Officer,
+    SheetKind.ENTERPRISES: Enterprise,
+    SheetKind.DEPARTMENTS: Department,
+    SheetKind.DUTY: DutyHolder,
 }
 
 
@@ -605,7 +789,7 @@ class _Row:
     raw: dict[str, str]
     key: str | None = None
     references: dict[str, str] = field(default_factory=dict)
-    model: Officer | Enterprise | None = None
+    model: BaseModel | None = None
     errors: list[RowError] = field(default_factory=list)
 
     def label(self, name: str) -> str:
@@ -642,13 +826,12 @@ def _parse_row(row: _Row) -> None:
     row.references = {name: values[name] for name in REFERENCES[row.kind] if name in values}
     if row.kind is SheetKind.OFFICERS and key is not None:
         for name, target in row.references.items():
-            if target == key:
+            if target == key and REFERENCES[row.kind][name] is SheetKind.OFFICERS:
                 row.fail(name, "names the officer themselves")
     if row.rejected:
         return
-    model = Officer if row.kind is SheetKind.OFFICERS else Enterprise
     try:
-        row.model = model(**values)
+        row.model = MODELS[row.kind](**values)
     except ValidationError as exc:  # the checks above should leave nothing for pydantic
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else None
@@ -685,15 +868,27 @@ def _check_duplicates(rows: Sequence[_Row]) -> None:
             row.fail(KEY_FIELD[kind], f"appears more than once (also on {others})")
 
 
-def _check_references(rows: Sequence[_Row], known_officer_ids: Collection[str]) -> None:
-    officer_rows = {r.key: r for r in rows if r.kind is SheetKind.OFFICERS and r.key is not None}
+_WHAT = {SheetKind.OFFICERS: "an officer", SheetKind.DEPARTMENTS: "a department"}
+
+
+def _check_references(
+    rows: Sequence[_Row],
+    known_officer_ids: Collection[str],
+    known_department_ids: Collection[str] = frozenset(),
+) -> None:
+    known = {SheetKind.OFFICERS: known_officer_ids, SheetKind.DEPARTMENTS: known_department_ids}
+    rows_by_key: dict[SheetKind, dict[str, _Row]] = {kind: {} for kind in known}
+    for r in rows:
+        if r.kind in rows_by_key and r.key is not None:
+            rows_by_key[r.kind][r.key] = r
     # Names of no one at all, reported on every row (rejected or not) so one pass shows it all.
     for row in rows:
         for name, target in row.references.items():
-            if target not in known_officer_ids and target not in officer_rows:
-                row.fail(name, "is not an officer in this roster or in the directory")
-    # A reference to an officer whose row is rejected would dangle once imported, so rejecting
-    # a row can reject the rows that name it: repeat until nothing more falls.
+            kind = REFERENCES[row.kind][name]
+            if target not in known[kind] and target not in rows_by_key[kind]:
+                row.fail(name, f"is not {_WHAT[kind]} in this roster or in the directory")
+    # A reference to a row that is rejected would dangle once imported, so rejecting a row can
+    # reject the rows that name it: repeat until nothing more falls.
     changed = True
     while changed:
         changed = False
@@ -701,8 +896,9 @@ def _check_references(rows: Sequence[_Row], known_officer_ids: Collection[str]) 
             if row.rejected:
                 continue
             for name, target in row.references.items():
-                target_row = officer_rows.get(target)
-                if target in known_officer_ids or target_row is None or not target_row.rejected:
+                kind = REFERENCES[row.kind][name]
+                target_row = rows_by_key[kind].get(target)
+                if target in known[kind] or target_row is None or not target_row.rejected:
                     continue
                 where = "" if target_row.sheet == row.sheet else f" of {target_row.sheet}"
                 row.fail(name, f"is rejected too (row {target_row.number}{where})")
@@ -713,6 +909,7 @@ def check_roster(
     roster: RosterFile,
     *,
     known_officer_ids: Collection[str] = frozenset(),
+    known_department_ids: Collection[str] = frozenset(),
     progress: Progress | None = None,
 ) -> RosterReport:
     """Validates every row of every recognised sheet; see the module docstring."""
@@ -727,13 +924,16 @@ def check_roster(
         header = _find_header(sheet)
         if header is None:
             report.skipped_sheets.append(
-                f"{sheet.name}: no header with 工号/officer_id or 统一社会信用代码/credit_code"
+                f"{sheet.name}: no header with 工号/officer_id, 统一社会信用代码/credit_code, "
+                "部门编号/department_id or 值班岗位/post"
             )
             continue
         headers.append((sheet, header))
     if not headers:
         reasons = "; ".join(report.skipped_sheets) or "no rows"
-        raise RosterUnreadable(f"{roster.source}: no officers or enterprises sheet ({reasons})")
+        raise RosterUnreadable(
+            f"{roster.source}: no officers, enterprises, departments or duty sheet ({reasons})"
+        )
 
     expected = sum(len(sheet.rows) - header.row_index - 1 for sheet, header in headers)
     for sheet, header in headers:
@@ -769,7 +969,7 @@ def check_roster(
         progress(len(rows), len(rows))
 
     _check_duplicates(rows)
-    _check_references(rows, known_officer_ids)
+    _check_references(rows, known_officer_ids, known_department_ids)
 
     order = {sheet.name: index for index, sheet in enumerate(roster.sheets)}
     absent = {
@@ -780,14 +980,21 @@ def check_roster(
         report.errors.extend(row.errors)
         if row.rejected or row.model is None:
             continue
-        if isinstance(row.model, Officer):
-            report.officers.append(row.model)
+        model = row.model
+        if isinstance(model, Officer):
+            report.officers.append(model)
             if absent[row.sheet]:
-                report.officer_fields_absent[row.model.officer_id] = absent[row.sheet]
-        else:
-            report.enterprises.append(row.model)
+                report.officer_fields_absent[model.officer_id] = absent[row.sheet]
+        elif isinstance(model, Enterprise):
+            report.enterprises.append(model)
             if absent[row.sheet]:
-                report.enterprise_fields_absent[row.model.credit_code] = absent[row.sheet]
+                report.enterprise_fields_absent[model.credit_code] = absent[row.sheet]
+        elif isinstance(model, Department):
+            report.departments.append(model)
+            if absent[row.sheet]:
+                report.department_fields_absent[model.department_id] = absent[row.sheet]
+        elif isinstance(model, DutyHolder):
+            report.duty[model.post] = model.officer_id
     report.errors.sort(key=lambda e: (order.get(e.sheet, 0), e.row_number))
     return report
 
@@ -797,8 +1004,14 @@ def read_roster(
     *,
     name: str | None = None,
     known_officer_ids: Collection[str] = frozenset(),
+    known_department_ids: Collection[str] = frozenset(),
     progress: Progress | None = None,
 ) -> RosterReport:
     """Reads and checks a roster: `open_roster` then `check_roster`."""
     roster = open_roster(source, name=name, progress=progress)
-    return check_roster(roster, known_officer_ids=known_officer_ids, progress=progress)
+    return check_roster(
+        roster,
+        known_officer_ids=known_officer_ids,
+        known_department_ids=known_department_ids,
+        progress=progress,
+    )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    literal,
     select,
     tuple_,
     update,
@@ -23,12 +22,10 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.directory import Enterprise, Officer
-from services.dispatch.routing import GENERAL_HANDLERS, Candidate
+from services.dispatch.directory import Department, DutyPost, Enterprise, Officer
 from shared.db import service_metadata
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
-from shared.vocabulary import OfficerRole
 
 SCHEMA = "dispatch"
 metadata = service_metadata(SCHEMA)
@@ -145,17 +142,7 @@ OFFICER_FIELDS = (
     "chain",
 )
 ENTERPRISE_FIELDS = ("name", "chain", "community", "cso_officer_id")
-
-
-def _candidate(row: Any) -> Candidate:
-    return Candidate(
-        officer_id=row.officer_id,
-        name=row.name,
-        role=OfficerRole(row.role),
-        on_duty=row.on_duty,
-        capacity=row.capacity,
-        open_assignments=row.open_assignments,
-    )
+DEPARTMENT_FIELDS = ("name", "categories", "supervisor_id")
 
 
 async def upsert_officers(session: AsyncSession, items: Sequence[Officer]) -> list[str]:
@@ -189,90 +176,86 @@ async def upsert_enterprises(session: AsyncSession, items: Sequence[Enterprise])
     return list((await session.execute(stmt)).scalars())
 
 
-async def enterprise_and_cso(
-    session: AsyncSession, credit_code: str
-) -> tuple[Any | None, Candidate | None]:
-    enterprise = (
-        await session.execute(select(enterprises).where(enterprises.c.credit_code == credit_code))
-    ).first()
-    if enterprise is None or enterprise.cso_officer_id is None:
-        return enterprise, None
-    cso = (
-        await session.execute(
-            select(officers).where(officers.c.officer_id == enterprise.cso_officer_id)
-        )
-    ).first()
-    return enterprise, None if cso is None else _candidate(cso)
-
-
-# The rules pick the least loaded of a group, so the few least loaded of each are enough.
-CANDIDATES_PER_GROUP = 20
-
-
-async def officers_on_duty(session: AsyncSession) -> list[Candidate]:
-    """What the rules may pick from: the least loaded general handlers (community workers,
-    department officers) under capacity, and the least loaded of everyone on duty but
-    supervisors (the last-resort rule ignores capacity). Each rule takes the minimum of its
-    group, which these hold; loading every officer for every appeal cost more than routing."""
-    general = [r.value for r in GENERAL_HANDLERS]
-    on_duty = select(officers).where(officers.c.on_duty)
-    by_load = (officers.c.open_assignments, officers.c.officer_id)
-    handlers = (
-        await session.execute(
-            on_duty.where(
-                officers.c.role.in_(general),
-                officers.c.open_assignments < officers.c.capacity,
-            )
-            .order_by(*by_load)
-            .limit(CANDIDATES_PER_GROUP)
-        )
-    ).all()
-    others = (
-        await session.execute(
-            on_duty.where(officers.c.role != OfficerRole.SUPERVISOR.value)
-            .order_by(*by_load)
-            .limit(CANDIDATES_PER_GROUP)
-        )
-    ).all()
-    unique = {r.officer_id: r for r in (*handlers, *others)}
-    return [_candidate(r) for r in unique.values()]
-
-
-async def assignment_of(session: AsyncSession, appeal_id: UUID) -> Any | None:
-    return (
-        await session.execute(select(assignments).where(assignments.c.appeal_id == appeal_id))
-    ).first()
-
-
-async def record_assignment(
-    session: AsyncSession,
-    *,
-    appeal_id: UUID,
-    officer_id: str,
-    reason_code: str,
-    reason: str,
-    assigned_at: datetime,
-) -> bool:
-    """False if the appeal was already assigned (then nothing changes)."""
-    created = (
-        await session.execute(
-            insert(assignments)
-            .values(
-                appeal_id=appeal_id,
-                officer_id=officer_id,
-                reason_code=reason_code,
-                reason=reason,
-                assigned_at=assigned_at,
-            )
-            .on_conflict_do_nothing(index_elements=["appeal_id"])
-            .returning(assignments.c.appeal_id)
-        )
-    ).first()
-    if created is None:
-        return False
-    await session.execute(
-        update(officers)
-        .where(officers.c.officer_id == officer_id)
-        .values(open_assignments=officers.c.open_assignments + 1)
+async def upsert_departments(session: AsyncSession, items: Sequence[Department]) -> list[str]:
+    """Inserts or updates; returns the ids of departments that are new or actually changed."""
+    if not items:
+        return []
+    stmt = insert(departments).values([d.model_dump(mode="json") for d in items])
+    changed = tuple_(*(departments.c[f] for f in DEPARTMENT_FIELDS)).is_distinct_from(
+        tuple_(*(stmt.excluded[f] for f in DEPARTMENT_FIELDS))
     )
-    return True
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["department_id"],
+        set_={**{f: stmt.excluded[f] for f in DEPARTMENT_FIELDS}, "updated_at": func.now()},
+        where=changed,
+    ).returning(departments.c.department_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def set_duty(session: AsyncSession, holders: Mapping[DutyPost, str]) -> list[DutyPost]:
+    """Gives each post in `holders` to its officer (posts not named are left alone); returns
+    the posts whose holder is new or changed."""
+    if not holders:
+        return []
+    stmt = insert(duty).values(
+        [{"post": DutyPost(p).value, "officer_id": o} for p, o in holders.items()]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["post"],
+        set_={"officer_id": stmt.excluded.officer_id, "updated_at": func.now()},
+        where=duty.c.officer_id.is_distinct_from(stmt.excluded.officer_id),
+    ).returning(duty.c.post)
+    return [DutyPost(post) for post in (await session.execute(stmt)).scalars()]
+
+
+async def existing_ids(session: AsyncSession, key: Column[str], ids: Collection[str]) -> set[str]:
+    """Which of `ids` are in `key`'s table."""
+    if not ids:
+        return set()
+    return set((await session.execute(select(key).where(key.in_(list(ids))))).scalars())
+
+
+async def change_officer(
+    session: AsyncSession, officer_id: str, values: Mapping[str, Any]
+) -> Any | None:
+    """Sets `values` (officer columns, JSON-ready) if any of them differs; returns the updated
+    row, or None when nothing changed or there is no such officer."""
+    return await _change(session, officers, officers.c.officer_id, officer_id, values)
+
+
+async def change_enterprise(
+    session: AsyncSession, credit_code: str, values: Mapping[str, Any]
+) -> Any | None:
+    """As `change_officer`, for an enterprise."""
+    return await _change(session, enterprises, enterprises.c.credit_code, credit_code, values)
+
+
+async def _change(
+    session: AsyncSession,
+    table: Table,
+    key: Column[str],
+    key_value: str,
+    values: Mapping[str, Any],
+) -> Any | None:
+    differs = tuple_(*(table.c[name] for name in values)).is_distinct_from(
+        tuple_(*(literal(value, table.c[name].type) for name, value in values.items()))
+    )
+    stmt = (
+        update(table)
+        .where(key == key_value, differs)
+        .values({**values, "updated_at": func.now()})
+        .returning(*table.c)
+    )
+    return (await session.execute(stmt)).first()
+
+
+def officer_from_row(row: Any) -> Officer:
+    return Officer.model_validate(row, from_attributes=True)
+
+
+def enterprise_from_row(row: Any) -> Enterprise:
+    return Enterprise.model_validate(row, from_attributes=True)
+
+
+def department_from_row(row: Any) -> Department:
+    return Department.model_validate(row, from_attributes=True)

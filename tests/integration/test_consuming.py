@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from jiban.setup import load_demo_directory
 from shared.db import Database
 from shared.envelope import Envelope
-from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, dlq_of
+from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, dlq_of
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +52,7 @@ async def _inbox_has(settings, inbox, n: int) -> bool:
     return await count(settings, inbox) >= n
 
 
-async def test_least_loaded_officer_gets_appeals_without_enterprise(
-    settings, run_service, topics, wait_until
-):
+async def test_community_workers_share_residents_appeals(settings, run_service, topics, wait_until):
     from services.dispatch.store import assignments
 
     await load_demo_directory(settings, small_directory())
@@ -65,7 +63,7 @@ async def test_least_loaded_officer_gets_appeals_without_enterprise(
         await wait_until(lambda: _has(settings, assignments, 4))
     published = await topics.read(APPEALS_ASSIGNMENTS, at_least=4)
     officers = sorted(r.json()["payload"]["officer_id"] for r in published)
-    # Two community workers share four appeals; the CSO and the supervisor get none.
+    # The two workers of the residents' community share four appeals, least loaded first.
     assert officers == ["cw-1", "cw-1", "cw-2", "cw-2"]
 
 
@@ -173,8 +171,8 @@ async def test_readiness_reports_each_consumer(settings, run_service, topics, wa
 
         ready = await wait_until(handled_one)
     assert ready["status"] == "ready"
-    (consumer,) = ready["checks"]["consumers"]
-    assert consumer["topic"] == APPEALS_IMMEDIATE
+    consumer, lifecycle = ready["checks"]["consumers"]
+    assert (consumer["topic"], lifecycle["topic"]) == (APPEALS_IMMEDIATE, APPEALS_LIFECYCLE)
     assert consumer["stuck"] is False and consumer["retrying"] is None
 
 

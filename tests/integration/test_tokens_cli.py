@@ -10,6 +10,7 @@ import pytest
 from jiban import cli
 from jiban.setup import load_demo_directory
 from services.dispatch.demo_directory import DUTY_DISPATCHER_ID, SUP_COMMUNITY, SUPERVISOR_UNITS
+from services.dispatch.directory import Directory, DutyPost
 from shared.identity import (
     DEV_JWT_SECRET,
     IdentityNotConfigured,
@@ -76,6 +77,26 @@ async def test_the_duty_dispatcher_also_dispatches_and_ops_has_no_unit(
     assert code == 0
     ops = await verifier.verify(only_a_token(out))
     assert (ops.sub, ops.roles, ops.unit) == ("ops", {Role.OPS}, None)
+
+
+async def test_the_duty_posts_decide_who_dispatches(settings, env, capsys) -> None:
+    await load_demo_directory(settings)
+    env.setenv("JIBAN_DEV_MODE", "1")
+    verifier = verifier_from(dev_mode=True)
+
+    async def roles_of(officer_id: str) -> frozenset[Role]:
+        code, out, err = await jiban_token(capsys, "--officer", officer_id)
+        assert (code, err) == (0, "")
+        return (await verifier.verify(only_a_token(out))).roles
+
+    # The posts handed over (as `PUT /v1/duty/{post}` or an import would): a community worker
+    # dispatches, another holds the duty supervisor post and so supervises.
+    handover = {DutyPost.DISPATCHER: "cw-dw01-2", DutyPost.SUPERVISOR: "cw-dw02-1"}
+    await load_demo_directory(settings, Directory(officers=[], enterprises=[], duty=handover))
+    assert await roles_of("cw-dw01-2") == {Role.OFFICER, Role.DISPATCHER}
+    assert await roles_of("cw-dw02-1") == {Role.OFFICER, Role.SUPERVISOR}
+    assert await roles_of(DUTY_DISPATCHER_ID) == {Role.OFFICER}
+    assert await roles_of("cw-dw03-1") == {Role.OFFICER}
 
 
 async def test_a_configured_secret_signs_outside_dev_mode(settings, env, capsys) -> None:

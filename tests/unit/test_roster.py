@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from jiban.cli import main
 from services.dispatch import store
+from services.dispatch.directory import DutyPost, LeavePeriod
 from services.dispatch.roster import (
     MAX_LENGTHS,
     RosterUnreadable,
@@ -426,7 +427,7 @@ def test_progress_is_reported(tmp_path: Path) -> None:
         (b"", "empty"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
         (b"PK\x03\x04 not really a zip", "XLSX"),
-        ("姓名,年龄\n张三,30\n".encode(), "no officers or enterprises sheet"),
+        ("姓名,年龄\n张三,30\n".encode(), "no officers, enterprises, departments or duty sheet"),
         (b"\x00\x01\x02\xff\xfe\x00\x81", "binary"),
     ],
 )
@@ -456,8 +457,11 @@ def test_lengths_match_the_dispatch_tables() -> None:
         "enterprise_name": store.enterprises.c.name,
         "community": store.enterprises.c.community,
         "cso_officer_id": store.enterprises.c.cso_officer_id,
+        "department_id": store.departments.c.department_id,
+        "department_name": store.departments.c.name,
     }
     assert {name: column.type.length for name, column in columns.items()} == MAX_LENGTHS
+    assert store.officers.c.department_id.type.length == MAX_LENGTHS["department_id"]
 
 
 def test_a_rejected_row_still_shows_its_dangling_reference(tmp_path: Path) -> None:
@@ -478,5 +482,200 @@ def test_fields_whose_column_is_absent_are_named(tmp_path: Path) -> None:
     rows = [ZH_ENTERPRISES[:4], [CODE_A, "甲公司", "nev", "大旺社区"]]
     report = read_roster(write_csv(tmp_path / "e.csv", rows, "utf-8"))
     assert report.ok and report.enterprise_fields_absent == {CODE_A: frozenset({"cso_officer_id"})}
-    full = read_roster(write_csv(tmp_path / "o.csv", [EN_OFFICERS, SUPERVISOR], "utf-8"))
-    assert full.officer_fields_absent == {}
+    older = read_roster(write_csv(tmp_path / "o.csv", [EN_OFFICERS, SUPERVISOR], "utf-8"))
+    # A roster from before leave, departments and service teams keeps what the directory has.
+    assert older.officer_fields_absent == {"sup-1": frozenset({"leave", "department_id", "chain"})}
+    header = [*EN_OFFICERS, "leave", "department_id", "chain"]
+    full = read_roster(write_csv(tmp_path / "f.csv", [header, [*SUPERVISOR, "", "", ""]], "utf-8"))
+    assert full.ok and full.officer_fields_absent == {}
+
+
+# --- leave, departments, service teams, duty posts ----------------------------------------------
+
+ZH_DEPARTMENTS = ["部门编号", "部门名称", "负责类别", "分管领导"]
+ZH_DUTY = ["值班岗位", "工号", "姓名"]
+
+
+def team_officer(
+    officer_id: str, phone: str, role: str, *, leave: str = "", dept: str = "", team: str = ""
+) -> list[Any]:
+    supervisor = "" if role == "主管" else "sup-1"
+    return [*officer(officer_id, phone, role, supervisor=supervisor), leave, dept, team]
+
+
+ZH_TEAM_OFFICERS = [*ZH_OFFICERS, "休假", "部门编号", "产业链专班"]
+
+
+def test_leave_departments_teams_and_duty_in_one_workbook(tmp_path: Path) -> None:
+    from datetime import date, datetime
+
+    officers: list[list[Any]] = [
+        ZH_TEAM_OFFICERS,
+        team_officer("sup-1", "13900139000", "主管"),
+        team_officer(
+            "dept-hrss-1",
+            "13900139001",
+            "部门工作人员",
+            leave="2026-12-01~2026-12-05；２０２７年１月１０日～2027/1/12（调休）",
+            dept="hrss",
+        ),
+        team_officer("cso-001", "13900139002", "首席服务官", team="新能源汽车产业链服务专班"),
+        team_officer("team-bio-1", "13900139003", "部门工作人员", team="biomedicine"),
+        team_officer("cw-1", "13900139004", "社区工作人员"),
+    ]
+    officers[5][12] = datetime(2026, 12, 24)  # a date cell: one day
+    departments = [
+        ZH_DEPARTMENTS,
+        ["hrss", "人社局", "用工招聘", "sup-1"],
+        ["housing", "住建局", "住房宿舍、排水道路", ""],
+    ]
+    duty = [ZH_DUTY, ["值班调度员", "cw-1", "陈伟"], ["值班领导", "sup-1", "陈伟"]]
+    path = write_xlsx(
+        tmp_path / "directory.xlsx", {"人员": officers, "部门": departments, "值班": duty}
+    )
+    report = read_roster(path)
+    assert report.ok, messages(report)
+    assert [(s.name, s.kind, s.rows) for s in report.sheets] == [
+        ("人员", SheetKind.OFFICERS, 5),
+        ("部门", SheetKind.DEPARTMENTS, 2),
+        ("值班", SheetKind.DUTY, 2),
+    ]
+    by_id = {o.officer_id: o for o in report.officers}
+    assert by_id["dept-hrss-1"].leave == [
+        LeavePeriod(start=date(2026, 12, 1), end=date(2026, 12, 5)),
+        LeavePeriod(start=date(2027, 1, 10), end=date(2027, 1, 12), note="调休"),
+    ]
+    assert by_id["dept-hrss-1"].department_id == "hrss"
+    assert by_id["cw-1"].leave == [LeavePeriod(start=date(2026, 12, 24), end=date(2026, 12, 24))]
+    assert by_id["cso-001"].chain is IndustryChain.NEV
+    assert by_id["team-bio-1"].chain is IndustryChain.BIOMEDICINE
+    assert by_id["sup-1"].leave == [] and by_id["sup-1"].chain is None
+    hrss, housing = report.departments
+    assert (hrss.department_id, hrss.name, hrss.categories, hrss.supervisor_id) == (
+        "hrss",
+        "人社局",
+        [Category.EMPLOYMENT],
+        "sup-1",
+    )
+    assert housing.categories == [Category.HOUSING, Category.DRAINAGE_ROADS]
+    assert housing.supervisor_id is None
+    assert report.duty == {DutyPost.DISPATCHER: "cw-1", DutyPost.SUPERVISOR: "sup-1"}
+    directory = report.directory()
+    assert directory.departments == report.departments and directory.duty == report.duty
+
+
+@pytest.mark.parametrize(
+    ("leave", "why"),
+    [
+        ("2026-12-05~2026-12-01", 'has "2026-12-05~2026-12-01", which ends before it starts'),
+        ("2026-02-30", "names a day that does not exist (2026-02-30)"),
+        ("下周", 'has "下周", not a leave period (write 2026-12-01~2026-12-05; 2027-01-10)'),
+        ("2026-12-01; 12月3日", 'has "12月3日", not a leave period'),
+    ],
+)
+def test_bad_leave_is_reported_with_its_row(tmp_path: Path, leave: str, why: str) -> None:
+    rows = [ZH_TEAM_OFFICERS, team_officer("sup-1", "13900139000", "主管", leave=leave)]
+    report = read_roster(write_csv(tmp_path / "o.csv", rows, "utf-8-sig"))
+    (error,) = report.errors
+    assert (error.row_number, error.field, error.value) == (2, "leave", leave)
+    assert error.message.startswith(f'row 2: 休假 (leave) "{leave}" ')
+    assert why in error.message
+    assert report.officers == []
+
+
+def test_bad_team_and_department_cells(tmp_path: Path) -> None:
+    rows = [
+        ZH_TEAM_OFFICERS,
+        team_officer("sup-1", "13900139000", "主管"),
+        team_officer("cw-1", "13900139001", "社区工作人员", team="钢铁专班"),
+        team_officer("cw-2", "13900139002", "社区工作人员", dept="no such"),
+        team_officer("cw-3", "13900139003", "社区工作人员", dept="water"),
+    ]
+    report = read_roster(write_csv(tmp_path / "o.csv", rows, "utf-8"))
+    assert [(e.row_number, e.field) for e in report.errors] == [
+        (3, "chain"),
+        (4, "department_id"),
+        (5, "department_id"),
+    ]
+    assert "is not a known industry chain" in report.errors[0].message
+    assert "has spaces inside" in report.errors[1].message
+    assert report.errors[2].message == (
+        'row 5: 部门编号 (department_id) "water" is not a department in this roster or in the '
+        "directory"
+    )
+    # A department the directory already holds may be named.
+    known = read_roster(
+        write_csv(tmp_path / "o.csv", rows, "utf-8"), known_department_ids={"water"}
+    )
+    assert [e.row_number for e in known.errors] == [3, 4]
+    assert {o.officer_id for o in known.officers} == {"sup-1", "cw-3"}
+
+
+def test_rejected_department_rejects_its_officers_and_bad_supervisor(tmp_path: Path) -> None:
+    officers = [
+        ZH_TEAM_OFFICERS,
+        team_officer("sup-1", "13900139000", "主管"),
+        team_officer("dept-x-1", "13900139001", "部门工作人员", dept="x"),
+    ]
+    departments = [
+        ZH_DEPARTMENTS,
+        ["x", "某局", "修路", "sup-1"],  # an unknown category
+        ["y", "", "employment", "sup-9"],  # no name; a supervisor who does not exist
+        ["z", "另一局", "employment", "sup-1"],
+    ]
+    report = read_roster(write_xlsx(tmp_path / "r.xlsx", {"人员": officers, "部门": departments}))
+    assert [(e.sheet, e.row_number, e.field) for e in report.errors] == [
+        ("人员", 3, "department_id"),
+        ("部门", 2, "categories"),
+        ("部门", 3, "name"),
+        ("部门", 3, "supervisor_id"),
+    ]
+    assert "is rejected too (row 2 of 部门)" in report.errors[0].message
+    assert report.errors[2].message == "row 3: 部门名称 (name) is empty"
+    assert [d.department_id for d in report.departments] == ["z"]
+    assert [o.officer_id for o in report.officers] == ["sup-1"]
+
+
+def test_duty_sheet_errors(tmp_path: Path) -> None:
+    officers = [ZH_OFFICERS, SUPERVISOR, officer("cw-1", "123")]  # cw-1 is rejected
+    duty = [
+        ["值班岗位", "值班人员工号"],
+        ["值班调度员", "cw-1"],
+        ["值班领导", "sup-1"],
+        ["门卫", "sup-1"],
+        ["supervisor", "sup-404"],
+    ]
+    report = read_roster(write_xlsx(tmp_path / "r.xlsx", {"人员": officers, "duty": duty}))
+    assert [(e.sheet, e.row_number, e.field) for e in report.errors] == [
+        ("人员", 3, "phone"),
+        ("duty", 2, "officer_id"),
+        ("duty", 3, "post"),
+        ("duty", 4, "post"),
+        ("duty", 5, "post"),
+        ("duty", 5, "officer_id"),
+    ]
+    messages_ = messages(report)
+    assert "is rejected too (row 3 of 人员)" in messages_[1]
+    assert "appears more than once (also on row 5)" in messages_[2]
+    assert messages_[3].startswith('row 4: 值班岗位 (post) "门卫" is not a duty post')
+    assert report.duty == {}
+
+
+def test_a_header_read_two_ways(tmp_path: Path) -> None:
+    # A duty sheet names officers by 工号 (an officers sheet's key) and is still read as duty;
+    # an officers sheet with a 部门编号 column, in a sheet named like departments, as officers.
+    officers = [[*ZH_OFFICERS, "部门编号"], [*SUPERVISOR, ""]]
+    duty = [ZH_DUTY, ["dispatcher", "sup-1", "李娜"]]
+    report = read_roster(write_xlsx(tmp_path / "r.xlsx", {"各部门": officers, "Sheet2": duty}))
+    assert report.ok, messages(report)
+    assert [s.kind for s in report.sheets] == [SheetKind.OFFICERS, SheetKind.DUTY]
+    assert report.duty == {DutyPost.DISPATCHER: "sup-1"}
+
+    # An English officers sheet whose "Post" is the job and "Department" the unit's name stays
+    # an officers sheet, and neither column is taken for a duty post or a department id.
+    rows = [[*EN_OFFICERS, "Post", "Department"], [*SUPERVISOR, "科长", "Labour Bureau"]]
+    english = read_roster(write_csv(tmp_path / "staff.csv", rows, "utf-8"))
+    assert english.ok, messages(english)
+    assert english.sheets[0].kind is SheetKind.OFFICERS
+    assert english.sheets[0].ignored_columns == ("Post", "Department")
+    assert english.officers[0].department_id is None and english.duty == {}

@@ -1,218 +1,291 @@
-"""The ordered routing rules of services/dispatch/routing.py, as a table."""
+"""The ordered routing rules of services/dispatch/routing.py: each rule alone, then the whole
+table of cases through `route`."""
+
+from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from services.dispatch.routing import (
+    RULE_NAMES,
     RULES,
     Candidate,
-    Decision,
+    EnterpriseInfo,
     NoOfficerAvailable,
     RoutingContext,
+    chain_team,
+    community,
+    cso_backup_assistant,
+    department,
     enterprise_cso,
-    least_loaded_handler,
-    least_loaded_on_duty,
     route,
+    to_supervisor,
+    triage,
 )
-from shared.vocabulary import OfficerRole
+from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
-CW = OfficerRole.COMMUNITY_WORKER
-DO = OfficerRole.DEPARTMENT_OFFICER
 CSO = OfficerRole.CHIEF_SERVICE_OFFICER
 PBA = OfficerRole.PARTY_BUILDING_ASSISTANT
+DO = OfficerRole.DEPARTMENT_OFFICER
+CW = OfficerRole.COMMUNITY_WORKER
 SUP = OfficerRole.SUPERVISOR
 
 
 def officer(
     officer_id: str,
-    role: OfficerRole = CW,
+    role: OfficerRole = DO,
     *,
     load: int = 0,
     capacity: int = 5,
     on_duty: bool = True,
-    name: str | None = None,
+    on_leave: bool = False,
 ) -> Candidate:
     return Candidate(
         officer_id=officer_id,
-        name=name or f"干部{officer_id}",
+        name=f"干部{officer_id}",
         role=role,
         on_duty=on_duty,
         capacity=capacity,
         open_assignments=load,
+        on_leave=on_leave,
     )
 
 
-def context(
-    *officers: Candidate, cso: Candidate | None = None, enterprise_name: str | None = "星河新能源"
-) -> RoutingContext:
-    return RoutingContext(
-        appeal_id="a-1",
-        enterprise_credit_code="91441200MA4WK3Q5X0" if cso else None,
-        enterprise_name=enterprise_name if cso else None,
-        cso=cso,
-        officers_on_duty=list(officers),
-    )
+ENTERPRISE = EnterpriseInfo(
+    credit_code="91441200MA4WK3Q5X0",
+    name="肇庆星河新能源有限公司",
+    chain=IndustryChain.NEV,
+    community="将军社区",
+    has_cso=True,
+)
+NO_CSO = replace(ENTERPRISE, has_cso=False)
+DUTY_SUP = officer("sup-6", SUP, load=40, capacity=5)
 
+
+def ctx(**fields: object) -> RoutingContext:
+    base: dict[str, object] = {"appeal_id": "a-1", "duty_supervisor": DUTY_SUP}
+    base.update(fields)
+    return RoutingContext(**base)  # type: ignore[arg-type]
+
+
+CSO_CTX = ctx(
+    enterprise=ENTERPRISE,
+    cso=officer("cso-1", CSO, load=3),
+    cso_assistant=officer("pba-1", PBA),
+    chain_team=[officer("team-1", CSO)],
+    category=Category.EMPLOYMENT,
+    departments=["人社局"],
+    department_officers=[officer("dept-hrss-1")],
+)
 
 # (case, context, expected officer, expected rule)
 TABLE = [
+    ("cso_on_duty", CSO_CTX, "cso-1", "enterprise_cso"),
     (
-        "cso_available_wins_over_idler_handlers",
-        context(officer("cw-1", load=0), cso=officer("cso-1", CSO, load=4)),
-        "cso-1",
-        "enterprise_cso",
-    ),
-    (
-        "cso_off_duty_falls_to_least_loaded_handler",
-        context(officer("cw-1", load=2), cso=officer("cso-1", CSO, on_duty=False)),
-        "cw-1",
-        "least_loaded_handler",
-    ),
-    (
-        "cso_at_capacity_falls_to_least_loaded_handler",
-        context(officer("cw-1", load=2), cso=officer("cso-1", CSO, load=5, capacity=5)),
-        "cw-1",
-        "least_loaded_handler",
-    ),
-    (
-        "no_enterprise_uses_least_loaded_handler",
-        context(officer("cw-1", load=3), officer("do-1", DO, load=1), officer("cw-2", load=2)),
-        "do-1",
-        "least_loaded_handler",
-    ),
-    (
-        "tie_goes_to_smallest_id",
-        context(officer("cw-b", load=1), officer("cw-a", load=1), officer("cw-c", load=1)),
-        "cw-a",
-        "least_loaded_handler",
-    ),
-    (
-        "rule_2_ignores_non_handler_roles",
-        context(
-            officer("pba-1", PBA, load=0), officer("sup-1", SUP, load=0), officer("cw-9", load=4)
-        ),
-        "cw-9",
-        "least_loaded_handler",
-    ),
-    (
-        "rule_2_skips_handlers_at_capacity",
-        context(officer("cw-1", load=0, capacity=0), officer("cw-2", load=3, capacity=4)),
-        "cw-2",
-        "least_loaded_handler",
-    ),
-    (
-        "rule_2_skips_off_duty_handlers",
-        context(officer("cw-1", load=0, on_duty=False), officer("cw-2", load=3)),
-        "cw-2",
-        "least_loaded_handler",
-    ),
-    (
-        "rule_3_when_all_handlers_full_capacity_ignored",
-        context(
-            officer("cw-1", load=9, capacity=5),
-            officer("cw-2", load=7, capacity=5),
-            officer("sup-1", SUP, load=0),
-        ),
-        "cw-2",
-        "least_loaded_on_duty",
-    ),
-    (
-        "rule_3_takes_other_roles_but_never_supervisors",
-        context(officer("pba-1", PBA, load=6, capacity=1), officer("sup-1", SUP, load=0)),
+        "cso_on_leave_goes_to_assistant",
+        replace(CSO_CTX, cso=officer("cso-1", CSO, on_leave=True)),
         "pba-1",
-        "least_loaded_on_duty",
+        "cso_backup_assistant",
     ),
     (
-        "rule_3_tie_goes_to_smallest_id",
-        context(officer("pba-2", PBA, load=2), officer("pba-1", PBA, load=2)),
+        "cso_off_duty_goes_to_assistant",
+        replace(CSO_CTX, cso=officer("cso-1", CSO, on_duty=False)),
         "pba-1",
-        "least_loaded_on_duty",
+        "cso_backup_assistant",
+    ),
+    (
+        "cso_at_capacity_goes_to_assistant",
+        replace(CSO_CTX, cso=officer("cso-1", CSO, load=5, capacity=5)),
+        "pba-1",
+        "cso_backup_assistant",
+    ),
+    (
+        "cso_and_assistant_away_goes_to_chain_team",
+        replace(
+            CSO_CTX,
+            cso=officer("cso-1", CSO, on_leave=True),
+            cso_assistant=officer("pba-1", PBA, on_duty=False),
+        ),
+        "team-1",
+        "chain_team",
+    ),
+    (
+        "chain_enterprise_without_cso_goes_to_least_loaded_of_team",
+        ctx(
+            enterprise=NO_CSO,
+            chain_team=[
+                officer("team-b", load=2),
+                officer("team-a", load=2),
+                officer("team-c", load=1, capacity=1),
+            ],
+        ),
+        "team-a",
+        "chain_team",
+    ),
+    (
+        "load_is_open_over_capacity",
+        ctx(
+            enterprise=NO_CSO,
+            chain_team=[
+                officer("team-a", load=2, capacity=4),
+                officer("team-b", load=3, capacity=10),
+            ],
+        ),
+        "team-b",
+        "chain_team",
+    ),
+    (
+        "non_chain_enterprise_without_cso_goes_to_department",
+        ctx(
+            enterprise=replace(NO_CSO, chain=IndustryChain.OTHER),
+            chain_team=[officer("team-1")],
+            category=Category.PERMITS,
+            departments=["行政服务中心"],
+            department_officers=[officer("dept-gsc-1", load=1), officer("dept-gsc-2")],
+        ),
+        "dept-gsc-2",
+        "department",
+    ),
+    (
+        "department_category_for_a_resident",
+        ctx(
+            category=Category.UTILITIES,
+            departments=["供电局", "水务局"],
+            department_officers=[officer("dept-power-1", load=2), officer("dept-water-1", load=1)],
+            resident=True,
+            community="将军社区",
+            community_workers=[officer("cw-1", CW)],
+        ),
+        "dept-water-1",
+        "department",
+    ),
+    (
+        "department_skips_officers_on_leave",
+        ctx(
+            category=Category.UTILITIES,
+            departments=["供电局"],
+            department_officers=[officer("d-1", on_leave=True), officer("d-2", load=4)],
+        ),
+        "d-2",
+        "department",
+    ),
+    (
+        "community_resident_when_no_department_owns_the_category",
+        ctx(
+            category=Category.OTHER,
+            resident=True,
+            community="将军社区",
+            community_workers=[officer("cw-2", CW, load=1), officer("cw-1", CW, load=1)],
+        ),
+        "cw-1",
+        "community",
+    ),
+    (
+        "enterprise_appeals_do_not_use_community",
+        ctx(
+            enterprise=replace(NO_CSO, chain=IndustryChain.OTHER),
+            category=Category.OTHER,
+            resident=False,
+            community="将军社区",
+            community_workers=[officer("cw-1", CW)],
+        ),
+        "sup-6",
+        "triage",
+    ),
+    ("nothing_fits_goes_to_duty_supervisor", ctx(category=None, resident=True), "sup-6", "triage"),
+    (
+        "everyone_full_goes_to_duty_supervisor_whatever_their_load",
+        ctx(
+            category=Category.EMPLOYMENT,
+            departments=["人社局"],
+            department_officers=[officer("dept-hrss-1", load=5, capacity=5)],
+        ),
+        "sup-6",
+        "triage",
+    ),
+    (
+        "excluded_cso_goes_to_assistant",
+        replace(CSO_CTX, excluded=frozenset({"cso-1"})),
+        "pba-1",
+        "cso_backup_assistant",
+    ),
+    (
+        "excluded_everyone_in_a_group_falls_through",
+        replace(CSO_CTX, excluded=frozenset({"cso-1", "pba-1", "team-1"})),
+        "dept-hrss-1",
+        "department",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("ctx", "expected_officer", "expected_rule"),
-    [case[1:] for case in TABLE],
-    ids=[case[0] for case in TABLE],
+    ("case", "context", "officer_id", "rule"), TABLE, ids=[t[0] for t in TABLE]
 )
-def test_routing_table(ctx: RoutingContext, expected_officer: str, expected_rule: str) -> None:
-    decision = route(ctx)
-    assert (decision.officer_id, decision.reason_code) == (expected_officer, expected_rule)
+def test_routing_table(case: str, context: RoutingContext, officer_id: str, rule: str) -> None:
+    routing = route(context)
+    assert (routing.decision.officer_id, routing.decision.reason_code) == (officer_id, rule)
+    assert CJK.search(routing.decision.reason), "the reason is a sentence a supervisor reads"
 
 
-@pytest.mark.parametrize(
-    "officers",
-    [
-        [],
-        [officer("cw-1", on_duty=False), officer("pba-1", PBA, on_duty=False)],
-        [officer("sup-1", SUP)],
-    ],
-    ids=["empty_directory", "everyone_off_duty", "only_supervisors_on_duty"],
-)
-def test_no_officer_available(officers: list[Candidate]) -> None:
-    ctx = context(*officers, cso=officer("cso-1", CSO, on_duty=False))
-    with pytest.raises(NoOfficerAvailable, match="a-1"):
-        route(ctx)
+def test_the_trace_lists_every_rule_in_order_with_one_match() -> None:
+    routing = route(replace(CSO_CTX, cso=officer("cso-1", CSO, on_leave=True)))
+    trace = routing.trace()
+    assert [t["rule"] for t in trace] == list(RULE_NAMES)
+    assert [t["matched"] for t in trace] == [False, True, False, False, False, False]
+    assert "休假" in str(trace[0]["why"])
+    assert all(t["why"] for t in trace)
 
 
-@pytest.mark.parametrize(
-    ("ctx", "name"),
-    [
-        (context(cso=officer("cso-1", CSO, name="陈首席")), "陈首席"),
-        (context(officer("cw-1", name="李社工", load=2)), "李社工"),
-        (context(officer("pba-1", PBA, name="黄助理", load=8, capacity=1)), "黄助理"),
-    ],
-    ids=["enterprise_cso", "least_loaded_handler", "least_loaded_on_duty"],
-)
-def test_reason_is_chinese_and_names_the_officer(ctx: RoutingContext, name: str) -> None:
-    reason = route(ctx).reason
-    assert name in reason
-    assert CJK.search(reason.replace(name, ""))
+def test_rules_are_in_the_documented_order() -> None:
+    assert RULE_NAMES == (
+        "enterprise_cso",
+        "cso_backup_assistant",
+        "chain_team",
+        "department",
+        "community",
+        "triage",
+    )
+    assert RULES[0] is enterprise_cso and RULES[-1] is triage
 
 
-def test_cso_reason_names_the_enterprise() -> None:
-    assert "星河新能源" in route(context(cso=officer("cso-1", CSO))).reason
+def test_each_rule_alone() -> None:
+    assert enterprise_cso(ctx()).matched is False
+    assert enterprise_cso(CSO_CTX).decision is not None
+    assert cso_backup_assistant(CSO_CTX).matched is True  # alone it only asks: is there one?
+    assert cso_backup_assistant(ctx(enterprise=ENTERPRISE)).matched is False
+    assert chain_team(ctx(enterprise=NO_CSO)).matched is False
+    assert chain_team(ctx(enterprise=NO_CSO, chain_team=[officer("t")])).matched is True
+    assert department(ctx(category=Category.EMPLOYMENT)).matched is False
+    assert (
+        community(ctx(resident=True, community=None, community_workers=[officer("c", CW)])).matched
+        is False
+    )
+    assert triage(ctx()).decision is not None
+    assert triage(ctx(duty_supervisor=None)).matched is False
 
 
-def test_cso_reason_falls_back_to_credit_code_without_enterprise_name() -> None:
-    ctx = context(cso=officer("cso-1", CSO), enterprise_name=None)
-    assert "91441200MA4WK3Q5X0" in route(ctx).reason
-
-
-def test_least_loaded_handler_reason_states_the_load() -> None:
-    assert "3" in route(context(officer("cw-1", load=3))).reason
-
-
-def test_default_rules_are_in_documented_order() -> None:
-    assert RULES == (enterprise_cso, least_loaded_handler, least_loaded_on_duty)
-
-
-def test_custom_rules_are_tried_in_the_given_order() -> None:
-    ctx = context(officer("cw-1", load=1), cso=officer("cso-1", CSO))
-    assert route(ctx, rules=[least_loaded_handler, enterprise_cso]).officer_id == "cw-1"
-    assert route(ctx, rules=[enterprise_cso, least_loaded_handler]).officer_id == "cso-1"
-
-
-def test_custom_rule_returning_none_is_skipped() -> None:
-    calls: list[str] = []
-
-    def never(_ctx: RoutingContext) -> Decision | None:
-        calls.append("never")
-        return None
-
-    def always(_ctx: RoutingContext) -> Decision:
-        calls.append("always")
-        return Decision("fixed-1", "fixed", "固定分派")
-
-    decision = route(context(officer("cw-1")), rules=[never, always, least_loaded_handler])
-    assert decision.officer_id == "fixed-1"
-    assert calls == ["never", "always"]
-
-
-def test_empty_rules_list_raises() -> None:
+def test_without_any_duty_supervisor_nothing_is_decided() -> None:
     with pytest.raises(NoOfficerAvailable):
-        route(context(officer("cw-1")), rules=[])
+        route(ctx(duty_supervisor=None))
+
+
+def test_ties_are_broken_by_open_count_then_id() -> None:
+    team = [
+        officer("t-2", load=2, capacity=4),
+        officer("t-3", load=1, capacity=2),
+        officer("t-1", load=2, capacity=4),
+    ]
+    assert route(ctx(enterprise=NO_CSO, chain_team=team)).decision.officer_id == "t-3"
+    team = [officer("t-2", load=2, capacity=4), officer("t-1", load=2, capacity=4)]
+    assert route(ctx(enterprise=NO_CSO, chain_team=team)).decision.officer_id == "t-1"
+
+
+def test_to_supervisor_says_why() -> None:
+    routing = to_supervisor(CSO_CTX, "已被退单 2 次")
+    assert routing.decision.officer_id == "sup-6"
+    assert routing.decision.reason_code == "triage"
+    assert "已被退单 2 次" in routing.decision.reason

@@ -1,0 +1,416 @@
+"""Dispatch's persistence for routing and ownership: what the rules may look at, the capacity
+claim, assignments, returns and assistants. Capacity is decided here, in the database: a claim is
+one conditional UPDATE, so two replicas racing for the same officer cannot push them past it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Float, cast, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.directory import DutyPost, LeavePeriod, on_leave
+from services.dispatch.routing import Candidate, EnterpriseInfo, Routing, RoutingContext
+from services.dispatch.store import assignments, departments, duty, enterprises, officers, returns
+from shared.vocabulary import Category, IndustryChain, OfficerRole
+
+# The rules take the least loaded of each group, so a few of the least loaded are enough.
+CANDIDATES_PER_GROUP = 20
+
+
+class RoutingInput(BaseModel):
+    """What routing looks at in an appeal; stored with the assignment to route it again."""
+
+    credit_code: str | None = None
+    enterprise_name: str | None = None
+    category: Category | None = None
+    community: str | None = None
+    tracking_code: str | None = None
+
+    @property
+    def resident(self) -> bool:
+        return self.credit_code is None and self.enterprise_name is None
+
+
+def _leave(row: Any) -> list[LeavePeriod]:
+    return [LeavePeriod.model_validate(p) for p in row.leave or []]
+
+
+def _candidate(row: Any, today: date) -> Candidate:
+    return Candidate(
+        officer_id=row.officer_id,
+        name=row.name,
+        role=OfficerRole(row.role),
+        on_duty=row.on_duty,
+        capacity=row.capacity,
+        open_assignments=row.open_assignments,
+        on_leave=on_leave(_leave(row), today),
+    )
+
+
+def _available(today: date, excluded: Iterable[str]) -> list[ColumnElement[bool]]:
+    """On duty, under capacity, not on leave today, not excluded: the SQL twin of
+    Candidate.available, so groups load only officers the rules could pick."""
+    period = func.jsonb_array_elements(officers.c.leave).table_valued("value").alias("period")
+    start = period.c.value.op("->>")("start")
+    end = period.c.value.op("->>")("end")
+    away = exists(
+        select(literal(1))
+        .select_from(period)
+        .where(func.to_date(start, "YYYY-MM-DD") <= today, func.to_date(end, "YYYY-MM-DD") >= today)
+    )
+    conditions: list[ColumnElement[bool]] = [
+        officers.c.on_duty,
+        officers.c.open_assignments < officers.c.capacity,
+        ~away,
+    ]
+    excluded = list(excluded)
+    if excluded:
+        conditions.append(officers.c.officer_id.not_in(excluded))
+    return conditions
+
+
+_BY_LOAD = (
+    cast(officers.c.open_assignments, Float) / func.nullif(officers.c.capacity, 0),
+    officers.c.open_assignments,
+    officers.c.officer_id,
+)
+
+
+async def _group(
+    session: AsyncSession, today: date, excluded: Iterable[str], *where: ColumnElement[bool]
+) -> list[Candidate]:
+    rows = (
+        await session.execute(
+            select(officers)
+            .where(*where, *_available(today, excluded))
+            .order_by(*_BY_LOAD)
+            .limit(CANDIDATES_PER_GROUP)
+        )
+    ).all()
+    return [_candidate(r, today) for r in rows]
+
+
+async def _officer(session: AsyncSession, officer_id: str | None) -> Any | None:
+    if officer_id is None:
+        return None
+    return (
+        await session.execute(select(officers).where(officers.c.officer_id == officer_id))
+    ).first()
+
+
+async def officer_row(session: AsyncSession, officer_id: str) -> Any | None:
+    return await _officer(session, officer_id)
+
+
+async def duty_officer_id(session: AsyncSession, post: DutyPost) -> str | None:
+    return (
+        await session.execute(select(duty.c.officer_id).where(duty.c.post == post.value))
+    ).scalar()
+
+
+async def _duty_supervisor(session: AsyncSession, today: date) -> Candidate | None:
+    """The holder of the duty supervisor post; without one, the first supervisor on duty by id,
+    so an appeal that no rule fits still gets a person."""
+    row = await _officer(session, await duty_officer_id(session, DutyPost.SUPERVISOR))
+    if row is None:
+        row = (
+            await session.execute(
+                select(officers)
+                .where(officers.c.role == OfficerRole.SUPERVISOR.value, officers.c.on_duty)
+                .order_by(officers.c.officer_id)
+                .limit(1)
+            )
+        ).first()
+    return None if row is None else _candidate(row, today)
+
+
+async def _enterprise(session: AsyncSession, inputs: RoutingInput) -> Any | None:
+    if inputs.credit_code is not None:
+        where = enterprises.c.credit_code == inputs.credit_code.strip().upper()
+    elif inputs.enterprise_name:
+        where = enterprises.c.name == inputs.enterprise_name.strip()
+    else:
+        return None
+    rows = (await session.execute(select(enterprises).where(where).limit(2))).all()
+    # An exact name shared by two enterprises identifies neither.
+    return rows[0] if len(rows) == 1 else None
+
+
+async def routing_context(
+    session: AsyncSession,
+    appeal_id: UUID,
+    inputs: RoutingInput,
+    *,
+    today: date,
+    excluded: Sequence[str] = (),
+) -> RoutingContext:
+    enterprise = await _enterprise(session, inputs)
+    info = cso = assistant = None
+    team: list[Candidate] = []
+    if enterprise is not None:
+        info = EnterpriseInfo(
+            credit_code=enterprise.credit_code,
+            name=enterprise.name,
+            chain=IndustryChain(enterprise.chain),
+            community=enterprise.community,
+            has_cso=enterprise.cso_officer_id is not None,
+        )
+        cso_row = await _officer(session, enterprise.cso_officer_id)
+        if cso_row is not None:
+            cso = _candidate(cso_row, today)
+            assistant_row = await _officer(session, cso_row.paired_officer_id)
+            assistant = None if assistant_row is None else _candidate(assistant_row, today)
+        if info.chain is not IndustryChain.OTHER:
+            team = await _group(session, today, excluded, officers.c.chain == info.chain.value)
+    owners: list[str] = []
+    department_officers: list[Candidate] = []
+    if inputs.category is not None:
+        owning = (
+            await session.execute(
+                select(departments.c.department_id, departments.c.name)
+                .where(departments.c.categories.contains([inputs.category.value]))
+                .order_by(departments.c.department_id)
+            )
+        ).all()
+        owners = [row.name for row in owning]
+        if owning:
+            department_officers = await _group(
+                session,
+                today,
+                excluded,
+                officers.c.department_id.in_([row.department_id for row in owning]),
+            )
+    workers: list[Candidate] = []
+    if inputs.resident and inputs.community:
+        workers = await _group(
+            session,
+            today,
+            excluded,
+            officers.c.role == OfficerRole.COMMUNITY_WORKER.value,
+            officers.c.communities.contains([inputs.community]),
+        )
+    return RoutingContext(
+        appeal_id=str(appeal_id),
+        enterprise=info,
+        cso=cso,
+        cso_assistant=assistant,
+        chain_team=team,
+        category=inputs.category,
+        departments=owners,
+        department_officers=department_officers,
+        resident=inputs.resident,
+        community=inputs.community,
+        community_workers=workers,
+        duty_supervisor=await _duty_supervisor(session, today),
+        excluded=frozenset(excluded),
+    )
+
+
+async def claim(session: AsyncSession, officer_id: str, *, ignore_capacity: bool) -> bool:
+    """Takes one unit of the officer's capacity, or says it is gone. The row lock this UPDATE
+    takes makes a concurrent claim wait and then see the new count."""
+    stmt = update(officers).where(officers.c.officer_id == officer_id)
+    if not ignore_capacity:
+        stmt = stmt.where(officers.c.open_assignments < officers.c.capacity)
+    claimed = (
+        await session.execute(
+            stmt.values(open_assignments=officers.c.open_assignments + 1).returning(
+                officers.c.officer_id
+            )
+        )
+    ).first()
+    return claimed is not None
+
+
+async def release(session: AsyncSession, officer_id: str) -> None:
+    await session.execute(
+        update(officers)
+        .where(officers.c.officer_id == officer_id, officers.c.open_assignments > 0)
+        .values(open_assignments=officers.c.open_assignments - 1)
+    )
+
+
+async def assignment_of(
+    session: AsyncSession, appeal_id: UUID, *, for_update: bool = False
+) -> Any | None:
+    query = select(assignments).where(assignments.c.appeal_id == appeal_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def record_assignment(
+    session: AsyncSession,
+    *,
+    appeal_id: UUID,
+    routing: Routing,
+    inputs: RoutingInput,
+    assigned_at: datetime,
+) -> bool:
+    """False if the appeal was already assigned (then nothing changes). The caller has claimed
+    the officer's capacity."""
+    created = (
+        await session.execute(
+            insert(assignments)
+            .values(
+                appeal_id=appeal_id,
+                officer_id=routing.decision.officer_id,
+                reason_code=routing.decision.reason_code,
+                reason=routing.decision.reason,
+                assigned_at=assigned_at,
+                routing_input=inputs.model_dump(mode="json"),
+                rules=routing.trace(),
+                tracking_code=inputs.tracking_code,
+                updated_at=assigned_at,
+            )
+            .on_conflict_do_nothing(index_elements=["appeal_id"])
+            .returning(assignments.c.appeal_id)
+        )
+    ).first()
+    return created is not None
+
+
+async def move_assignment(
+    session: AsyncSession,
+    appeal_id: UUID,
+    *,
+    routing: Routing,
+    excluded: Sequence[str],
+    accepted_returns: int,
+    moved_at: datetime,
+) -> None:
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.appeal_id == appeal_id)
+        .values(
+            officer_id=routing.decision.officer_id,
+            reason_code=routing.decision.reason_code,
+            reason=routing.decision.reason,
+            rules=routing.trace(),
+            excluded_officer_ids=list(excluded),
+            accepted_returns=accepted_returns,
+            assigned_at=moved_at,
+            updated_at=moved_at,
+        )
+    )
+
+
+async def close_assignment(session: AsyncSession, appeal_id: UUID) -> bool:
+    """Marks it closed and frees its officer's capacity; False if it was not open."""
+    closed = (
+        await session.execute(
+            update(assignments)
+            .where(assignments.c.appeal_id == appeal_id, assignments.c.open)
+            .values(open=False, updated_at=func.now())
+            .returning(assignments.c.officer_id)
+        )
+    ).first()
+    if closed is None:
+        return False
+    await release(session, closed.officer_id)
+    return True
+
+
+async def set_assistants(
+    session: AsyncSession, appeal_id: UUID, officer_ids: Sequence[str], changed_at: datetime
+) -> None:
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.appeal_id == appeal_id)
+        .values(assistant_officer_ids=list(officer_ids), updated_at=changed_at)
+    )
+
+
+async def existing_officers(session: AsyncSession, officer_ids: Iterable[str]) -> set[str]:
+    wanted = list(officer_ids)
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        select(officers.c.officer_id).where(officers.c.officer_id.in_(wanted))
+    )
+    return set(rows.scalars())
+
+
+# --- returns (退单) -----------------------------------------------------------------------------
+
+
+async def add_return(
+    session: AsyncSession,
+    *,
+    appeal_id: UUID,
+    officer_id: str,
+    reason_code: str,
+    reason: str,
+    requested_at: datetime,
+) -> UUID:
+    return_id = uuid4()
+    await session.execute(
+        insert(returns).values(
+            return_id=return_id,
+            appeal_id=appeal_id,
+            officer_id=officer_id,
+            reason_code=reason_code,
+            reason=reason,
+            requested_at=requested_at,
+            status="pending",
+        )
+    )
+    return return_id
+
+
+async def pending_return(session: AsyncSession, appeal_id: UUID) -> Any | None:
+    return (
+        await session.execute(
+            select(returns)
+            .where(returns.c.appeal_id == appeal_id, returns.c.status == "pending")
+            .order_by(returns.c.requested_at)
+            .limit(1)
+            .with_for_update()
+        )
+    ).first()
+
+
+async def decide_return(
+    session: AsyncSession,
+    return_id: UUID,
+    *,
+    officer_id: str,
+    accepted: bool,
+    decided_by: str,
+    note: str,
+    automatic: bool,
+    decided_at: datetime,
+) -> None:
+    await session.execute(
+        update(returns)
+        .where(returns.c.return_id == return_id)
+        .values(
+            status="accepted" if accepted else "rejected",
+            decided_by=decided_by,
+            decided_at=decided_at,
+            note=note,
+            automatic=automatic,
+        )
+    )
+    counter = officers.c.returns_accepted if accepted else officers.c.returns_rejected
+    await session.execute(
+        update(officers).where(officers.c.officer_id == officer_id).values({counter: counter + 1})
+    )
+
+
+async def returns_of(session: AsyncSession, appeal_id: UUID) -> list[Any]:
+    return list(
+        (
+            await session.execute(
+                select(returns)
+                .where(returns.c.appeal_id == appeal_id)
+                .order_by(returns.c.requested_at)
+            )
+        ).all()
+    )

@@ -1,0 +1,483 @@
+"""Dispatch on a real broker and Postgres: the rules with the directory's own data, capacity
+decided in the database across two replicas, closures freeing capacity, returns (退单),
+reassignment and assisting officers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from factories import envelope_of, received
+from harness import bearer, dev_token, running
+from sqlalchemy import insert, select, update
+
+from services.dispatch import store
+from shared.db import Database
+from shared.events import (
+    AppealReceived,
+    AppealStatusChanged,
+    Appellant,
+    Location,
+    ReassignmentRequested,
+    ReturnRequested,
+)
+from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE
+from shared.vocabulary import AppealStatus, Category
+
+pytestmark = pytest.mark.integration
+
+DISPATCHER = bearer(dev_token("disp-1", ("officer", "dispatcher"), unit="指挥调度中心"))
+SUPERVISOR = bearer(dev_token("sup-1", ("officer", "supervisor"), unit="人社局"))
+OFFICER = bearer(dev_token("dept-1", ("officer",), unit="人社局"))
+CREDIT_CODE = "91441200MA4WK3Q5X0"
+
+
+def officer_row(officer_id: str, role: str, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "officer_id": officer_id,
+        "name": f"干部{officer_id}",
+        "phone": "13700000000",
+        "email": f"{officer_id}@jiban.example",
+        "role": role,
+        "unit": "人社局",
+        "on_duty": True,
+        "capacity": 10,
+        "categories": [],
+        "communities": [],
+        "department_id": None,
+        "paired_officer_id": None,
+        "chain": None,
+        "leave": [],
+    }
+    row.update(kw)
+    return row
+
+
+async def seed(settings, *, department_capacity: int = 10, leave: list | None = None) -> None:
+    """A small directory written straight into dispatch's tables: a department owning
+    `employment` with two officers, an enterprise whose CSO has an assistant, two community
+    workers, the duty supervisor and dispatcher."""
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            await session.execute(
+                insert(store.officers),
+                [
+                    officer_row(
+                        "dept-1",
+                        "department_officer",
+                        department_id="hrss",
+                        capacity=department_capacity,
+                    ),
+                    officer_row(
+                        "dept-2",
+                        "department_officer",
+                        department_id="hrss",
+                        capacity=department_capacity,
+                    ),
+                    officer_row(
+                        "cso-1",
+                        "chief_service_officer",
+                        paired_officer_id="pba-1",
+                        chain="nev",
+                        leave=leave or [],
+                    ),
+                    officer_row("pba-1", "party_building_assistant", paired_officer_id="cso-1"),
+                    officer_row("cw-1", "community_worker", communities=["将军社区"]),
+                    officer_row("cw-2", "community_worker", communities=["将军社区"]),
+                    officer_row("sup-1", "supervisor", capacity=5),
+                    officer_row("disp-1", "department_officer", unit="指挥调度中心"),
+                ],
+            )
+            await session.execute(
+                insert(store.departments).values(
+                    department_id="hrss", name="人社局", categories=["employment"]
+                )
+            )
+            await session.execute(
+                insert(store.duty),
+                [
+                    {"post": "supervisor", "officer_id": "sup-1"},
+                    {"post": "dispatcher", "officer_id": "disp-1"},
+                ],
+            )
+            await session.execute(
+                insert(store.enterprises).values(
+                    credit_code=CREDIT_CODE,
+                    name="肇庆星河新能源有限公司",
+                    chain="nev",
+                    community="将军社区",
+                    cso_officer_id="cso-1",
+                )
+            )
+    finally:
+        await db.dispose()
+
+
+async def rows(settings, query) -> list:
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            return list((await session.execute(query)).all())
+    finally:
+        await db.dispose()
+
+
+def appeal(**overrides) -> AppealReceived:
+    values = {
+        "appellant": Appellant(name="王先生", phone="13912345678"),
+        "location": Location(address="大旺大道", community=None),
+        "category": None,
+    }
+    values.update(overrides)
+    return received(**values)
+
+
+async def send(topics, topic: str, event) -> None:
+    env = envelope_of(event)
+    await topics.send(topic, env.to_bytes(), env.key)
+
+
+async def assignment(settings, appeal_id):
+    found = await rows(
+        settings, select(store.assignments).where(store.assignments.c.appeal_id == appeal_id)
+    )
+    return found[0] if found else None
+
+
+async def test_each_rule_with_the_directory_data(settings, run_service, topics, wait_until):
+    today = date.today()
+    await seed(
+        settings,
+        leave=[{"start": str(today - timedelta(days=1)), "end": str(today + timedelta(days=1))}],
+    )
+    cases = {
+        # The CSO is on leave: the assistant takes the enterprise's appeal.
+        "cso_backup_assistant": appeal(
+            appellant=Appellant(
+                name="陈经理", phone="13912345678", enterprise_credit_code=CREDIT_CODE
+            )
+        ),
+        "department": appeal(category=Category.EMPLOYMENT),
+        "community": appeal(location=Location(community="将军社区"), category=Category.OTHER),
+        "triage": appeal(category=Category.TRANSPORT),
+    }
+    async with run_service("dispatch") as dispatch:
+        for event in cases.values():
+            await send(topics, APPEALS_IMMEDIATE, event)
+
+        async def all_assigned():
+            found = [await assignment(settings, e.appeal_id) for e in cases.values()]
+            return found if all(found) else None
+
+        found = await wait_until(all_assigned)
+        explained = (
+            await dispatch.get(f"/v1/appeals/{cases['cso_backup_assistant'].appeal_id}/routing")
+        ).json()
+    got = {row.reason_code: row.officer_id for row in found}
+    assert got["cso_backup_assistant"] == "pba-1"
+    assert got["department"] in {"dept-1", "dept-2"}
+    assert got["community"] in {"cw-1", "cw-2"}
+    assert got["triage"] == "sup-1"
+    assert set(got) == set(cases)
+    assert explained["officer_id"] == "pba-1"
+    assert [r["rule"] for r in explained["rules"]][:2] == ["enterprise_cso", "cso_backup_assistant"]
+    assert explained["rules"][0]["matched"] is False and "休假" in explained["rules"][0]["why"]
+    assert explained["rules"][1]["matched"] is True
+
+
+async def test_two_replicas_never_push_an_officer_past_capacity(settings, topics, wait_until):
+    from services.dispatch.app import build
+
+    await seed(settings, department_capacity=3)
+    events = [appeal(category=Category.EMPLOYMENT) for _ in range(24)]
+    async with running(build(settings)), running(build(settings)):
+        # Both replicas are in the group (each waits for its assignment) before the burst.
+        await asyncio.sleep(1)
+        await asyncio.gather(*(send(topics, APPEALS_IMMEDIATE, e) for e in events))
+
+        async def all_assigned():
+            found = await rows(settings, select(store.assignments))
+            return found if len(found) >= len(events) else None
+
+        found = await wait_until(all_assigned, timeout_s=60)
+    by_officer: dict[str, int] = {}
+    for row in found:
+        by_officer[row.officer_id] = by_officer.get(row.officer_id, 0) + 1
+    assert by_officer.get("dept-1") == 3 and by_officer.get("dept-2") == 3
+    assert by_officer.get("sup-1") == len(events) - 6  # triage takes the rest: never dropped
+    loads = {r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))}
+    assert loads["dept-1"] == 3 and loads["dept-2"] == 3
+
+
+async def test_closing_frees_capacity(settings, run_service, topics, wait_until):
+    await seed(settings, department_capacity=1)
+    first, second = appeal(category=Category.EMPLOYMENT), appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch"):
+        await send(topics, APPEALS_IMMEDIATE, first)
+        owner = (await wait_until(lambda: assignment(settings, first.appeal_id))).officer_id
+        closed = AppealStatusChanged(
+            appeal_id=first.appeal_id,
+            from_status=AppealStatus.RESOLVED,
+            to_status=AppealStatus.CLOSED,
+            changed_at=datetime.now(UTC),
+        )
+        await send(topics, APPEALS_LIFECYCLE, closed)
+
+        async def freed():
+            row = await assignment(settings, first.appeal_id)
+            return row if not row.open else None
+
+        await wait_until(freed)
+        loads = {
+            r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))
+        }
+        await send(topics, APPEALS_IMMEDIATE, second)
+        await wait_until(lambda: assignment(settings, second.appeal_id))
+    assert loads[owner] == 0
+
+
+async def test_returns_rejected_accepted_and_the_two_return_limit(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, event)
+        first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
+        path = f"/v1/appeals/{event.appeal_id}/return-decision"
+
+        async def ask_return(officer_id: str) -> None:
+            await send(
+                topics,
+                APPEALS_LIFECYCLE,
+                ReturnRequested(
+                    appeal_id=event.appeal_id,
+                    officer_id=officer_id,
+                    reason_code="workload",
+                    reason="手头积压较多",
+                ),
+            )
+
+            async def pending():
+                page = (
+                    await dispatch.get(
+                        "/v1/returns", params={"status": "pending"}, headers=DISPATCHER
+                    )
+                ).json()
+                return page["items"] or None
+
+            await wait_until(pending)
+
+        nothing_pending = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
+        await ask_return(first)
+        by_officer = await dispatch.post(path, json={"decision": "reject"}, headers=OFFICER)
+        rejected = await dispatch.post(
+            path, json={"decision": "reject", "note": "首接负责"}, headers=DISPATCHER
+        )
+        still = await assignment(settings, event.appeal_id)
+        await ask_return(first)
+        accepted = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
+        second = accepted.json()["officer_id"]
+        await ask_return(second)
+        twice = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
+        officers = {r.officer_id: r for r in await rows(settings, select(store.officers))}
+        published = await topics.read(APPEALS_ASSIGNMENTS, at_least=6)
+    assert nothing_pending.status_code == 409
+    assert by_officer.status_code == 403
+    assert rejected.status_code == 200 and still.officer_id == first
+    assert accepted.status_code == 200 and second not in {first, "sup-1"}
+    assert {first, second} == {"dept-1", "dept-2"}
+    assert twice.json()["officer_id"] == "sup-1"  # two accepted returns: the duty supervisor
+    assert (officers[first].returns_rejected, officers[first].returns_accepted) == (1, 1)
+    assert (officers[second].returns_rejected, officers[second].returns_accepted) == (0, 1)
+    kinds = [
+        (r.json()["type"], r.json()["payload"].get("decision") or r.json()["payload"].get("cause"))
+        for r in published
+    ]
+    assert kinds == [
+        ("AppealAssigned", None),
+        ("ReturnDecided", "reject"),
+        ("ReturnDecided", "accept"),
+        ("AppealReassigned", "return"),
+        ("ReturnDecided", "accept"),
+        ("AppealReassigned", "return"),
+    ]
+    assert officers[first].open_assignments == 0 and officers["sup-1"].open_assignments == 1
+
+
+async def test_a_not_my_area_return_with_a_clear_owner_is_accepted_at_once(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch"):
+        await send(topics, APPEALS_IMMEDIATE, event)
+        first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
+        await send(
+            topics,
+            APPEALS_LIFECYCLE,
+            ReturnRequested(
+                appeal_id=event.appeal_id,
+                officer_id=first,
+                reason_code="not_my_area",
+                reason="非本人职责",
+            ),
+        )
+
+        async def moved():
+            row = await assignment(settings, event.appeal_id)
+            return row if row.officer_id != first else None
+
+        row = await wait_until(moved)
+        decided = [
+            r.json()["payload"]
+            for r in await topics.read(APPEALS_ASSIGNMENTS, at_least=3)
+            if r.json()["type"] == "ReturnDecided"
+        ]
+    assert row.reason_code == "department" and row.officer_id in {"dept-1", "dept-2"}
+    assert decided[0]["automatic"] is True and decided[0]["decided_by"] == "dispatch"
+    assert "规则明确找到其他承办人" in decided[0]["note"]
+
+
+async def test_reassignment_requested_manual_and_assistants(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, event)
+        first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
+        await send(
+            topics,
+            APPEALS_LIFECYCLE,
+            ReassignmentRequested(appeal_id=event.appeal_id, reason_code="not_acknowledged"),
+        )
+
+        async def moved():
+            row = await assignment(settings, event.appeal_id)
+            return row if row.officer_id != first else None
+
+        second = (await wait_until(moved)).officer_id
+        base = f"/v1/appeals/{event.appeal_id}"
+        by_officer = await dispatch.post(
+            f"{base}/reassign", json={"officer_id": "cw-1"}, headers=OFFICER
+        )
+        unknown = await dispatch.post(
+            f"{base}/reassign", json={"officer_id": "nobody"}, headers=SUPERVISOR
+        )
+        manual = await dispatch.post(
+            f"{base}/reassign",
+            json={"officer_id": "cw-1", "note": "熟悉该企业"},
+            headers=SUPERVISOR,
+        )
+        helpers = await dispatch.post(
+            f"{base}/assistants", json={"officer_ids": ["dept-1", "dept-2"]}, headers=SUPERVISOR
+        )
+        bad_helpers = await dispatch.post(
+            f"{base}/assistants", json={"officer_ids": ["ghost"]}, headers=SUPERVISOR
+        )
+        lead_reads = await dispatch.get(
+            f"/v1/assignments/{event.appeal_id}", headers=bearer(dev_token("cw-1", ("officer",)))
+        )
+        assistant_reads = await dispatch.get(
+            f"/v1/assignments/{event.appeal_id}", headers=bearer(dev_token("dept-2", ("officer",)))
+        )
+        stranger = await dispatch.get(
+            f"/v1/assignments/{event.appeal_id}", headers=bearer(dev_token("cw-2", ("officer",)))
+        )
+        anonymous = await dispatch.get(
+            f"/v1/assignments/{event.appeal_id}", headers={"Authorization": ""}
+        )
+        published = await topics.read(APPEALS_ASSIGNMENTS, at_least=4)
+    assert second != first and second in {"dept-1", "dept-2"}
+    assert by_officer.status_code == 403
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == [
+        "body",
+        "officer_id",
+    ]
+    assert manual.status_code == 200, manual.text
+    assert manual.json()["officer_id"] == "cw-1" and manual.json()["reason_code"] == "manual"
+    assert helpers.status_code == 200 and helpers.json()["assistant_officer_ids"] == [
+        "dept-1",
+        "dept-2",
+    ]
+    assert bad_helpers.status_code == 422 and bad_helpers.json()["detail"][0]["loc"] == [
+        "body",
+        "officer_ids",
+    ]
+    assert lead_reads.status_code == 200 and assistant_reads.status_code == 200
+    assert stranger.status_code == 403 and anonymous.status_code == 401
+    types = [r.json()["type"] for r in published]
+    assert types == ["AppealAssigned", "AppealReassigned", "AppealReassigned", "AssistantsChanged"]
+    causes = [
+        r.json()["payload"]["cause"] for r in published if r.json()["type"] == "AppealReassigned"
+    ]
+    assert causes == ["reassignment_request", "manual"]
+    loads = {r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))}
+    assert loads[first] == 0 and loads[second] == 0 and loads["cw-1"] == 1
+
+
+async def test_a_closed_appeal_no_longer_moves(settings, run_service, topics, wait_until):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, event)
+        await wait_until(lambda: assignment(settings, event.appeal_id))
+        db = Database(settings)
+        try:
+            async with db.transaction() as session:
+                await session.execute(
+                    update(store.assignments)
+                    .where(store.assignments.c.appeal_id == event.appeal_id)
+                    .values(open=False)
+                )
+        finally:
+            await db.dispose()
+        moved = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/reassign", json={}, headers=SUPERVISOR
+        )
+        missing = await dispatch.post(
+            f"/v1/appeals/{uuid.uuid4()}/reassign", json={}, headers=SUPERVISOR
+        )
+    assert moved.status_code == 409
+    assert missing.status_code == 404
+
+
+async def test_a_directory_change_takes_effect_for_the_next_decision(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    from_enterprise = Appellant(
+        name="陈经理", phone="13912345678", enterprise_credit_code=CREDIT_CODE
+    )
+    before, after_leave, after_duty = (appeal(appellant=from_enterprise) for _ in range(3))
+    today = date.today()
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, before)
+        first = await wait_until(lambda: assignment(settings, before.appeal_id))
+        leave = {
+            "leave": [
+                {"start": str(today - timedelta(days=1)), "end": str(today + timedelta(days=2))}
+            ]
+        }
+        on_leave = await dispatch.patch("/v1/officers/cso-1", json=leave, headers=SUPERVISOR)
+        await send(topics, APPEALS_IMMEDIATE, after_leave)
+        second = await wait_until(lambda: assignment(settings, after_leave.appeal_id))
+        back = await dispatch.patch("/v1/officers/cso-1", json={"leave": []}, headers=SUPERVISOR)
+        off = await dispatch.patch(
+            "/v1/officers/pba-1", json={"on_duty": False}, headers=SUPERVISOR
+        )
+        off_cso = await dispatch.patch(
+            "/v1/officers/cso-1", json={"on_duty": False}, headers=SUPERVISOR
+        )
+        await send(topics, APPEALS_IMMEDIATE, after_duty)
+        third = await wait_until(lambda: assignment(settings, after_duty.appeal_id))
+    assert {r.status_code for r in (on_leave, back, off, off_cso)} == {200}
+    assert (first.officer_id, first.reason_code) == ("cso-1", "enterprise_cso")
+    assert (second.officer_id, second.reason_code) == ("pba-1", "cso_backup_assistant")
+    # CSO and assistant both away: the enterprise's chain team has nobody else, so the rules go
+    # on down the list (no category, not a resident) to the duty supervisor.
+    assert (third.officer_id, third.reason_code) == ("sup-1", "triage")
