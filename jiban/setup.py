@@ -6,8 +6,8 @@ from datetime import date
 
 from services.dispatch import store as dispatch_store
 from services.dispatch.demo_directory import generate_demo_directory
-from services.dispatch.directory import Directory
-from services.dispatch.directory_load import LoadReport, load_directory, local_today
+from services.dispatch.directory import Directory, local_today
+from services.dispatch.directory_load import LoadReport, load_directory
 from shared.db import Database
 from shared.outbox import Outbox
 from shared.settings import Settings

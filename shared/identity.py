@@ -476,6 +476,12 @@ def require_roles(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+def forbidden(request: Request, msg: str) -> HTTPException:
+    """A 403 for a route's own check on a valid principal (whose thing it is, which unit),
+    shaped and counted like `require_roles`' refusals. `raise forbidden(request, "…")`."""
+    return _refusal(403, "forbidden", msg, request.url.path)
+
+
 # --- policy -----------------------------------------------------------------------------------
 
 
@@ -492,3 +498,33 @@ def can_read_officer(principal: Principal, officer_id: str, officer_unit: str | 
         and officer_unit is not None
         and principal.unit == officer_unit
     )
+
+
+def can_read_appeal(
+    principal: Principal,
+    *,
+    officer_id: str | None,
+    assistant_officer_ids: Iterable[str],
+    officer_unit: str | None,
+) -> bool:
+    """Ops; the officer it is assigned to; one of its assistants; a supervisor of the assigned
+    officer's unit. An appeal not yet assigned is for ops only."""
+    if Role.OPS in principal.roles:
+        return True
+    if Role.OFFICER in principal.roles and (
+        principal.sub == officer_id or principal.sub in set(assistant_officer_ids)
+    ):
+        return True
+    return (
+        Role.SUPERVISOR in principal.roles
+        and principal.unit is not None
+        and officer_unit is not None
+        and principal.unit == officer_unit
+    )
+
+
+def may_learn_existence(principal: Principal) -> bool:
+    """Whether an unknown appeal is answered 404 (ops, supervisors: they oversee many appeals and
+    need to tell "not heard of yet" from "not yours") rather than 403 (a plain officer learns
+    nothing about appeals that are not theirs, not even whether they exist)."""
+    return principal.has_any(Role.OPS, Role.SUPERVISOR)

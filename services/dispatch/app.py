@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.dispatch import appeals_api, directory_api, handlers, store
-from services.dispatch.ownership import Ownership
+from services.dispatch.ownership import Ownership, OwnershipError
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import APPEALS_IMMEDIATE, APPEALS_LIFECYCLE
@@ -25,4 +25,5 @@ def build(settings: Settings) -> FastAPI:
         description="The directory, and routing of every appeal to its officer (派单).",
     )
     app.state.ownership = ownership
+    app.add_exception_handler(OwnershipError, appeals_api.ownership_refused)
     return app

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -20,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import assignment_store, store
 from services.dispatch.ownership import MAX_ASSISTANTS, Ownership, OwnershipError
@@ -28,8 +31,9 @@ from shared.identity import (
     Principal,
     Role,
     authenticated,
-    can_read_officer,
+    can_read_appeal,
     forbidden,
+    may_learn_existence,
     require_roles,
 )
 from shared.pagination import paginate
@@ -131,7 +135,19 @@ def _ownership(request: Request) -> Ownership:
     return ownership
 
 
-def _refused(error: OwnershipError) -> JSONResponse:
+@asynccontextmanager
+async def _deciding(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction for a decision and its events; the relay is woken once it committed, so
+    the answer comes after the events are safe. An OwnershipError rolls it back."""
+    runtime = request.app.state.runtime
+    async with runtime.db.transaction() as session:
+        yield session
+    runtime.relay.wake()
+
+
+async def ownership_refused(_request: Request, error: Exception) -> JSONResponse:
+    """The app's handler for OwnershipError: 404 / 409 / 422 naming the field (or the appeal)."""
+    assert isinstance(error, OwnershipError)
     location = ["body", error.field] if error.field else ["path", "appeal_id"]
     kind = {404: "not_found", 409: "conflict", 422: "value_error"}[error.status]
     return JSONResponse(
@@ -143,22 +159,22 @@ def _refused(error: OwnershipError) -> JSONResponse:
 async def _readable_assignment(
     request: Request, session: Any, appeal_id: UUID, principal: Principal
 ) -> Any:
-    """The assignment if `principal` may read it: 404 to those who could read any (ops,
-    dispatchers, supervisors), 403 to an officer for an appeal that is not theirs."""
+    """The assignment if `principal` may read it (as tracking decides for the appeal, and the
+    dispatchers too); an unknown appeal is 404 only to those who oversee many."""
     row = await assignment_store.assignment_of(session, appeal_id)
-    broad = not principal.roles.isdisjoint({Role.OPS, Role.DISPATCHER, Role.SUPERVISOR})
     if row is None:
-        if broad:
+        if may_learn_existence(principal) or principal.has_any(Role.DISPATCHER):
             raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
-        raise forbidden(request, "not an appeal of yours")
-    if Role.OPS in principal.roles or Role.DISPATCHER in principal.roles:
-        return row
-    if principal.sub in row.assistant_officer_ids and Role.OFFICER in principal.roles:
-        return row
+        raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
     officer = await assignment_store.officer_row(session, row.officer_id)
-    if can_read_officer(principal, row.officer_id, None if officer is None else officer.unit):
+    if principal.has_any(Role.DISPATCHER) or can_read_appeal(
+        principal,
+        officer_id=row.officer_id,
+        assistant_officer_ids=row.assistant_officer_ids,
+        officer_unit=None if officer is None else officer.unit,
+    ):
         return row
-    raise forbidden(request, "not an appeal of yours or of your unit")
+    raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
 
 
 @router.get("/assignments/{appeal_id}")
@@ -230,25 +246,20 @@ async def decide_return(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.DISPATCHER))],
     x_correlation_id: CorrelationId = None,
-) -> Any:
+) -> ReturnDecisionOut:
     """The duty dispatcher rules on the pending return: `accept` routes it again without the
     officers who gave it back (after two accepted returns: the duty supervisor); `reject`
     leaves it with the officer, clock still running (first-receiver responsibility)."""
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.db.transaction() as session:
-            await _ownership(request).decide_return(
-                session,
-                appeal_id,
-                accept=body.decision == "accept",
-                decided_by=principal.sub,
-                note=body.note,
-                correlation_id=x_correlation_id or str(uuid4()),
-            )
-            row = await assignment_store.assignment_of(session, appeal_id)
-    except OwnershipError as error:
-        return _refused(error)
-    runtime.relay.wake()
+    async with _deciding(request) as session:
+        await _ownership(request).decide_return(
+            session,
+            appeal_id,
+            accept=body.decision == "accept",
+            decided_by=principal.sub,
+            note=body.note,
+            correlation_id=x_correlation_id or str(uuid4()),
+        )
+        row = await assignment_store.assignment_of(session, appeal_id)
     return ReturnDecisionOut(appeal_id=appeal_id, decision=body.decision, officer_id=row.officer_id)
 
 
@@ -259,23 +270,18 @@ async def reassign(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
     x_correlation_id: CorrelationId = None,
-) -> Any:
+) -> ReassignOut:
     """Moves the appeal to `officer_id` (the supervisor may overrule capacity), or without one
     routes it again excluding the current officer. Published as AppealReassigned."""
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.db.transaction() as session:
-            moved = await _ownership(request).reassign(
-                session,
-                appeal_id,
-                by=principal.sub,
-                officer_id=body.officer_id,
-                note=body.note,
-                correlation_id=x_correlation_id or str(uuid4()),
-            )
-    except OwnershipError as error:
-        return _refused(error)
-    runtime.relay.wake()
+    async with _deciding(request) as session:
+        moved = await _ownership(request).reassign(
+            session,
+            appeal_id,
+            by=principal.sub,
+            officer_id=body.officer_id,
+            note=body.note,
+            correlation_id=x_correlation_id or str(uuid4()),
+        )
     return ReassignOut(
         appeal_id=appeal_id,
         from_officer_id=moved.from_officer_id,
@@ -292,22 +298,17 @@ async def set_assistants(
     request: Request,
     principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
     x_correlation_id: CorrelationId = None,
-) -> Any:
+) -> AssistantsOut:
     """Sets the assisting officers (协办), replacing the previous list (empty clears it); the
     lead stays responsible for the deadline. Published as AssistantsChanged."""
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.db.transaction() as session:
-            changed = await _ownership(request).set_assistants(
-                session,
-                appeal_id,
-                by=principal.sub,
-                officer_ids=body.officer_ids,
-                correlation_id=x_correlation_id or str(uuid4()),
-            )
-    except OwnershipError as error:
-        return _refused(error)
-    runtime.relay.wake()
+    async with _deciding(request) as session:
+        changed = await _ownership(request).set_assistants(
+            session,
+            appeal_id,
+            by=principal.sub,
+            officer_ids=body.officer_ids,
+            correlation_id=x_correlation_id or str(uuid4()),
+        )
     return AssistantsOut(
         appeal_id=appeal_id,
         lead_officer_id=changed.lead_officer_id,

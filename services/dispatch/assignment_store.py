@@ -10,13 +10,21 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Float, cast, exists, func, literal, select, update
+from sqlalchemy import ColumnElement, Float, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.directory import DutyPost, LeavePeriod, on_leave
 from services.dispatch.routing import Candidate, EnterpriseInfo, Routing, RoutingContext
-from services.dispatch.store import assignments, departments, duty, enterprises, officers, returns
+from services.dispatch.store import (
+    assignments,
+    away_on,
+    departments,
+    duty,
+    enterprises,
+    officers,
+    returns,
+)
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 # The rules take the least loaded of each group, so a few of the least loaded are enough.
@@ -56,18 +64,10 @@ def _candidate(row: Any, today: date) -> Candidate:
 def _available(today: date, excluded: Iterable[str]) -> list[ColumnElement[bool]]:
     """On duty, under capacity, not on leave today, not excluded: the SQL twin of
     Candidate.available, so groups load only officers the rules could pick."""
-    period = func.jsonb_array_elements(officers.c.leave).table_valued("value").alias("period")
-    start = period.c.value.op("->>")("start")
-    end = period.c.value.op("->>")("end")
-    away = exists(
-        select(literal(1))
-        .select_from(period)
-        .where(func.to_date(start, "YYYY-MM-DD") <= today, func.to_date(end, "YYYY-MM-DD") >= today)
-    )
     conditions: list[ColumnElement[bool]] = [
         officers.c.on_duty,
         officers.c.open_assignments < officers.c.capacity,
-        ~away,
+        ~away_on(today),
     ]
     excluded = list(excluded)
     if excluded:

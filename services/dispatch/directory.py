@@ -3,8 +3,9 @@ departments and the categories they own; who holds the duty posts."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -27,6 +28,15 @@ class LeavePeriod(BaseModel):
 
     def covers(self, day: date) -> bool:
         return self.start <= day <= self.end
+
+
+# Leave periods are calendar days in the zone's own time.
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in Asia/Shanghai (what a leave period's days are counted in)."""
+    return (now or datetime.now(ZONE)).astimezone(ZONE).date()
 
 
 def on_leave(leave: list[LeavePeriod], day: date) -> bool:

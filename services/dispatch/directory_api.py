@@ -15,16 +15,15 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import store
-from services.dispatch.directory import DutyPost, LeavePeriod, on_leave
+from services.dispatch.directory import DutyPost, LeavePeriod, local_today, on_leave
 from services.dispatch.directory_load import (
     SERVICE,
     duty_changed,
     enterprise_changed,
-    local_today,
     officer_changed,
 )
 from services.dispatch.roster import MAX_CAPACITY, MAX_LEAVE_PERIODS
@@ -165,14 +164,6 @@ async def _officer_row(session: AsyncSession, officer_id: str) -> Any | None:
     return (await session.execute(select(t).where(t.c.officer_id == officer_id))).first()
 
 
-def _away_today(today: date) -> Any:
-    """SQL: a leave period of the officer covers `today`."""
-    period = func.jsonb_array_elements(store.officers.c.leave).table_valued("value").alias("p")
-    start = func.to_date(period.c.value.op("->>")("start"), "YYYY-MM-DD")
-    end = func.to_date(period.c.value.op("->>")("end"), "YYYY-MM-DD")
-    return exists(select(literal(1)).select_from(period).where(start <= today, end >= today))
-
-
 # --- officers ------------------------------------------------------------------------------
 
 
@@ -204,7 +195,7 @@ async def list_officers(
     if on_duty is not None:
         query = query.where(t.c.on_duty == on_duty)
     if on_leave is not None:
-        away = _away_today(today)
+        away = store.away_on(today)
         query = query.where(away if on_leave else ~away)
     if department is not None:
         query = query.where(t.c.department_id == department)

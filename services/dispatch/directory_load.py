@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import TypeVar
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,15 +25,7 @@ SERVICE = "dispatch"
 # PostgreSQL takes at most 32,767 parameters per statement and an officer row has 15: upserts go
 # in batches so a directory of any size loads (still in the caller's one transaction).
 BATCH_SIZE = 1000
-# Leave periods are calendar days in the zone's own time.
-ZONE = ZoneInfo("Asia/Shanghai")
-
 T = TypeVar("T")
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today in Asia/Shanghai (what a leave period's days are counted in)."""
-    return (now or datetime.now(ZONE)).astimezone(ZONE).date()
 
 
 class DirectoryReferenceError(ValueError):

@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import assignment_store as store
 from services.dispatch.assignment_store import RoutingInput
+from services.dispatch.directory import local_today
 from services.dispatch.routing import Decision, Routing, RuleOutcome, route, to_supervisor
 from shared.envelope import utcnow
 from shared.events import (
@@ -30,7 +30,6 @@ from shared.outbox import Outbox
 log = logging.getLogger(__name__)
 
 SERVICE = "dispatch"
-ZONE = ZoneInfo("Asia/Shanghai")  # leave periods are the zone's calendar days
 # A claim fails only when another replica took the officer's last place in between; each
 # attempt routes again with fresh loads.
 MAX_CLAIM_ATTEMPTS = 5
@@ -59,10 +58,6 @@ class UnknownOfficer(OwnershipError):
     status = 422
 
 
-def zone_today() -> date:
-    return datetime.now(ZONE).date()
-
-
 def routing_input(event: AppealReceived) -> RoutingInput:
     return RoutingInput(
         credit_code=event.appellant.enterprise_credit_code,
@@ -77,7 +72,7 @@ class Ownership:
         self,
         outbox: Outbox,
         *,
-        today: Callable[[], date] = zone_today,
+        today: Callable[[], date] = local_today,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.outbox = outbox

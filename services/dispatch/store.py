@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     Integer,
     String,
     Table,
+    exists,
     func,
     literal,
     select,
@@ -259,3 +262,11 @@ def enterprise_from_row(row: Any) -> Enterprise:
 
 def department_from_row(row: Any) -> Department:
     return Department.model_validate(row, from_attributes=True)
+
+
+def away_on(day: date) -> ColumnElement[bool]:
+    """SQL: one of the officer's leave periods covers `day` (the twin of directory.on_leave)."""
+    period = func.jsonb_array_elements(officers.c.leave).table_valued("value").alias("period")
+    start = func.to_date(period.c.value.op("->>")("start"), "YYYY-MM-DD")
+    end = func.to_date(period.c.value.op("->>")("end"), "YYYY-MM-DD")
+    return exists(select(literal(1)).select_from(period).where(start <= day, end >= day))

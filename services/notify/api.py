@@ -1,20 +1,26 @@
-"""Notify's HTTP API: the delivery log."""
+"""Notify's HTTP API: the delivery log, for ops and supervisors (a sign-in token with one of
+those roles; 401 without a valid token, 403 with neither role)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.notify import store
 from shared.http import Cursor, Limit, Page, SessionDep
+from shared.identity import Role, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Medium, NotificationStatus
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["notifications"],
+    dependencies=[Depends(require_roles(Role.OPS, Role.SUPERVISOR))],
+)
 
 
 class NotificationOut(BaseModel):
@@ -41,7 +47,7 @@ async def list_notifications(
     recipient: str | None = None,
     status: NotificationStatus | None = None,
 ) -> Page[NotificationOut]:
-    """The delivery log, oldest first."""
+    """The delivery log, oldest first. Ops and supervisors only."""
     t = store.notifications
     query = select(t)
     if appeal_id is not None:

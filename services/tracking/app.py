@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.tracking import api, handlers, store
 from shared.service import ServiceRuntime
 from shared.settings import Settings
-from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE
+from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, DIRECTORY_CHANGES
 
 NAME = "tracking"
 
@@ -16,6 +16,8 @@ def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, store.metadata)
     runtime.consume(APPEALS_IMMEDIATE, handlers.received_routes(runtime.outbox))
     runtime.consume(APPEALS_ASSIGNMENTS, handlers.assignment_routes(runtime.outbox))
+    # Its own copy of the officers (units decide who may read whose queue).
+    runtime.consume(DIRECTORY_CHANGES, handlers.directory_routes())
     return runtime.app(
         api.router,
         title="Jiban tracking",

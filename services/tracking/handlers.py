@@ -1,4 +1,6 @@
-"""Tracking's consumers: received, merged and assigned events fold into the appeal's record."""
+"""Tracking's consumers: received, merged and assigned events fold into the appeal's record, and
+so do dispatch's ownership moves (reassignments, assistants, rulings on returns); the
+directory's officer changes keep tracking's own copy of who is in which unit."""
 
 from __future__ import annotations
 
@@ -11,16 +13,31 @@ from services.tracking import store
 from services.tracking.projection import (
     AppealRecord,
     apply_assigned,
+    apply_assistants,
     apply_merged,
+    apply_reassigned,
     apply_received,
+    apply_return_decided,
 )
 from shared.consumer import Route
 from shared.envelope import Envelope
-from shared.events import AppealAssigned, AppealMerged, AppealReceived, AppealStatusChanged
+from shared.events import (
+    AppealAssigned,
+    AppealMerged,
+    AppealReassigned,
+    AppealReceived,
+    AppealStatusChanged,
+    AssistantsChanged,
+    OfficerChanged,
+    ReturnDecided,
+)
 from shared.outbox import Outbox
 from shared.vocabulary import AppealStatus
 
 SERVICE = "tracking"
+# The history's column widths: a long reason or ruling note is cut, never a failed message.
+ACTOR_CHARS = 100
+NOTE_CHARS = 1000
 
 
 async def _fold(
@@ -52,8 +69,8 @@ async def _fold(
         kind=kind,
         status=status or after.status or AppealStatus.RECEIVED,
         occurred_at=envelope.occurred_at,
-        actor=actor,
-        note=note,
+        actor=actor[:ACTOR_CHARS],
+        note=None if note is None else note[:NOTE_CHARS],
     )
     if after.status is not None and after.status != before.status:
         await outbox.put_event(
@@ -120,4 +137,79 @@ def assignment_routes(outbox: Outbox) -> dict[str, Route]:
             note=f"派给 {event.officer_id}：{event.reason}",
         )
 
-    return {AppealAssigned.TYPE: Route(AppealAssigned, on_assigned)}
+    async def on_reassigned(
+        session: AsyncSession, envelope: Envelope, event: AppealReassigned
+    ) -> None:
+        await _fold(
+            session,
+            outbox,
+            envelope,
+            event,
+            apply_reassigned,
+            kind="reassigned",
+            status=AppealStatus.ASSIGNED,
+            actor="dispatch",
+            note=f"由 {event.from_officer_id} 改派给 {event.officer_id}：{event.reason}",
+        )
+
+    async def on_assistants(
+        session: AsyncSession, envelope: Envelope, event: AssistantsChanged
+    ) -> None:
+        names = "、".join(event.assistant_officer_ids) or "无"
+        await _fold(
+            session,
+            outbox,
+            envelope,
+            event,
+            apply_assistants,
+            kind="assistants_changed",
+            status=None,
+            actor=event.changed_by,
+            note=f"协办：{names}",
+        )
+
+    async def on_return_decided(
+        session: AsyncSession, envelope: Envelope, event: ReturnDecided
+    ) -> None:
+        ruling = "同意" if event.decision == "accept" else "驳回"
+        note = f"{event.officer_id} 的退单申请：{ruling}"
+        if event.note:
+            note += f"（{event.note}）"
+        await _fold(
+            session,
+            outbox,
+            envelope,
+            event,
+            apply_return_decided,
+            kind="return_decided",
+            status=None,
+            actor=event.decided_by,
+            note=note,
+        )
+
+    # One topic, keyed by appeal id: one appeal's ownership moves arrive in the order dispatch
+    # made them; against appeals.immediate, in either order (the projection converges).
+    return {
+        AppealAssigned.TYPE: Route(AppealAssigned, on_assigned),
+        AppealReassigned.TYPE: Route(AppealReassigned, on_reassigned),
+        AssistantsChanged.TYPE: Route(AssistantsChanged, on_assistants),
+        ReturnDecided.TYPE: Route(ReturnDecided, on_return_decided),
+    }
+
+
+def directory_routes() -> dict[str, Route]:
+    """Only officers matter to tracking (who may read whose queue); enterprises, departments and
+    duty posts are not routed, so the consumer skips them."""
+
+    async def on_officer(session: AsyncSession, envelope: Envelope, event: OfficerChanged) -> None:
+        await store.save_officer(
+            session,
+            officer_id=event.officer_id,
+            name=event.name,
+            role=event.role.value,
+            unit=event.unit,
+            supervisor_id=event.supervisor_id,
+            changed_at=envelope.occurred_at,
+        )
+
+    return {OfficerChanged.TYPE: Route(OfficerChanged, on_officer)}

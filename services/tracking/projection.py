@@ -1,6 +1,7 @@
 """How events fold into an appeal's record. Pure, and order-insensitive: received and assigned
 events come from different topics, so they may arrive either way round, and any order must end
-in the same record."""
+in the same record. Ownership moves (reassignments, assistants, return rulings) carry their own
+times, and the latest wins whatever order they are heard in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from shared.events import AppealAssigned, AppealMerged, AppealReceived
+from shared.events import (
+    AppealAssigned,
+    AppealMerged,
+    AppealReassigned,
+    AppealReceived,
+    AssistantsChanged,
+    ReturnDecided,
+)
 from shared.vocabulary import AppealStatus
 
 # How far along the loop each status is; an event never moves an appeal backwards.
@@ -37,6 +45,18 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class ReturnDecision:
+    """The last ruling on a return (退单) of the appeal."""
+
+    officer_id: str  # who asked to give it back
+    decision: Literal["accept", "reject"]
+    decided_by: str
+    automatic: bool
+    note: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class AppealRecord:
     appeal_id: str
     status: AppealStatus | None = None  # None: only a placeholder so far
@@ -54,6 +74,12 @@ class AppealRecord:
     officer_id: str | None = None
     assigned_at: datetime | None = None
     assignment_reason: str | None = None
+    # The routing rule (or cause) behind the current owner: `enterprise_cso`, `department`, …
+    assignment_reason_code: str | None = None
+    # Assisting officers (协办): the appeal is in their queues too; the lead stays responsible.
+    assistant_officer_ids: tuple[str, ...] = ()
+    assistants_changed_at: datetime | None = None
+    last_return_decision: ReturnDecision | None = None
     # Every submission, in the order they happened; times_raised is derived from them.
     submissions: tuple[Submission, ...] = ()
     times_raised: int = 0
@@ -146,14 +172,80 @@ def apply_merged(record: AppealRecord, event: AppealMerged) -> AppealRecord:
     )
 
 
-def apply_assigned(record: AppealRecord, event: AppealAssigned) -> AppealRecord:
+def _owned_by(
+    record: AppealRecord,
+    *,
+    officer_id: str,
+    at: datetime,
+    reason_code: str,
+    reason: str,
+    tracking_code: str | None,
+) -> AppealRecord:
     # A later assignment (reassignment) wins; an older one arriving late does not undo it.
-    newer = record.assigned_at is None or event.assigned_at >= record.assigned_at
+    newer = record.assigned_at is None or at >= record.assigned_at
     return replace(
         record,
         status=_advance(record.status, AppealStatus.ASSIGNED),
-        tracking_code=record.tracking_code or event.tracking_code,
-        officer_id=event.officer_id if newer else record.officer_id,
-        assigned_at=event.assigned_at if newer else record.assigned_at,
-        assignment_reason=event.reason if newer else record.assignment_reason,
+        tracking_code=record.tracking_code or tracking_code,
+        officer_id=officer_id if newer else record.officer_id,
+        assigned_at=at if newer else record.assigned_at,
+        assignment_reason=reason if newer else record.assignment_reason,
+        assignment_reason_code=reason_code if newer else record.assignment_reason_code,
+    )
+
+
+def apply_assigned(record: AppealRecord, event: AppealAssigned) -> AppealRecord:
+    return _owned_by(
+        record,
+        officer_id=event.officer_id,
+        at=event.assigned_at,
+        reason_code=event.reason_code,
+        reason=event.reason,
+        tracking_code=event.tracking_code,
+    )
+
+
+def apply_reassigned(record: AppealRecord, event: AppealReassigned) -> AppealRecord:
+    """The appeal moves to `officer_id` (it leaves the old officer's queue). An assignment at
+    its time: whichever of the assignments and reassignments happened last owns the appeal,
+    in whatever order tracking hears of them; before its AppealReceived, the record keeps
+    what the move tells (the appeal exists and is assigned)."""
+    return _owned_by(
+        record,
+        officer_id=event.officer_id,
+        at=event.reassigned_at,
+        reason_code=event.reason_code,
+        reason=event.reason,
+        tracking_code=event.tracking_code,
+    )
+
+
+def apply_assistants(record: AppealRecord, event: AssistantsChanged) -> AppealRecord:
+    """The assistants become exactly the event's list (deduplicated, in its order); an older
+    list heard late does not replace a newer one. The status does not move."""
+    if record.assistants_changed_at is not None and event.changed_at < record.assistants_changed_at:
+        return record
+    return replace(
+        record,
+        assistant_officer_ids=tuple(dict.fromkeys(event.assistant_officer_ids)),
+        assistants_changed_at=event.changed_at,
+    )
+
+
+def apply_return_decided(record: AppealRecord, event: ReturnDecided) -> AppealRecord:
+    """Keeps the latest ruling on a return; the move itself (if accepted) comes as
+    AppealReassigned. The status does not move."""
+    last = record.last_return_decision
+    if last is not None and event.decided_at < last.decided_at:
+        return record
+    return replace(
+        record,
+        last_return_decision=ReturnDecision(
+            officer_id=event.officer_id,
+            decision=event.decision,
+            decided_by=event.decided_by,
+            automatic=event.automatic,
+            note=event.note,
+            decided_at=event.decided_at,
+        ),
     )

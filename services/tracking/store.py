@@ -1,4 +1,6 @@
-"""Tracking's tables (schema `tracking`): appeal records and their append-only history."""
+"""Tracking's tables (schema `tracking`): appeal records and their append-only history, and its
+own copy of the directory's officers (who they are, which unit), followed from
+`directory.changes`: tracking never reads dispatch's tables."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.tracking.projection import AppealRecord, Submission
+from services.tracking.projection import AppealRecord, ReturnDecision, Submission
 from shared.db import service_metadata
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
@@ -55,8 +57,29 @@ appeals = Table(
     Column("officer_id", String(64)),
     Column("assigned_at", DateTime(timezone=True)),
     Column("assignment_reason", String(500)),
+    Column("assignment_reason_code", String(40)),
+    # Assisting officers' ids (a handful), a JSON array: the GIN index finds an assistant's
+    # appeals for their queue (`assistant_officer_ids @> '["cw-1"]'`).
+    Column("assistant_officer_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("assistants_changed_at", DateTime(timezone=True)),
+    Column("last_return_decision", JSONB),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_appeals_officer_queue", "officer_id", "assigned_at", "appeal_id"),
+    Index("ix_appeals_assistants", "assistant_officer_ids", postgresql_using="gin"),
+)
+
+# Who each officer is, as the directory last said (OfficerChanged): enough to decide who may
+# read what (a supervisor reads the queues and appeals of their unit's officers).
+officers = Table(
+    "officers",
+    metadata,
+    Column("officer_id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("unit", String(100), nullable=False),
+    Column("supervisor_id", String(64)),
+    # When the directory changed the officer (the event's time), not when tracking heard it.
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 history = Table(
@@ -94,7 +117,32 @@ async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
     values["status"] = None if row.status is None else AppealStatus(row.status)
     values["classified_by"] = dict(row.classified_by)
     values["submissions"] = tuple(submission_from_json(s) for s in row.submissions)
+    values["assistant_officer_ids"] = tuple(row.assistant_officer_ids)
+    decision = row.last_return_decision
+    values["last_return_decision"] = None if decision is None else decision_from_json(decision)
     return AppealRecord(appeal_id=str(appeal_id), **values)
+
+
+def decision_to_json(d: ReturnDecision) -> dict[str, Any]:
+    return {
+        "officer_id": d.officer_id,
+        "decision": d.decision,
+        "decided_by": d.decided_by,
+        "automatic": d.automatic,
+        "note": d.note,
+        "decided_at": d.decided_at.isoformat(),
+    }
+
+
+def decision_from_json(data: dict[str, Any]) -> ReturnDecision:
+    return ReturnDecision(
+        officer_id=data["officer_id"],
+        decision=data["decision"],
+        decided_by=data["decided_by"],
+        automatic=bool(data.get("automatic", False)),
+        note=data.get("note", ""),
+        decided_at=datetime.fromisoformat(data["decided_at"]),
+    )
 
 
 def submission_to_json(s: Submission) -> dict[str, Any]:
@@ -124,6 +172,9 @@ async def save_record(session: AsyncSession, record: AppealRecord) -> None:
     values: dict[str, Any] = {name: getattr(record, name) for name in RECORD_COLUMNS}
     values["classified_by"] = dict(record.classified_by)
     values["submissions"] = [submission_to_json(s) for s in record.submissions]
+    values["assistant_officer_ids"] = list(record.assistant_officer_ids)
+    decision = record.last_return_decision
+    values["last_return_decision"] = None if decision is None else decision_to_json(decision)
     await session.execute(
         appeals.update()
         .where(appeals.c.appeal_id == UUID(record.appeal_id))
@@ -169,3 +220,38 @@ async def history_of(session: AsyncSession, appeal_id: UUID) -> list[Any]:
             )
         ).all()
     )
+
+
+async def save_officer(
+    session: AsyncSession,
+    *,
+    officer_id: str,
+    name: str,
+    role: str,
+    unit: str,
+    supervisor_id: str | None,
+    changed_at: datetime,
+) -> None:
+    """Upserts the officer as of `changed_at`; an older change heard late is ignored."""
+    values = {
+        "name": name,
+        "role": role,
+        "unit": unit,
+        "supervisor_id": supervisor_id,
+        "updated_at": changed_at,
+    }
+    statement = insert(officers).values(officer_id=officer_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["officer_id"],
+            set_={column: statement.excluded[column] for column in values},
+            where=officers.c.updated_at <= statement.excluded.updated_at,
+        )
+    )
+
+
+async def unit_of(session: AsyncSession, officer_id: str | None) -> str | None:
+    """The officer's unit as tracking last heard it from the directory; None if unknown."""
+    if officer_id is None:
+        return None
+    return await session.scalar(select(officers.c.unit).where(officers.c.officer_id == officer_id))

@@ -27,10 +27,16 @@ from ledger import Group, consumer_groups
 from load import Load
 
 from shared.envelope import Envelope
-from shared.events import AppealAssigned, AppealReceived, AppealStatusChanged, Event
+from shared.events import (
+    AppealAssigned,
+    AppealReceived,
+    AppealStatusChanged,
+    Event,
+    OfficerChanged,
+)
 from shared.settings import Settings
 from shared.topics import INBOUND_PREFIX, INBOUND_RECEIPTS, TopicNames, all_topics, dlq_of
-from shared.vocabulary import AppealStatus
+from shared.vocabulary import AppealStatus, OfficerRole
 
 pytestmark = pytest.mark.chaos
 
@@ -45,7 +51,18 @@ GOOD: dict[str, Callable[[uuid.UUID], Event]] = {
         to_status=AppealStatus.RECEIVED,
         changed_at=datetime.now(UTC),
     ),
+    # Directory events are keyed by their subject (here an officer made up for the test).
+    OfficerChanged.TOPIC: lambda appeal_id: OfficerChanged(
+        officer_id=f"chaos-{appeal_id.hex[:12]}",
+        name="混沌测试干部",
+        role=OfficerRole.COMMUNITY_WORKER,
+        unit="大旺社区",
+        on_duty=True,
+    ),
 }
+# The field the oversized message blows up (it must then fail validation): the appeal id for
+# appeal events; for an officer, its role (any string is a valid id, but not a valid role).
+HUGE_FIELD: dict[str, str] = {OfficerChanged.TOPIC: "role"}
 
 
 @dataclass(frozen=True)
@@ -56,14 +73,15 @@ class Sent:
     offset: int
 
 
-def envelope_poison(good: Envelope, settings: Settings) -> dict[str, tuple[bytes, str]]:
+def envelope_poison(topic: str, good: Envelope, settings: Settings) -> dict[str, tuple[bytes, str]]:
     """Bad messages for an envelope topic, each with the start of the error it should cause."""
     invalid = f"invalid {good.type} payload"
     # Every value wrapped in a list: a valid envelope whose payload has the wrong types.
     wrong = {k: [v] for k, v in good.payload.items()}
     # A real-looking event, too big to dead-letter whole (but under the broker's limit), and
-    # wrong: its appeal id is half a megabyte of "x".
-    huge = {**good.payload, "appeal_id": "x" * (settings.dlq_max_body_bytes + 64 * 1024)}
+    # wrong: its appeal id (or the topic's HUGE_FIELD) is half a megabyte of "x".
+    field = HUGE_FIELD.get(topic, "appeal_id")
+    huge = {**good.payload, field: "x" * (settings.dlq_max_body_bytes + 64 * 1024)}
     return {
         "bad_json": (b'{"event_id": "' + good.key + b'", this is not json', "invalid envelope"),
         "wrong_types": (good.model_copy(update={"payload": wrong}).to_bytes(), invalid),
@@ -127,7 +145,7 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
             else:
                 goods[topic] = envelope_of(GOOD[topic](uuid.uuid4()))
                 keys[topic] = goods[topic].key
-                bad = envelope_poison(goods[topic], settings)
+                bad = envelope_poison(topic, goods[topic], settings)
                 after = goods[topic].to_bytes()
             messages = {**{k: body for k, (body, _) in bad.items()}, "after": after}
             errors[topic] = {k: error for k, (_, error) in bad.items()}

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from jiban.local_infra import free_port
+from shared.identity import DEV_JWT_SECRET, issue_dev_token
 from shared.migrations import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +52,12 @@ def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         assert len(children) >= 6  # four services, Postgres, the broker
 
         base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        enterprise = httpx.get(base["dispatch"] + "/v1/enterprises?limit=1").json()["items"][0]
+        # `jiban dev` runs in development mode: an ops token signed with the dev secret.
+        token = issue_dev_token(DEV_JWT_SECRET, sub="ops", roles=["ops"])
+        signed_in = {"Authorization": f"Bearer {token}"}
+        enterprise = httpx.get(
+            base["dispatch"] + "/v1/enterprises?limit=1", headers=signed_in
+        ).json()["items"][0]
         accepted = httpx.post(
             base["intake"] + "/v1/appeals",
             json={
@@ -70,7 +76,7 @@ def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         appeal_id = accepted.json()["appeal_id"]
         deadline = time.monotonic() + 10
         while True:
-            view = httpx.get(base["tracking"] + f"/v1/appeals/{appeal_id}")
+            view = httpx.get(base["tracking"] + f"/v1/appeals/{appeal_id}", headers=signed_in)
             if view.status_code == 200 and view.json()["status"] == "assigned":
                 break
             assert time.monotonic() < deadline, view.text

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 from factories import submission
+from harness import bearer, dev_token
 
 from jiban.setup import load_demo_directory
 from shared.migrations import SERVICES
@@ -23,7 +24,10 @@ async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
     await load_demo_directory(settings)
     await asyncio.to_thread(stack.start_all)
 
-    async with httpx.AsyncClient(timeout=10) as http:
+    # People's endpoints (dispatch, tracking, notify) need a sign-in token; the services run in
+    # development mode, so an ops token signed with the development secret does. Intake's
+    # unified form ignores it (adapters sign with channel keys; open in development).
+    async with httpx.AsyncClient(timeout=10, headers=bearer(dev_token())) as http:
         enterprises = (
             await http.get(stack.url("dispatch") + "/v1/enterprises", params={"limit": 5})
         ).json()["items"]

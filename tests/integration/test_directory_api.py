@@ -17,8 +17,14 @@ from harness import bearer, dev_token
 from jiban.setup import load_demo_directory
 from services.dispatch.app import build
 from services.dispatch.demo_directory import DEPARTMENTS, DUTY_DISPATCHER_ID, SUP_DISPATCH
-from services.dispatch.directory import Department, Directory, DutyPost, Enterprise, Officer
-from services.dispatch.directory_load import local_today
+from services.dispatch.directory import (
+    Department,
+    Directory,
+    DutyPost,
+    Enterprise,
+    Officer,
+    local_today,
+)
 from shared.credit_code import is_valid
 from shared.settings import Settings
 from shared.topics import DIRECTORY_CHANGES

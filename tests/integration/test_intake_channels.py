@@ -37,14 +37,25 @@ def phone() -> str:
 
 
 async def post_signed(
-    client, path: str, payload: dict[str, Any], channel: str, *, later_s: float = 0
+    client,
+    path: str,
+    payload: dict[str, Any],
+    channel: str,
+    *,
+    later_s: float = 0,
+    at: float | None = None,
 ) -> Any:
     """As a channel adapter does it, with the development key of `channel`. The same bytes
     signed in the same second are the same signature, which is refused as a replay: a retry
-    is signed at a later second (`later_s`)."""
+    is signed at a later second (`later_s`); `at` pins the signing time (a deliberate replay)."""
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = signature_headers(
-        f"dev-{channel}", f"dev-secret-{channel}", "POST", path, body, time.time() + later_s
+        f"dev-{channel}",
+        f"dev-secret-{channel}",
+        "POST",
+        path,
+        body,
+        at if at is not None else time.time() + later_s,
     )
     return await client.post(
         path, content=body, headers={**headers, "content-type": "application/json"}
@@ -231,8 +242,10 @@ async def test_a_visit_without_a_problem_is_logged_not_an_appeal(run_service, to
     async with run_service("intake") as intake:
         path = "/v1/channels/cso_visit/appeals"
         first = await post_signed(intake, path, visit, "cso_visit")
-        again = await post_signed(intake, path, visit, "cso_visit", later_s=1)
-        replayed = await post_signed(intake, path, visit, "cso_visit", later_s=1)
+        # One signing time for both, so the second is a replay whatever the clock does between.
+        retry_at = time.time() + 1
+        again = await post_signed(intake, path, visit, "cso_visit", at=retry_at)
+        replayed = await post_signed(intake, path, visit, "cso_visit", at=retry_at)
         logged = await topics.read(VISITS_LOGGED, at_least=1)
         appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1)
     assert first.status_code == 202, first.text
@@ -288,6 +301,8 @@ async def test_outside_development_the_unified_form_needs_a_signature(settings, 
         update={
             "dev_mode": False,
             "channel_key_encryption_key": SecretStr(Fernet.generate_key().decode()),
+            # Outside development every service needs a way to verify sign-in tokens.
+            "jwt_secret": SecretStr("a-production-jwt-secret-of-at-least-32-bytes"),
         }
     )
     from factories import submission

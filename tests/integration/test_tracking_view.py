@@ -100,7 +100,7 @@ async def test_merged_repeats_show_in_the_view_without_moving_the_status(
         for h in final["history"]
     ] == [
         ("received", None, "received", "channel:hotline_12345", None),
-        ("assigned", "received", "assigned", "dispatch", "派给 cw-7：在岗办理人员中在办诉求最少"),
+        ("assigned", "received", "assigned", "dispatch", f"派给 cw-7：{assignment.reason}"),
         ("merged", "assigned", "assigned", "channel:mayor_line", mayor.reason),
         ("merged", "assigned", "assigned", "channel:web", "同一地点、内容相似"),
     ]

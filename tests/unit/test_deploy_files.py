@@ -51,6 +51,19 @@ def test_compose_sets_only_settings_the_services_know():
     assert compose()["services"]["dispatch"]["environment"]["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
 
 
+def test_compose_gives_every_service_a_way_to_verify_sign_in_tokens():
+    # Outside development mode a service without a secret or a JWKS URL refuses to start.
+    from shared.identity import MIN_SECRET_BYTES, verifier_from
+
+    for name in SERVICES:
+        env = {k: str(v) for k, v in compose()["services"][name]["environment"].items()}
+        fallback = re.fullmatch(r"\$\{[A-Z_]+:-(.*)\}", env["JIBAN_JWT_SECRET"])
+        secret = fallback.group(1) if fallback else env["JIBAN_JWT_SECRET"]
+        assert len(secret.encode()) >= MIN_SECRET_BYTES
+        assert env.get("JIBAN_DEV_MODE", "0").lower() not in {"1", "true"}
+        verifier_from(dev_mode=False, secret=secret)  # raises IdentityNotConfigured if not
+
+
 def test_gateway_routes_each_port_to_its_service():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     for port, name in zip(range(8001, 8005), SERVICES, strict=True):

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from jiban.tokens import token_roles
-from services.dispatch.directory import DutyPost, LeavePeriod, Officer
+from services.dispatch.directory import DutyPost, LeavePeriod, Officer, local_today
 from services.dispatch.directory_api import OfficerPatch, OfficerRef, officer_out
-from services.dispatch.directory_load import duty_changed, local_today, officer_changed
+from services.dispatch.directory_load import duty_changed, officer_changed
 from shared.identity import Role
 from shared.vocabulary import IndustryChain, OfficerRole
 

@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from shared.identity import (
     DEV_JWT_SECRET,
@@ -31,6 +31,7 @@ from shared.identity import (
     TokenVerifier,
     authenticated,
     can_read_officer,
+    forbidden,
     install_identity,
     issue_dev_token,
     require_roles,
@@ -443,6 +444,15 @@ def small_app(verifier: TokenVerifier) -> FastAPI:
     async def me(principal: Principal = Depends(authenticated())) -> dict[str, Any]:
         return {"sub": principal.sub, "roles": sorted(principal.roles)}
 
+    @app.get("/officers/{officer_id}")
+    async def officer(
+        officer_id: str, request: Request, principal: Principal = Depends(authenticated())
+    ) -> dict[str, str]:
+        # A route's own check on a valid principal, refused like require_roles refuses.
+        if principal.sub != officer_id:
+            raise forbidden(request, "only the officer themself")
+        return {"sub": principal.sub}
+
     @app.get("/units/{unit}/queue")
     async def unit_queue(
         principal: Principal = Depends(require_roles(Role.SUPERVISOR, Role.OPS)),
@@ -503,6 +513,27 @@ async def test_403_with_the_wrong_role(client: httpx.AsyncClient) -> None:
             }
         ]
     }
+
+
+async def test_a_routes_own_refusal_is_shaped_like_the_role_check(
+    client: httpx.AsyncClient,
+) -> None:
+    mine = await client.get("/officers/cso-1", headers=bearer("officer"))
+    theirs = await client.get("/officers/cso-2", headers=bearer("officer"))
+    anonymous = await client.get("/officers/cso-1")
+    assert mine.status_code == 200
+    assert theirs.status_code == 403
+    assert "www-authenticate" not in theirs.headers
+    assert theirs.json() == {
+        "detail": [
+            {
+                "loc": ["header", "Authorization"],
+                "msg": "only the officer themself",
+                "type": "forbidden",
+            }
+        ]
+    }
+    assert anonymous.status_code == 401
 
 
 @pytest.mark.parametrize("roles", [("officer", "supervisor"), ("ops",)])

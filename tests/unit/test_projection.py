@@ -11,12 +11,25 @@ import pytest
 from services.tracking.projection import (
     SUMMARY_CHARS,
     AppealRecord,
+    ReturnDecision,
     Submission,
     apply_assigned,
+    apply_assistants,
     apply_merged,
+    apply_reassigned,
     apply_received,
+    apply_return_decided,
 )
-from shared.events import AppealAssigned, AppealMerged, AppealReceived, Appellant, Location
+from shared.events import (
+    AppealAssigned,
+    AppealMerged,
+    AppealReassigned,
+    AppealReceived,
+    Appellant,
+    AssistantsChanged,
+    Location,
+    ReturnDecided,
+)
 from shared.vocabulary import AppealStatus, AppealType, Category, Channel, Urgency
 
 APPEAL_ID = uuid.UUID("6a1f3c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b")
@@ -115,6 +128,7 @@ def expected_record() -> AppealRecord:
         officer_id="cw-2",
         assigned_at=T0 + timedelta(hours=2),
         assignment_reason="分派给cw-2",
+        assignment_reason_code="least_loaded_handler",
         appeal_type="help",
         classified_by=CLASSIFIED_BY,
         submissions=(ORIGINAL,),
@@ -273,3 +287,143 @@ def test_record_from_before_submissions_were_kept_counts_its_original() -> None:
     # Rows migrated from tracking_0001 have received_at but an empty submissions list.
     legacy = AppealRecord(appeal_id=str(APPEAL_ID), status=AppealStatus.RECEIVED, received_at=T0)
     assert apply_merged(legacy, MAYOR).times_raised == 2
+
+
+# --- ownership moves: reassignments, assistants, rulings on returns ----------------------------
+
+
+def reassigned(from_officer: str, to_officer: str, at: datetime, **overrides: object):
+    values: dict[str, object] = {
+        "appeal_id": APPEAL_ID,
+        "from_officer_id": from_officer,
+        "officer_id": to_officer,
+        "reason_code": "department",
+        "reason": f"退单后改派给{to_officer}",
+        "cause": "return",
+        "reassigned_at": at,
+    }
+    values.update(overrides)
+    return AppealReassigned(**values)
+
+
+def assistants(ids: list[str], at: datetime) -> AssistantsChanged:
+    return AssistantsChanged(
+        appeal_id=APPEAL_ID,
+        lead_officer_id="cw-1",
+        assistant_officer_ids=ids,
+        changed_by="sup-1",
+        changed_at=at,
+    )
+
+
+def ruling(decision: str, at: datetime, note: str = "") -> ReturnDecided:
+    return ReturnDecided(
+        appeal_id=APPEAL_ID,
+        officer_id="cw-1",
+        decision=decision,
+        decided_by="dispatcher-1",
+        note=note,
+        decided_at=at,
+    )
+
+
+MOVED = reassigned("cw-1", "dept-9", T0 + timedelta(hours=1))
+HELPERS = assistants(["cw-3", "cw-4"], T0 + timedelta(minutes=30))
+ACCEPTED = ruling("accept", T0 + timedelta(minutes=59), note="不属本社区")
+
+OwnershipEvent = Folded | AppealReassigned | AssistantsChanged | ReturnDecided
+
+
+def fold_any(record: AppealRecord, event: OwnershipEvent) -> AppealRecord:
+    if isinstance(event, AppealReassigned):
+        return apply_reassigned(record, event)
+    if isinstance(event, AssistantsChanged):
+        return apply_assistants(record, event)
+    if isinstance(event, ReturnDecided):
+        return apply_return_decided(record, event)
+    return fold(record, event)
+
+
+OWNERSHIP_LABELS: dict[str, OwnershipEvent] = {
+    "received": received(),
+    "assigned": FIRST,
+    "assistants": HELPERS,
+    "ruling": ACCEPTED,
+    "moved": MOVED,
+}
+OWNERSHIP_ORDERS = list(itertools.permutations(OWNERSHIP_LABELS))
+
+
+def test_a_reassignment_moves_the_appeal_to_the_new_officer_with_its_reason() -> None:
+    record = apply_reassigned(apply_assigned(apply_received(empty(), received()), FIRST), MOVED)
+    assert (record.status, record.officer_id, record.assigned_at) == (
+        AppealStatus.ASSIGNED,
+        "dept-9",
+        MOVED.reassigned_at,
+    )
+    assert (record.assignment_reason_code, record.assignment_reason) == (
+        "department",
+        "退单后改派给dept-9",
+    )
+
+
+def test_a_reassignment_before_anything_else_is_kept_and_an_older_assignment_does_not_undo_it():
+    record = apply_reassigned(empty(), MOVED)
+    assert (record.status, record.officer_id) == (AppealStatus.ASSIGNED, "dept-9")
+    assert apply_assigned(record, FIRST).officer_id == "dept-9"
+
+
+def test_a_later_assignment_wins_over_an_earlier_reassignment() -> None:
+    later = assigned("cw-5", MOVED.reassigned_at + timedelta(hours=1))
+    record = apply_assigned(apply_reassigned(empty(), MOVED), later)
+    assert (record.officer_id, record.assignment_reason_code) == ("cw-5", "least_loaded_handler")
+
+
+def test_assistants_are_replaced_by_the_newest_list_and_deduplicated() -> None:
+    record = apply_assistants(empty(), assistants(["cw-3", "cw-4", "cw-3"], T0))
+    assert record.assistant_officer_ids == ("cw-3", "cw-4")
+    newer = apply_assistants(record, assistants(["cw-9"], T0 + timedelta(hours=1)))
+    assert newer.assistant_officer_ids == ("cw-9",)
+    # An older list heard late changes nothing; an empty newer list removes them all.
+    assert apply_assistants(newer, assistants(["cw-3"], T0)) == newer
+    none = apply_assistants(newer, assistants([], T0 + timedelta(hours=2)))
+    assert none.assistant_officer_ids == ()
+    assert none.status is None  # assistants never move the status
+
+
+def test_the_latest_ruling_on_a_return_is_kept() -> None:
+    rejected = ruling("reject", T0 + timedelta(minutes=10), note="属本社区职责")
+    record = apply_return_decided(apply_return_decided(empty(), ACCEPTED), rejected)
+    assert record.last_return_decision == ReturnDecision(
+        officer_id="cw-1",
+        decision="accept",
+        decided_by="dispatcher-1",
+        automatic=False,
+        note="不属本社区",
+        decided_at=ACCEPTED.decided_at,
+    )
+    assert apply_return_decided(empty(), rejected).last_return_decision.decision == "reject"
+
+
+@pytest.mark.parametrize("order", OWNERSHIP_ORDERS, ids=["-".join(o) for o in OWNERSHIP_ORDERS])
+def test_ownership_moves_in_any_order_converge(order: tuple[str, ...]) -> None:
+    record = empty()
+    for label in order:
+        record = fold_any(record, OWNERSHIP_LABELS[label])
+    assert record == replace(
+        expected_record(),
+        officer_id="dept-9",
+        assigned_at=MOVED.reassigned_at,
+        assignment_reason=MOVED.reason,
+        assignment_reason_code="department",
+        assistant_officer_ids=("cw-3", "cw-4"),
+        assistants_changed_at=HELPERS.changed_at,
+        last_return_decision=ReturnDecision(
+            officer_id="cw-1",
+            decision="accept",
+            decided_by="dispatcher-1",
+            automatic=False,
+            note="不属本社区",
+            decided_at=ACCEPTED.decided_at,
+        ),
+    )
