@@ -373,4 +373,6 @@ def subscribe(
         max_records=settings.consumer_batch_size,
         # A handler retrying a dependency for minutes must not be taken for a dead consumer.
         max_poll_interval_ms=15 * 60 * 1000,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 100),
     )(handle)

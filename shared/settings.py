@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Handler errors that are not infrastructure failures get this many tries before the DLQ.
     consumer_max_attempts: int = Field(3, ge=1)
     consumer_max_backoff_s: float = Field(10.0, gt=0)
+    # A member silent this long leaves its group and its partitions move (heartbeats every third
+    # of it, from a background task, so a slow handler does not count). Shorter means faster
+    # failover and, on some brokers (Tansu), faster joins; too short and a busy host flaps.
+    consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
     # /readyz reports a consumer stuck on one message for longer than this.
     consumer_stuck_after_s: float = Field(60.0, gt=0)
     # Dead-letter bodies above this are cut (the broker would refuse them anyway).

@@ -123,6 +123,8 @@ async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settin
         outbox_poll_interval_s=0.1,
         consumer_max_backoff_s=1.0,
         consumer_max_attempts=2,
+        # Tansu answers a group join after half the session timeout: joins take 1.5 s, not 5.
+        consumer_session_timeout_ms=3_000,
         tracking_code_key="test-tracking-code-key",
         # As under `make run`: dev channel keys, the unified form open. Tests of production
         # behaviour copy these settings with dev_mode=False and a real encryption key.

@@ -98,6 +98,8 @@ def new_settings(chaos_servers: ChaosServers) -> Iterator[Callable[..., Awaitabl
             outbox_poll_interval_s=0.1,
             consumer_max_backoff_s=1.0,
             consumer_max_attempts=2,
+            # Tansu answers a group join after half the session timeout: joins take 1.5 s.
+            consumer_session_timeout_ms=3_000,
         )
         await ensure_topics(settings)
         return settings
