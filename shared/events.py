@@ -70,6 +70,7 @@ class Appellant(BaseModel):
     name: str | None = None
     phone: str | None = None
     enterprise_credit_code: str | None = None
+    enterprise_name: str | None = None  # when given without the code
     anonymous: bool = False
 
 

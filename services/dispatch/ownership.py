@@ -61,6 +61,7 @@ class UnknownOfficer(OwnershipError):
 def routing_input(event: AppealReceived) -> RoutingInput:
     return RoutingInput(
         credit_code=event.appellant.enterprise_credit_code,
+        enterprise_name=event.appellant.enterprise_name,
         category=event.category,
         community=event.location.community,
         tracking_code=event.tracking_code,

@@ -214,14 +214,16 @@ class AppellantIn(BaseModel):
     name: Name = None
     phone: OptionalPhone = None
     enterprise_credit_code: OptionalCreditCode = None
+    # An enterprise named without its code: dispatch finds it by the exact registered name.
+    enterprise_name: Name = None
 
-    @field_validator("name", "phone", "enterprise_credit_code")
+    @field_validator("name", "phone", "enterprise_credit_code", "enterprise_name")
     @classmethod
     def _nobody_when_anonymous(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Anonymous means nobody to name and nobody to call back: no follow-up call is possible.
         if value is not None and info.data.get("anonymous"):
             raise ValueError(
-                "an anonymous appellant gives no name, phone or credit code "
+                "an anonymous appellant gives no name, phone, credit code or enterprise name "
                 "(no follow-up call is possible)"
             )
         return value

@@ -481,3 +481,33 @@ async def test_a_directory_change_takes_effect_for_the_next_decision(
     # CSO and assistant both away: the enterprise's chain team has nobody else, so the rules go
     # on down the list (no category, not a resident) to the duty supervisor.
     assert (third.officer_id, third.reason_code) == ("sup-1", "triage")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"),
+    [
+        ("get", "/v1/returns", None, DISPATCHER),
+        ("post", "/v1/appeals/{id}/return-decision", {"decision": "reject"}, DISPATCHER),
+        ("post", "/v1/appeals/{id}/reassign", {}, SUPERVISOR),
+        ("post", "/v1/appeals/{id}/assistants", {"officer_ids": []}, SUPERVISOR),
+        ("get", "/v1/appeals/{id}/routing", None, SUPERVISOR),
+        ("get", "/v1/assignments/{id}", None, SUPERVISOR),
+    ],
+)
+async def test_every_appeal_route_needs_the_right_sign_in(
+    settings, run_service, method, path, body, allowed
+):
+    url = path.format(id=uuid.uuid4())
+    kwargs = {} if body is None else {"json": body}
+    async with run_service("dispatch") as dispatch:
+        call = getattr(dispatch, method)
+        anonymous = await call(url, headers={"Authorization": ""}, **kwargs)
+        garbage = await call(url, headers=bearer("not-a-token"), **kwargs)
+        plain = await call(url, headers=bearer(dev_token("cw-9", ("officer",))), **kwargs)
+        right = await call(url, headers=allowed, **kwargs)
+    assert anonymous.status_code == 401 and garbage.status_code == 401
+    assert anonymous.json()["detail"][0]["loc"] == ["header", "Authorization"]
+    assert plain.status_code == 403
+    # The right role gets past sign-in: the unknown appeal is then 404 (or an empty list).
+    assert right.status_code in {200, 404}, right.text
+    assert right.status_code == (200 if path == "/v1/returns" else 404)
