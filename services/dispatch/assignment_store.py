@@ -5,6 +5,7 @@ one conditional UPDATE, so two replicas racing for the same officer cannot push 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -149,10 +150,27 @@ async def routing_context(
     *,
     today: date,
     excluded: Sequence[str] = (),
+    supervisor_only: bool = False,
 ) -> RoutingContext:
+    """What the rules need, loaded in rule order and no further: once a rule is sure to find
+    someone (an available CSO, a team or department with an available member…), the groups of
+    the rules after it are not queried (the trace lists those rules as not tried)."""
+    ctx = RoutingContext(
+        appeal_id=str(appeal_id),
+        category=inputs.category,
+        resident=inputs.resident,
+        community=inputs.community,
+        excluded=frozenset(excluded),
+    )
+    if supervisor_only:
+        return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
+
+    def settled(candidate: Candidate | None) -> bool:
+        return (
+            candidate is not None and candidate.available and candidate.officer_id not in excluded
+        )
+
     enterprise = await _enterprise(session, inputs)
-    info = cso = assistant = None
-    team: list[Candidate] = []
     if enterprise is not None:
         info = EnterpriseInfo(
             credit_code=enterprise.credit_code,
@@ -161,15 +179,22 @@ async def routing_context(
             community=enterprise.community,
             has_cso=enterprise.cso_officer_id is not None,
         )
+        ctx = replace(ctx, enterprise=info)
         cso_row = await _officer(session, enterprise.cso_officer_id)
         if cso_row is not None:
-            cso = _candidate(cso_row, today)
             assistant_row = await _officer(session, cso_row.paired_officer_id)
-            assistant = None if assistant_row is None else _candidate(assistant_row, today)
+            ctx = replace(
+                ctx,
+                cso=_candidate(cso_row, today),
+                cso_assistant=None if assistant_row is None else _candidate(assistant_row, today),
+            )
+            if settled(ctx.cso) or settled(ctx.cso_assistant):
+                return ctx
         if info.chain is not IndustryChain.OTHER:
             team = await _group(session, today, excluded, officers.c.chain == info.chain.value)
-    owners: list[str] = []
-    department_officers: list[Candidate] = []
+            ctx = replace(ctx, chain_team=team)
+            if team:
+                return ctx
     if inputs.category is not None:
         owning = (
             await session.execute(
@@ -178,15 +203,18 @@ async def routing_context(
                 .order_by(departments.c.department_id)
             )
         ).all()
-        owners = [row.name for row in owning]
         if owning:
-            department_officers = await _group(
+            members = await _group(
                 session,
                 today,
                 excluded,
                 officers.c.department_id.in_([row.department_id for row in owning]),
             )
-    workers: list[Candidate] = []
+            ctx = replace(
+                ctx, departments=[row.name for row in owning], department_officers=members
+            )
+            if members:
+                return ctx
     if inputs.resident and inputs.community:
         workers = await _group(
             session,
@@ -195,21 +223,10 @@ async def routing_context(
             officers.c.role == OfficerRole.COMMUNITY_WORKER.value,
             officers.c.communities.contains([inputs.community]),
         )
-    return RoutingContext(
-        appeal_id=str(appeal_id),
-        enterprise=info,
-        cso=cso,
-        cso_assistant=assistant,
-        chain_team=team,
-        category=inputs.category,
-        departments=owners,
-        department_officers=department_officers,
-        resident=inputs.resident,
-        community=inputs.community,
-        community_workers=workers,
-        duty_supervisor=await _duty_supervisor(session, today),
-        excluded=frozenset(excluded),
-    )
+        ctx = replace(ctx, community_workers=workers)
+        if workers:
+            return ctx
+    return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
 
 
 async def claim(session: AsyncSession, officer_id: str, *, ignore_capacity: bool) -> bool:

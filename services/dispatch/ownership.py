@@ -95,7 +95,12 @@ class Ownership:
         """Routes and takes the chosen officer's capacity in the database."""
         for _ in range(MAX_CLAIM_ATTEMPTS):
             ctx = await store.routing_context(
-                session, appeal_id, inputs, today=self.today(), excluded=excluded
+                session,
+                appeal_id,
+                inputs,
+                today=self.today(),
+                excluded=excluded,
+                supervisor_only=supervisor_because is not None,
             )
             routing = (
                 route(ctx) if supervisor_because is None else to_supervisor(ctx, supervisor_because)
@@ -108,7 +113,7 @@ class Ownership:
                 extra={"appeal_id": str(appeal_id), "officer_id": routing.decision.officer_id},
             )
         ctx = await store.routing_context(
-            session, appeal_id, inputs, today=self.today(), excluded=excluded
+            session, appeal_id, inputs, today=self.today(), supervisor_only=True
         )
         routing = to_supervisor(ctx, "候选人员名额在派单时被同时占满")
         await store.claim(session, routing.decision.officer_id, ignore_capacity=True)
