@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +49,8 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+# The caller's correlation id (a channel adapter's, a console's); one is made when absent.
+CorrelationId = Annotated[str | None, Header(max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 

@@ -100,18 +100,20 @@ def envelope_of(
 ENTERPRISE = credit_code(7)  # served by cso-1 in small_directory()
 
 
-def small_directory() -> Directory:
-    def officer(officer_id: str, role: OfficerRole, **kw: object) -> Officer:
-        return Officer(
-            officer_id=officer_id,
-            name=f"干部{officer_id}",
-            phone="13700000000",
-            email=f"{officer_id}@jiban.example",
-            role=role,
-            unit="测试",
-            **kw,
-        )
+def officer(officer_id: str, role: OfficerRole, **kw: Any) -> Officer:
+    """A directory officer with made-up contact details."""
+    return Officer(
+        officer_id=officer_id,
+        name=f"干部{officer_id}",
+        phone="13700000000",
+        email=f"{officer_id}@jiban.example",
+        role=role,
+        unit="测试",
+        **kw,
+    )
 
+
+def small_directory() -> Directory:
     return Directory(
         officers=[
             officer("cso-1", OfficerRole.CHIEF_SERVICE_OFFICER),

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import assignment_store, store
 from services.dispatch.ownership import MAX_ASSISTANTS, Ownership, OwnershipError
-from shared.http import Cursor, Limit, Page, SessionDep
+from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep
 from shared.identity import (
     Principal,
     Role,
@@ -39,8 +39,6 @@ from shared.identity import (
 from shared.pagination import paginate
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
-
-CorrelationId = Annotated[str | None, Header(max_length=200)]
 
 
 class AssignmentOut(BaseModel):

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
@@ -28,7 +28,7 @@ from services.dispatch.directory_load import (
 )
 from services.dispatch.roster import MAX_CAPACITY, MAX_LEAVE_PERIODS
 from shared.events import Event
-from shared.http import Cursor, Limit, Page, SessionDep
+from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep
 from shared.identity import Principal, Role, authenticated, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Category, IndustryChain, OfficerRole
@@ -36,7 +36,6 @@ from shared.vocabulary import Category, IndustryChain, OfficerRole
 # Every route reads the caller's token; changes also need one of these roles.
 router = APIRouter(prefix="/v1", tags=["directory"], dependencies=[Depends(authenticated())])
 Editor = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]
-CorrelationId = Annotated[str | None, Header(max_length=200)]
 
 
 # --- shapes --------------------------------------------------------------------------------

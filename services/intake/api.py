@@ -7,7 +7,7 @@ FastAPI must see each route's payload model as a real class."""
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -26,11 +26,11 @@ from services.intake.signing import has_signature_headers
 from services.intake.submission import AppealSubmission, time_errors
 from services.intake.tracking_code import normalise_tracking_code
 from shared.envelope import utcnow
+from shared.http import CorrelationId
 from shared.vocabulary import Channel, Satisfaction
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
 
-CorrelationId = Annotated[str | None, Header(max_length=200)]
 
 SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Receipt, "description": "Joined an open appeal (merged), or answered before"},

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from factories import credit_code
+from factories import credit_code, officer
 from fastapi import FastAPI
 from harness import bearer, dev_token
 
@@ -22,7 +22,6 @@ from services.dispatch.directory import (
     Directory,
     DutyPost,
     Enterprise,
-    Officer,
     local_today,
 )
 from shared.credit_code import is_valid
@@ -62,17 +61,6 @@ async def client_of(app: FastAPI, token: str | None) -> AsyncIterator[httpx.Asyn
 
 
 def small_directory() -> Directory:
-    def officer(officer_id: str, role: OfficerRole, **kw: Any) -> Officer:
-        return Officer(
-            officer_id=officer_id,
-            name=f"干部{officer_id}",
-            phone="13700000000",
-            email=f"{officer_id}@jiban.example",
-            role=role,
-            unit="测试",
-            **kw,
-        )
-
     cso = OfficerRole.CHIEF_SERVICE_OFFICER
     pba = OfficerRole.PARTY_BUILDING_ASSISTANT
     return Directory(
