@@ -120,11 +120,17 @@ async def test_database_down_answers_503_with_retry_after(settings, topics):
     assert await topics.read(APPEALS_IMMEDIATE, at_least=1, timeout_s=1) == []
 
 
-async def test_ops_endpoints_answer(run_service):
+async def test_ops_endpoints_answer(run_service, wait_until):
     async with run_service("intake") as intake:
         await intake.post("/v1/appeals", json=submission())
         health = await intake.get("/healthz")
-        ready = await intake.get("/readyz")
+
+        async def connected():
+            # Intake serves before its broker connection is up (it starts in the background).
+            answer = await intake.get("/readyz")
+            return answer if answer.json()["checks"]["broker"] == "ok" else None
+
+        ready = await wait_until(connected)
         metrics = await intake.get("/metrics")
     assert health.status_code == 200 and health.json()["service"] == "intake"
     assert ready.status_code == 200
