@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.tracking import api, handlers, store
+from services.tracking import api, handlers, public_api, store
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, DIRECTORY_CHANGES
@@ -20,6 +20,7 @@ def build(settings: Settings) -> FastAPI:
     runtime.consume(DIRECTORY_CHANGES, handlers.directory_routes())
     return runtime.app(
         api.router,
+        public_api.router,
         title="Jiban tracking",
         description="Each appeal's record and history, and officers' queues (跟踪督办).",
     )

@@ -70,6 +70,9 @@ class AppealRecord:
     summary: str | None = None
     community: str | None = None
     enterprise_credit_code: str | None = None
+    # The last four digits of the appellant's phone: what they give to see their appeal's status
+    # (GET /v1/status/{code}); the number itself stays with intake. None when anonymous.
+    phone_last4: str | None = None
     received_at: datetime | None = None
     officer_id: str | None = None
     assigned_at: datetime | None = None
@@ -124,6 +127,11 @@ def _with_count(record: AppealRecord) -> AppealRecord:
 SUMMARY_CHARS = 200
 
 
+def _last4(phone: str | None) -> str | None:
+    digits = "".join(c for c in phone or "" if c.isdigit())
+    return digits[-4:] if len(digits) >= 4 else None
+
+
 def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
     original = Submission(
         kind="original",
@@ -144,6 +152,7 @@ def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
             summary=event.content[:SUMMARY_CHARS],
             community=event.location.community,
             enterprise_credit_code=event.appellant.enterprise_credit_code,
+            phone_last4=_last4(event.appellant.phone),
             received_at=event.received_at,
             submissions=_merge_submissions(record.submissions, original),
         )

@@ -53,6 +53,7 @@ appeals = Table(
     Column("summary", String(200)),
     Column("community", String(100)),
     Column("enterprise_credit_code", String(18)),
+    Column("phone_last4", String(4)),
     Column("received_at", DateTime(timezone=True)),
     Column("officer_id", String(64)),
     Column("assigned_at", DateTime(timezone=True)),

@@ -124,6 +124,7 @@ def expected_record() -> AppealRecord:
         summary="宿舍楼停水两天，请协调供水。",
         community="大旺社区",
         enterprise_credit_code=None,
+        phone_last4="5678",
         received_at=T0,
         officer_id="cw-2",
         assigned_at=T0 + timedelta(hours=2),
@@ -427,3 +428,17 @@ def test_ownership_moves_in_any_order_converge(order: tuple[str, ...]) -> None:
             decided_at=ACCEPTED.decided_at,
         ),
     )
+
+
+def test_only_the_phones_last_four_digits_are_kept() -> None:
+    from factories import received as received_event
+
+    from shared.events import Appellant
+
+    kept = apply_received(
+        AppealRecord(appeal_id="a"), received_event(appellant=Appellant(phone="+86 139-1234-5678"))
+    )
+    anonymous = apply_received(
+        AppealRecord(appeal_id="b"), received_event(appellant=Appellant(anonymous=True))
+    )
+    assert (kept.phone_last4, anonymous.phone_last4) == ("5678", None)
