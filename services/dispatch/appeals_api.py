@@ -164,7 +164,7 @@ async def _readable_assignment(
         if may_learn_existence(principal) or principal.has_any(Role.DISPATCHER):
             raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
         raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
-    officer = await assignment_store.officer_row(session, row.officer_id)
+    officer = await store.officer_row(session, row.officer_id)
     if principal.has_any(Role.DISPATCHER) or can_read_appeal(
         principal,
         officer_id=row.officer_id,

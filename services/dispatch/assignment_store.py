@@ -23,6 +23,7 @@ from services.dispatch.store import (
     departments,
     duty,
     enterprises,
+    officer_row,
     officers,
     returns,
 )
@@ -97,18 +98,6 @@ async def _group(
     return [_candidate(r, today) for r in rows]
 
 
-async def _officer(session: AsyncSession, officer_id: str | None) -> Any | None:
-    if officer_id is None:
-        return None
-    return (
-        await session.execute(select(officers).where(officers.c.officer_id == officer_id))
-    ).first()
-
-
-async def officer_row(session: AsyncSession, officer_id: str) -> Any | None:
-    return await _officer(session, officer_id)
-
-
 async def duty_officer_id(session: AsyncSession, post: DutyPost) -> str | None:
     return (
         await session.execute(select(duty.c.officer_id).where(duty.c.post == post.value))
@@ -118,7 +107,7 @@ async def duty_officer_id(session: AsyncSession, post: DutyPost) -> str | None:
 async def _duty_supervisor(session: AsyncSession, today: date) -> Candidate | None:
     """The holder of the duty supervisor post; without one, the first supervisor on duty by id,
     so an appeal that no rule fits still gets a person."""
-    row = await _officer(session, await duty_officer_id(session, DutyPost.SUPERVISOR))
+    row = await officer_row(session, await duty_officer_id(session, DutyPost.SUPERVISOR))
     if row is None:
         row = (
             await session.execute(
@@ -180,9 +169,9 @@ async def routing_context(
             has_cso=enterprise.cso_officer_id is not None,
         )
         ctx = replace(ctx, enterprise=info)
-        cso_row = await _officer(session, enterprise.cso_officer_id)
+        cso_row = await officer_row(session, enterprise.cso_officer_id)
         if cso_row is not None:
-            assistant_row = await _officer(session, cso_row.paired_officer_id)
+            assistant_row = await officer_row(session, cso_row.paired_officer_id)
             ctx = replace(
                 ctx,
                 cso=_candidate(cso_row, today),

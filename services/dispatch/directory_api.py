@@ -158,11 +158,6 @@ async def _publish(
     )
 
 
-async def _officer_row(session: AsyncSession, officer_id: str) -> Any | None:
-    t = store.officers
-    return (await session.execute(select(t).where(t.c.officer_id == officer_id))).first()
-
-
 # --- officers ------------------------------------------------------------------------------
 
 
@@ -216,7 +211,7 @@ async def list_officers(
 
 @router.get("/officers/{officer_id}")
 async def get_officer(officer_id: str, session: SessionDep) -> OfficerOut:
-    row = await _officer_row(session, officer_id)
+    row = await store.officer_row(session, officer_id)
     if row is None:
         raise HTTPException(404, f"no officer {officer_id}")
     return officer_out(row, local_today())
@@ -238,7 +233,7 @@ async def change_officer(
     async with _changing(request) as session:
         row = await store.change_officer(session, officer_id, values)
         if row is None:
-            row = await _officer_row(session, officer_id)
+            row = await store.officer_row(session, officer_id)
             if row is None:
                 raise HTTPException(404, f"no officer {officer_id}")
         else:
@@ -305,7 +300,7 @@ async def assign_cso(
         enterprise = await _enterprise_row(session, credit_code)
         if enterprise is None:
             raise HTTPException(404, f"no enterprise {credit_code}")
-        officer = await _officer_row(session, body.officer_id)
+        officer = await store.officer_row(session, body.officer_id)
         if officer is None:
             raise _invalid("officer_id", f"no officer {body.officer_id} in the directory")
         if officer.role != OfficerRole.CHIEF_SERVICE_OFFICER.value:
@@ -446,7 +441,7 @@ async def set_duty(
     """Hands a duty post to an officer (any officer in the directory). Publishes DutyChanged
     when the holder changed."""
     async with _changing(request) as session:
-        officer = await _officer_row(session, body.officer_id)
+        officer = await store.officer_row(session, body.officer_id)
         if officer is None:
             raise _invalid("officer_id", f"no officer {body.officer_id} in the directory")
         if await store.set_duty(session, {post: body.officer_id}):

@@ -16,6 +16,7 @@ from services.dispatch import assignment_store as store
 from services.dispatch.assignment_store import RoutingInput
 from services.dispatch.directory import local_today
 from services.dispatch.routing import Decision, Routing, RuleOutcome, route, to_supervisor
+from services.dispatch.store import officer_row
 from shared.envelope import utcnow
 from shared.events import (
     AppealAssigned,
@@ -415,7 +416,7 @@ class Ownership:
             )
         if officer_id == row.officer_id:
             raise OwnershipError(f"appeal {appeal_id} is already with {officer_id}", "officer_id")
-        target = await store.officer_row(session, officer_id)
+        target = await officer_row(session, officer_id)
         if target is None:
             raise UnknownOfficer(f"no officer {officer_id}", "officer_id")
         reason = f"主管 {by} 指定改派给 {target.name}" + (f"：{note}" if note else "")

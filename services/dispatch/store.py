@@ -270,3 +270,12 @@ def away_on(day: date) -> ColumnElement[bool]:
     start = func.to_date(period.c.value.op("->>")("start"), "YYYY-MM-DD")
     end = func.to_date(period.c.value.op("->>")("end"), "YYYY-MM-DD")
     return exists(select(literal(1)).select_from(period).where(start <= day, end >= day))
+
+
+async def officer_row(session: AsyncSession, officer_id: str | None) -> Any | None:
+    """One officer's row, or None (also for no id: a CSO without an assistant, say)."""
+    if officer_id is None:
+        return None
+    return (
+        await session.execute(select(officers).where(officers.c.officer_id == officer_id))
+    ).first()
