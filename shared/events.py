@@ -13,9 +13,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.envelope import Envelope
 from shared.topics import (
     APPEALS_ASSIGNMENTS,
+    APPEALS_DEADLINES,
     APPEALS_FOLLOW_UPS,
     APPEALS_IMMEDIATE,
     APPEALS_LIFECYCLE,
+    CSO_MONTHLY,
     DIRECTORY_CHANGES,
     INBOUND_RECEIPTS,
     NOTIFICATIONS_SENT,
@@ -45,7 +47,9 @@ class Event(BaseModel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        EVENT_TYPES[cls.TYPE] = cls
+        # A base that only shares fields (no TYPE of its own) is not an event type.
+        if "TYPE" in cls.__dict__:
+            EVENT_TYPES[cls.TYPE] = cls
 
     def subject(self) -> str:
         raise NotImplementedError
@@ -283,9 +287,168 @@ class AppealStatusChanged(Event):
     to_status: AppealStatus
     officer_id: str | None = None
     changed_at: AwareDatetime
+    # Who moved it (`officer:<id>`, `dispatch`, `follow-up`, `tracking`) and what they said.
+    changed_by: str | None = None
+    note: str | None = None
+    # Set when to_status is closed: `resolved` (followed up) or `no_feedback` (window ran out).
+    closed_reason: Literal["resolved", "no_feedback"] | None = None
+    tracking_code: str | None = None
 
     def subject(self) -> str:
         return str(self.appeal_id)
+
+
+class AppealEscalated(Event):
+    """Someone above must look: reopened a second time (or more)."""
+
+    TYPE: ClassVar[str] = "AppealEscalated"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    officer_id: str | None
+    supervisor_id: str | None
+    unit: str | None
+    reason: Literal["reopened_again"]
+    reopen_count: int
+    escalated_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class ExtensionRequested(Event):
+    """An officer asked for more time (延期); a dispatcher or supervisor rules on tracking."""
+
+    TYPE: ClassVar[str] = "ExtensionRequested"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    extension_id: int
+    officer_id: str
+    supervisor_id: str | None = None
+    stage: str
+    working_days: int
+    reason: str
+    due_at: AwareDatetime
+    requested_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class ExtensionDecided(Event):
+    TYPE: ClassVar[str] = "ExtensionDecided"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    extension_id: int
+    officer_id: str
+    decision: Literal["grant", "refuse"]
+    decided_by: str
+    note: str = ""
+    previous_due_at: AwareDatetime
+    due_at: AwareDatetime  # the deadline now (moved when granted)
+    decided_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AppealMarkedUnreasonable(Event):
+    """不合理诉求: judged unreasonable after review; left out of the rates."""
+
+    TYPE: ClassVar[str] = "AppealMarkedUnreasonable"
+    TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
+
+    appeal_id: UUID
+    marked_by: str
+    reason: str
+    marked_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+# --- deadlines (tracking's clock) ----------------------------------------------------------
+
+
+class _DeadlineEvent(Event):
+    TOPIC: ClassVar[str] = APPEALS_DEADLINES
+
+    appeal_id: UUID
+    stage: str  # acknowledge, first_contact, resolve
+    officer_id: str | None
+    supervisor_id: str | None = None
+    unit: str | None = None
+    due_at: AwareDatetime
+    rule: str  # which limit applied, e.g. "complaint: 15 working days"
+    fired_at: AwareDatetime
+    tracking_code: str | None = None
+
+    def subject(self) -> str:
+        return str(self.appeal_id)
+
+
+class AcknowledgementReminder(_DeadlineEvent):
+    """Not yet acknowledged (签收): a reminder to the officer."""
+
+    TYPE: ClassVar[str] = "AcknowledgementReminder"
+    reminder_number: int
+
+
+class DeadlineWarning(_DeadlineEvent):
+    """80 % of a limit has passed and the stage is not done."""
+
+    TYPE: ClassVar[str] = "DeadlineWarning"
+
+
+class DeadlineOverdue(_DeadlineEvent):
+    """The limit has passed: an urging notice (催办) to the officer and escalation to their
+    supervisor."""
+
+    TYPE: ClassVar[str] = "DeadlineOverdue"
+
+
+class PublicNoticeIssued(_DeadlineEvent):
+    """Still overdue some working days after the limit: a public notice (通报) to the unit's
+    leadership."""
+
+    TYPE: ClassVar[str] = "PublicNoticeIssued"
+    overdue_working_days: int
+
+
+# --- chief service officers' monthly rules -------------------------------------------------
+
+
+class FiveOnesReminder(Event):
+    """A few days before month end: the enterprises a CSO has not contacted this month."""
+
+    TYPE: ClassVar[str] = "FiveOnesReminder"
+    TOPIC: ClassVar[str] = CSO_MONTHLY
+
+    officer_id: str
+    month: str  # 2026-11
+    uncontacted_credit_codes: list[str]
+    enterprises_total: int
+    problems_solved: int
+    month_ends_on: date
+
+    def subject(self) -> str:
+        return self.officer_id
+
+
+class CsoReportersProposed(Event):
+    """The four CSOs proposed to report to the zone's party committee this month."""
+
+    TYPE: ClassVar[str] = "CsoReportersProposed"
+    TOPIC: ClassVar[str] = CSO_MONTHLY
+
+    month: str
+    officer_ids: list[str]
+    proposed_at: AwareDatetime
+
+    def subject(self) -> str:
+        return f"cso-report:{self.month}"
 
 
 class SubmissionReceipt(Event):

@@ -16,6 +16,10 @@ DIRECTORY_CHANGES = "directory.changes"
 NOTIFICATIONS_SENT = "notifications.sent"
 VISITS_LOGGED = "visits.logged"
 APPEALS_FOLLOW_UPS = "appeals.follow-ups"
+# Tracking's clock: deadline warnings, urging, public notices, acknowledgement reminders.
+APPEALS_DEADLINES = "appeals.deadlines"
+# The chief service officers' monthly rules: five-ones reminders, the four proposed to report.
+CSO_MONTHLY = "cso.monthly"
 # Adapters that prefer Kafka to HTTP publish their native payloads here, one topic per channel
 # (keyed by their external id), and learn the outcome on the receipts topic.
 INBOUND_PREFIX = "appeals.inbound."
@@ -45,8 +49,23 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         APPEALS_LIFECYCLE,
-        "AppealStatusChanged; ReturnRequested, ReassignmentRequested (for dispatch)",
+        "AppealStatusChanged, AppealEscalated, ExtensionRequested, ExtensionDecided, "
+        "AppealMarkedUnreasonable; ReturnRequested, ReassignmentRequested (for dispatch)",
         "tracking",
+    ),
+    # Notify acts on these in its delivery issue; until then they only accumulate.
+    Topic(
+        APPEALS_DEADLINES,
+        "AcknowledgementReminder, DeadlineWarning, DeadlineOverdue (催办), "
+        "PublicNoticeIssued (通报)",
+        "tracking",
+        consumed=False,
+    ),
+    Topic(
+        CSO_MONTHLY,
+        "FiveOnesReminder, CsoReportersProposed (keyed by officer id / month)",
+        "tracking",
+        consumed=False,
     ),
     Topic(
         DIRECTORY_CHANGES,
@@ -55,19 +74,12 @@ TOPICS: tuple[Topic, ...] = (
     ),
     # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
     Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
-    # Tracking consumes these in its lifecycle issue; until then they only accumulate.
     Topic(
         VISITS_LOGGED,
         "VisitLogged: a CSO visit that found no problem (keyed by enterprise)",
         "intake",
-        consumed=False,
     ),
-    Topic(
-        APPEALS_FOLLOW_UPS,
-        "FollowUpRecorded: the 12345 call-back's result",
-        "intake",
-        consumed=False,
-    ),
+    Topic(APPEALS_FOLLOW_UPS, "FollowUpRecorded: the 12345 call-back's result", "intake"),
     *(
         Topic(inbound_topic(channel), f"{channel}'s native submissions", f"the {channel} adapter")
         for channel in Channel

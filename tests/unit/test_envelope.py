@@ -128,7 +128,10 @@ def defined_events() -> list[type[Event]]:
     return [
         cls
         for _, cls in inspect.getmembers(shared.events, inspect.isclass)
-        if issubclass(cls, Event) and cls is not Event and cls.__module__ == "shared.events"
+        if issubclass(cls, Event)
+        and cls is not Event
+        and cls.__module__ == "shared.events"
+        and "TYPE" in cls.__dict__  # not a base that only shares fields
     ]
 
 
