@@ -81,6 +81,21 @@ class Settings(BaseSettings):
     jwt_leeway_s: float = Field(30, ge=0)
     jwks_cache_s: float = Field(300, gt=0)
 
+    # Tracking's deadlines (services/tracking/deadlines.py, working_days.py): the working-day
+    # overrides ops edit (YAML; unset: the file shipped with tracking) and the deadline policy
+    # (YAML merged into the defaults; unset: the defaults).
+    working_days_overrides_path: str | None = None
+    deadline_policy_path: str | None = None
+    # How often the deadline scheduler looks for due deadlines (it is also woken by commits).
+    scheduler_poll_interval_s: float = Field(5.0, gt=0)
+    scheduler_batch_size: int = Field(200, ge=1)
+    # Not yet acknowledged (签收): a reminder this often until it is.
+    acknowledge_reminder_every_minutes: int = Field(240, ge=1)
+    # Which follow-up answers count as satisfied in the satisfaction rate (comma-separated).
+    satisfaction_counts: str = "satisfied,basically_satisfied"
+    # The five-ones reminder goes out this many days before the month ends.
+    five_ones_remind_days_before_month_end: int = Field(3, ge=0, le=27)
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:
