@@ -45,8 +45,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import yaml
 
 from services.tracking.working_days import (
     WorkingCalendar,
@@ -369,6 +372,21 @@ class DeadlinePolicy:
         return cls.from_mapping({})
 
     @classmethod
+    def from_file(cls, path: str | Path | None) -> DeadlinePolicy:
+        """The policy file ops edit (YAML, merged into the defaults); None: the defaults."""
+        if path is None:
+            return cls.default()
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PolicyError([f"{path}: cannot read the file: {exc.strerror}"]) from None
+        except yaml.YAMLError as exc:
+            raise PolicyError([f"{path}: not valid YAML: {exc}"]) from None
+        if raw is not None and not isinstance(raw, dict):
+            raise PolicyError([f"{path}: expected a mapping"])
+        return cls.from_mapping(raw)
+
+    @classmethod
     def from_mapping(
         cls, raw: Mapping[str, Any] | None, *, base: Mapping[str, Any] = DEFAULT_POLICY
     ) -> DeadlinePolicy:
@@ -450,13 +468,15 @@ class DeadlinePolicy:
         calendar: WorkingCalendar,
         *,
         resolved_at: datetime | None = None,
+        basis: str = "received",
     ) -> Schedule:
-        """Every stage of one appeal (see the module's docstring for the follow-up's start)."""
+        """Every stage of one appeal (see the module's docstring for the follow-up's start).
+        `basis` names what `received_at` is (a reopened appeal starts afresh: "reopened")."""
         key = (appeal_type, urgency, category)
-        resolve = self.stage_deadline(Stage.RESOLVE, *key, received_at, calendar)
+        resolve = self.stage_deadline(Stage.RESOLVE, *key, received_at, calendar, start_basis=basis)
         early: dict[Stage, StageDeadline] = {}
         for stage in _CAPPED_BY_RESOLVE:
-            own = self.stage_deadline(stage, *key, received_at, calendar)
+            own = self.stage_deadline(stage, *key, received_at, calendar, start_basis=basis)
             if resolve.due_at < own.due_at:
                 own = self._finish(
                     replace(own, due_at=resolve.due_at, rule=resolve.rule, capped_by=Stage.RESOLVE),

@@ -1,17 +1,22 @@
-"""Tracking's consumers: received, merged and assigned events fold into the appeal's record, and
-so do dispatch's ownership moves (reassignments, assistants, rulings on returns); the
+"""Tracking's consumers. Everything that moves an appeal goes through the workflow (and so the
+lifecycle): dispatch's assignments, reassignments and rulings on returns, and the call-back's
+results; the rest (receipt, repeats, assistants) folds into the record and its history. The
 directory's officer changes keep tracking's own copy of who is in which unit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tracking import store
+from services.tracking.lifecycle import Action, Assign, FollowUp, Refused, ReturnRejected
 from services.tracking.projection import (
-    AppealRecord,
     apply_assigned,
     apply_assistants,
     apply_merged,
@@ -19,6 +24,7 @@ from services.tracking.projection import (
     apply_received,
     apply_return_decided,
 )
+from services.tracking.workflow import AppealWorkflow, Project
 from shared.consumer import Route
 from shared.envelope import Envelope
 from shared.events import (
@@ -28,90 +34,113 @@ from shared.events import (
     AppealReceived,
     AppealStatusChanged,
     AssistantsChanged,
+    FollowUpRecorded,
     OfficerChanged,
     ReturnDecided,
 )
-from shared.outbox import Outbox
 from shared.vocabulary import AppealStatus
 
-SERVICE = "tracking"
-# The history's column widths: a long reason or ruling note is cut, never a failed message.
-ACTOR_CHARS = 100
-NOTE_CHARS = 1000
+log = logging.getLogger(__name__)
 
 
-async def _fold(
+async def _act_or_note(
+    workflow: AppealWorkflow,
     session: AsyncSession,
-    outbox: Outbox,
     envelope: Envelope,
-    event: Any,
-    apply: Callable[[AppealRecord, Any], AppealRecord],
+    appeal_id: UUID,
+    action: Action,
     *,
+    at: datetime,
     kind: str,
-    status: AppealStatus | None,
-    actor: str,
-    note: str | None,
-    skip_if_unchanged: bool = False,
+    note: str,
+    project: Project,
 ) -> None:
-    """`status`: the one the history entry records; None for an event that changes no status
-    (the entry then records where the appeal stands)."""
-    before = await store.lock_record(session, event.appeal_id)
-    after = apply(before, event)
-    if skip_if_unchanged and after == before:
-        # The same fact again under another event id (the inbox caught only the same id):
-        # nothing happened, so nothing enters the history either.
-        return
-    await store.save_record(session, after)
-    await store.append_history(
-        session,
-        appeal_id=event.appeal_id,
-        event_id=envelope.event_id,
-        kind=kind,
-        status=status or after.status or AppealStatus.RECEIVED,
-        occurred_at=envelope.occurred_at,
-        actor=actor[:ACTOR_CHARS],
-        note=None if note is None else note[:NOTE_CHARS],
-    )
-    if after.status is not None and after.status != before.status:
-        await outbox.put_event(
+    """An event another service or the call-back reports is a fact: if the lifecycle refuses
+    it (an assignment of an appeal already closed, a follow-up of one not resolved), the
+    appeal does not move, but the history says what came and why it changed nothing."""
+    locked = await store.lock_appeal(session, appeal_id)
+    try:
+        await workflow.act(
             session,
-            AppealStatusChanged(
-                appeal_id=event.appeal_id,
-                from_status=before.status,
-                to_status=after.status,
-                officer_id=after.officer_id,
-                changed_at=envelope.occurred_at,
-            ),
+            appeal_id,
+            action,
+            at=at,
+            event_id=envelope.event_id,
             correlation_id=envelope.correlation_id,
-            producer=SERVICE,
+            kind=kind,
+            note=note,
+            project=project,
+            locked=locked,
+        )
+    except Refused as refused:
+        log.warning(
+            "event refused by the lifecycle",
+            extra={"appeal_id": str(appeal_id), "kind": kind, "reason": refused.reason},
+        )
+        await workflow.note(
+            session,
+            appeal_id,
+            event_id=envelope.event_id,
+            at=at,
+            kind=f"{kind}_refused",
+            actor=action.by,
+            note=f"{note} — {refused.reason}",
+            project=project,
+            locked=locked,
         )
 
 
-def received_routes(outbox: Outbox) -> dict[str, Route]:
+def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
     async def on_received(session: AsyncSession, envelope: Envelope, event: AppealReceived) -> None:
-        await _fold(
+        locked = await store.lock_appeal(session, event.appeal_id)
+        first = locked.record.status is None
+        anonymous = event.appellant.anonymous
+        locked = replace(locked, state=replace(locked.state, anonymous=anonymous))
+        locked = await workflow.note(
             session,
-            outbox,
-            envelope,
-            event,
-            apply_received,
+            event.appeal_id,
+            event_id=envelope.event_id,
+            at=envelope.occurred_at,
             kind="received",
-            status=AppealStatus.RECEIVED,
             actor=f"channel:{event.channel}",
             note=None,
+            project=partial(apply_received, event=event),
+            locked=locked,
         )
+        if first:
+            await workflow.publish(
+                session,
+                AppealStatusChanged(
+                    appeal_id=event.appeal_id,
+                    from_status=None,
+                    to_status=AppealStatus.RECEIVED,
+                    changed_at=envelope.occurred_at,
+                    changed_by=f"channel:{event.channel}",
+                    tracking_code=event.tracking_code,
+                ),
+                correlation_id=envelope.correlation_id,
+            )
+        if not await store.deadlines_of(session, event.appeal_id):
+            await workflow.set_deadlines(
+                session,
+                event.appeal_id,
+                workflow.schedule(locked.record, event.received_at, anonymous=anonymous),
+                at=envelope.occurred_at,
+                event_id=envelope.event_id,
+                status=locked.state.status,
+                why="deadlines",
+            )
 
     async def on_merged(session: AsyncSession, envelope: Envelope, event: AppealMerged) -> None:
-        await _fold(
+        await workflow.note(
             session,
-            outbox,
-            envelope,
-            event,
-            apply_merged,
+            event.appeal_id,
+            event_id=envelope.event_id,
+            at=envelope.occurred_at,
             kind="merged",
-            status=None,
             actor=f"channel:{event.channel}",
             note=event.reason,
+            project=partial(apply_merged, event=event),
             skip_if_unchanged=True,
         )
 
@@ -123,49 +152,72 @@ def received_routes(outbox: Outbox) -> dict[str, Route]:
     }
 
 
-def assignment_routes(outbox: Outbox) -> dict[str, Route]:
-    async def on_assigned(session: AsyncSession, envelope: Envelope, event: AppealAssigned) -> None:
-        await _fold(
+def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
+    async def assign(
+        session: AsyncSession,
+        envelope: Envelope,
+        event: AppealAssigned | AppealReassigned,
+        *,
+        at: datetime,
+        kind: str,
+        note: str,
+        project: Project,
+    ) -> None:
+        locked = await store.lock_appeal(session, event.appeal_id)
+        last = locked.record.assigned_at
+        if last is not None and at < last:
+            # An older assignment heard late (a replay): the newer one stands.
+            log.info("stale assignment ignored", extra={"appeal_id": str(event.appeal_id)})
+            return
+        await _act_or_note(
+            workflow,
             session,
-            outbox,
+            envelope,
+            event.appeal_id,
+            Assign(officer_id=event.officer_id, note=note),
+            at=at,
+            kind=kind,
+            note=note,
+            project=project,
+        )
+
+    async def on_assigned(session: AsyncSession, envelope: Envelope, event: AppealAssigned) -> None:
+        await assign(
+            session,
             envelope,
             event,
-            apply_assigned,
+            at=event.assigned_at,
             kind="assigned",
-            status=AppealStatus.ASSIGNED,
-            actor="dispatch",
             note=f"派给 {event.officer_id}：{event.reason}",
+            project=partial(apply_assigned, event=event),
         )
 
     async def on_reassigned(
         session: AsyncSession, envelope: Envelope, event: AppealReassigned
     ) -> None:
-        await _fold(
+        await assign(
             session,
-            outbox,
             envelope,
             event,
-            apply_reassigned,
+            at=event.reassigned_at,
             kind="reassigned",
-            status=AppealStatus.ASSIGNED,
-            actor="dispatch",
             note=f"由 {event.from_officer_id} 改派给 {event.officer_id}：{event.reason}",
+            project=partial(apply_reassigned, event=event),
         )
 
     async def on_assistants(
         session: AsyncSession, envelope: Envelope, event: AssistantsChanged
     ) -> None:
         names = "、".join(event.assistant_officer_ids) or "无"
-        await _fold(
+        await workflow.note(
             session,
-            outbox,
-            envelope,
-            event,
-            apply_assistants,
+            event.appeal_id,
+            event_id=envelope.event_id,
+            at=envelope.occurred_at,
             kind="assistants_changed",
-            status=None,
             actor=event.changed_by,
             note=f"协办：{names}",
+            project=partial(apply_assistants, event=event),
         )
 
     async def on_return_decided(
@@ -175,16 +227,30 @@ def assignment_routes(outbox: Outbox) -> dict[str, Route]:
         note = f"{event.officer_id} 的退单申请：{ruling}"
         if event.note:
             note += f"（{event.note}）"
-        await _fold(
+        project = partial(apply_return_decided, event=event)
+        if event.decision == "reject":
+            await _act_or_note(
+                workflow,
+                session,
+                envelope,
+                event.appeal_id,
+                ReturnRejected(note=event.note, by=event.decided_by),
+                at=event.decided_at,
+                kind="return_decided",
+                note=note,
+                project=project,
+            )
+            return
+        # Accepted: the move itself comes next as AppealReassigned (an Assign).
+        await workflow.note(
             session,
-            outbox,
-            envelope,
-            event,
-            apply_return_decided,
+            event.appeal_id,
+            event_id=envelope.event_id,
+            at=event.decided_at,
             kind="return_decided",
-            status=None,
             actor=event.decided_by,
             note=note,
+            project=project,
         )
 
     # One topic, keyed by appeal id: one appeal's ownership moves arrive in the order dispatch
@@ -197,9 +263,42 @@ def assignment_routes(outbox: Outbox) -> dict[str, Route]:
     }
 
 
+def follow_up_routes(workflow: AppealWorkflow) -> dict[str, Route]:
+    """The call-back's results (回访), published by intake for the hotline."""
+
+    async def on_follow_up(
+        session: AsyncSession, envelope: Envelope, event: FollowUpRecorded
+    ) -> None:
+        said = f"回访：{'已解决' if event.solved else '未解决'}，{event.satisfaction}"
+        await _act_or_note(
+            workflow,
+            session,
+            envelope,
+            event.appeal_id,
+            FollowUp(
+                ref=str(envelope.event_id),
+                contacted=event.contacted,
+                solved=event.solved,
+                satisfaction=event.satisfaction,
+                note=event.note or "",
+                by=f"channel:{event.channel}",
+            ),
+            at=event.recorded_at,
+            kind="follow_up",
+            note=f"{said}；{event.note}" if event.note else said,
+            project=_unchanged,
+        )
+
+    return {FollowUpRecorded.TYPE: Route(FollowUpRecorded, on_follow_up)}
+
+
+def _unchanged(record: Any) -> Any:
+    return record
+
+
 def directory_routes() -> dict[str, Route]:
-    """Only officers matter to tracking (who may read whose queue); enterprises, departments and
-    duty posts are not routed, so the consumer skips them."""
+    """Only officers matter here (who may read whose queue, whom to escalate to); enterprises
+    are followed for the five ones (five_ones_handlers.py); the rest is skipped."""
 
     async def on_officer(session: AsyncSession, envelope: Envelope, event: OfficerChanged) -> None:
         await store.save_officer(

@@ -1,7 +1,11 @@
-"""How events fold into an appeal's record. Pure, and order-insensitive: received and assigned
-events come from different topics, so they may arrive either way round, and any order must end
-in the same record. Ownership moves (reassignments, assistants, return rulings) carry their own
-times, and the latest wins whatever order they are heard in."""
+"""How events fold into an appeal's record: what it is about, who raised it and how often, who
+owns it and why. Pure, and order-insensitive: received and assigned events come from different
+topics, so they may arrive either way round, and any order must end in the same record.
+Ownership moves (reassignments, assistants, return rulings) carry their own times, and the
+latest wins whatever order they are heard in.
+
+Where the appeal stands (its status) is not decided here: lifecycle.py is the one authority on
+that, and the workflow stores its answer with the record."""
 
 from __future__ import annotations
 
@@ -19,10 +23,6 @@ from shared.events import (
     ReturnDecided,
 )
 from shared.vocabulary import AppealStatus
-
-# How far along the loop each status is; an event never moves an appeal backwards.
-# (Tracking's own lifecycle transitions, which can move it back, come with the lifecycle issue.)
-PROGRESS: dict[AppealStatus, int] = {AppealStatus.RECEIVED: 0, AppealStatus.ASSIGNED: 1}
 
 SubmissionKind = Literal["original", "merged"]
 
@@ -59,7 +59,8 @@ class ReturnDecision:
 @dataclass(frozen=True)
 class AppealRecord:
     appeal_id: str
-    status: AppealStatus | None = None  # None: only a placeholder so far
+    # As the lifecycle last decided (None: only a placeholder so far); projections leave it be.
+    status: AppealStatus | None = None
     tracking_code: str | None = None
     channel: str | None = None
     appeal_type: str | None = None
@@ -71,8 +72,11 @@ class AppealRecord:
     community: str | None = None
     enterprise_credit_code: str | None = None
     # The last four digits of the appellant's phone: what they give to see their appeal's status
-    # (GET /v1/status/{code}); the number itself stays with intake. None when anonymous.
+    # (GET /v1/status/{code}). None when anonymous.
     phone_last4: str | None = None
+    # The appellant, for the officers who must call back (read through the API only, logged).
+    appellant_name: str | None = None
+    appellant_phone: str | None = None
     received_at: datetime | None = None
     officer_id: str | None = None
     assigned_at: datetime | None = None
@@ -86,12 +90,6 @@ class AppealRecord:
     # Every submission, in the order they happened; times_raised is derived from them.
     submissions: tuple[Submission, ...] = ()
     times_raised: int = 0
-
-
-def _advance(current: AppealStatus | None, to: AppealStatus) -> AppealStatus:
-    if current is None or PROGRESS.get(current, 99) < PROGRESS[to]:
-        return to
-    return current
 
 
 def _preference(s: Submission) -> tuple[bool, datetime]:
@@ -132,7 +130,17 @@ def _last4(phone: str | None) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
+NAME_CHARS = 100
+PHONE_CHARS = 32
+
+
+def _cut(text: str | None, chars: int) -> str | None:
+    text = (text or "").strip()
+    return text[:chars] or None
+
+
 def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
+    anonymous = event.appellant.anonymous
     original = Submission(
         kind="original",
         channel=event.channel.value,
@@ -142,7 +150,6 @@ def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
     return _with_count(
         replace(
             record,
-            status=_advance(record.status, AppealStatus.RECEIVED),
             tracking_code=event.tracking_code,
             channel=event.channel.value,
             appeal_type=None if event.appeal_type is None else event.appeal_type.value,
@@ -152,7 +159,9 @@ def apply_received(record: AppealRecord, event: AppealReceived) -> AppealRecord:
             summary=event.content[:SUMMARY_CHARS],
             community=event.location.community,
             enterprise_credit_code=event.appellant.enterprise_credit_code,
-            phone_last4=_last4(event.appellant.phone),
+            phone_last4=None if anonymous else _last4(event.appellant.phone),
+            appellant_name=None if anonymous else _cut(event.appellant.name, NAME_CHARS),
+            appellant_phone=None if anonymous else _cut(event.appellant.phone, PHONE_CHARS),
             received_at=event.received_at,
             submissions=_merge_submissions(record.submissions, original),
         )
@@ -174,7 +183,6 @@ def apply_merged(record: AppealRecord, event: AppealMerged) -> AppealRecord:
     return _with_count(
         replace(
             record,
-            status=_advance(record.status, AppealStatus.RECEIVED),
             tracking_code=record.tracking_code or event.tracking_code,
             submissions=_merge_submissions(record.submissions, merge),
         )
@@ -194,7 +202,6 @@ def _owned_by(
     newer = record.assigned_at is None or at >= record.assigned_at
     return replace(
         record,
-        status=_advance(record.status, AppealStatus.ASSIGNED),
         tracking_code=record.tracking_code or tracking_code,
         officer_id=officer_id if newer else record.officer_id,
         assigned_at=at if newer else record.assigned_at,

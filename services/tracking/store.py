@@ -4,8 +4,8 @@ own copy of the directory's officers (who they are, which unit), followed from
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import datetime
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,9 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.tracking.alarms import DeadlineMarks, next_fire_at
+from services.tracking.deadlines import Dimension, Limit, Rule, Stage, StageDeadline
+from services.tracking.lifecycle import AppealState
 from services.tracking.projection import AppealRecord, ReturnDecision, Submission
 from shared.db import service_metadata
 from shared.inbox import inbox_table
@@ -259,11 +262,22 @@ outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
 RECORD_COLUMNS = [f.name for f in fields(AppealRecord) if f.name != "appeal_id"]
+# The lifecycle's state besides status and officer_id (which the record carries).
+STATE_COLUMNS = [f.name for f in fields(AppealState) if f.name not in ("status", "officer_id")]
 
 
-async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
-    """The record, locked for this transaction; created empty if tracking has not seen it.
-    Insert-then-lock makes two events of one appeal, handled at once, take turns."""
+@dataclass(frozen=True)
+class LockedAppeal:
+    record: AppealRecord
+    state: AppealState
+    row: Any  # the whole row (milestones and the like), as read under the lock
+
+
+async def lock_appeal(session: AsyncSession, appeal_id: UUID) -> LockedAppeal:
+    """The record and its lifecycle state, locked for this transaction; created empty if
+    tracking has not seen the appeal. Insert-then-lock makes two events of one appeal, handled
+    at once, take turns. Everything that changes an appeal or its deadlines holds this lock, so
+    the deadline scheduler, the consumers and the officers' actions never cross."""
     await session.execute(
         insert(appeals)
         .values(appeal_id=appeal_id)
@@ -274,6 +288,14 @@ async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
             select(appeals).where(appeals.c.appeal_id == appeal_id).with_for_update()
         )
     ).one()
+    return LockedAppeal(record_from_row(row), state_from_row(row), row)
+
+
+async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
+    return (await lock_appeal(session, appeal_id)).record
+
+
+def record_from_row(row: Any) -> AppealRecord:
     values: dict[str, Any] = {name: getattr(row, name) for name in RECORD_COLUMNS}
     values["status"] = None if row.status is None else AppealStatus(row.status)
     values["classified_by"] = dict(row.classified_by)
@@ -281,7 +303,47 @@ async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
     values["assistant_officer_ids"] = tuple(row.assistant_officer_ids)
     decision = row.last_return_decision
     values["last_return_decision"] = None if decision is None else decision_from_json(decision)
-    return AppealRecord(appeal_id=str(appeal_id), **values)
+    return AppealRecord(appeal_id=str(row.appeal_id), **values)
+
+
+def state_from_row(row: Any) -> AppealState:
+    """A placeholder row (status NULL) is an appeal that is, as far as the lifecycle goes,
+    received."""
+    values: dict[str, Any] = {name: getattr(row, name) for name in STATE_COLUMNS}
+    values["follow_up_refs"] = tuple(row.follow_up_refs)
+    before = row.status_before_return
+    values["status_before_return"] = None if before is None else AppealStatus(before)
+    return AppealState(
+        status=AppealStatus(row.status) if row.status else AppealStatus.RECEIVED,
+        officer_id=row.officer_id,
+        **values,
+    )
+
+
+async def save_appeal(
+    session: AsyncSession,
+    record: AppealRecord,
+    state: AppealState,
+    **milestones: Any,
+) -> None:
+    """The record, the lifecycle's state and any milestone columns (`accepted_at=…`). The
+    status and the officer are the lifecycle's: it is the one authority on them."""
+    # Field by field, not asdict(): submissions go to JSONB as plain JSON (ISO times).
+    values: dict[str, Any] = {name: getattr(record, name) for name in RECORD_COLUMNS}
+    values["classified_by"] = dict(record.classified_by)
+    values["submissions"] = [submission_to_json(s) for s in record.submissions]
+    values["assistant_officer_ids"] = list(record.assistant_officer_ids)
+    decision = record.last_return_decision
+    values["last_return_decision"] = None if decision is None else decision_to_json(decision)
+    values.update({name: getattr(state, name) for name in STATE_COLUMNS})
+    values["follow_up_refs"] = list(state.follow_up_refs)
+    values["status"] = state.status.value
+    values["officer_id"] = state.officer_id
+    await session.execute(
+        appeals.update()
+        .where(appeals.c.appeal_id == UUID(record.appeal_id))
+        .values(**values, **milestones, updated_at=func.now())
+    )
 
 
 def decision_to_json(d: ReturnDecision) -> dict[str, Any]:
@@ -325,21 +387,6 @@ def submission_from_json(data: dict[str, Any]) -> Submission:
         at=datetime.fromisoformat(data["at"]),
         score=data.get("score"),
         reason=data.get("reason"),
-    )
-
-
-async def save_record(session: AsyncSession, record: AppealRecord) -> None:
-    # Field by field, not asdict(): submissions go to JSONB as plain JSON (ISO times).
-    values: dict[str, Any] = {name: getattr(record, name) for name in RECORD_COLUMNS}
-    values["classified_by"] = dict(record.classified_by)
-    values["submissions"] = [submission_to_json(s) for s in record.submissions]
-    values["assistant_officer_ids"] = list(record.assistant_officer_ids)
-    decision = record.last_return_decision
-    values["last_return_decision"] = None if decision is None else decision_to_json(decision)
-    await session.execute(
-        appeals.update()
-        .where(appeals.c.appeal_id == UUID(record.appeal_id))
-        .values(**values, updated_at=func.now())
     )
 
 
@@ -416,3 +463,282 @@ async def unit_of(session: AsyncSession, officer_id: str | None) -> str | None:
     if officer_id is None:
         return None
     return await session.scalar(select(officers.c.unit).where(officers.c.officer_id == officer_id))
+
+
+# --- deadlines -------------------------------------------------------------------------------
+# Callers hold the appeal's lock (lock_appeal) while they change its deadlines.
+
+OFFICER_STAGES = (Stage.ACKNOWLEDGE, Stage.FIRST_CONTACT, Stage.RESOLVE)
+
+
+def marks_of(row: Any) -> DeadlineMarks:
+    return DeadlineMarks(
+        stage=Stage(row.stage),
+        start_at=row.start_at,
+        due_at=row.due_at,
+        warn_at=row.warn_at,
+        public_notice_at=row.public_notice_at,
+        met_at=row.met_at,
+        reminders_sent=row.reminders_sent,
+        warned_at=row.warned_at,
+        urged_at=row.urged_at,
+        noticed_at=row.noticed_at,
+    )
+
+
+def stage_deadline_of(row: Any) -> StageDeadline:
+    """Back from the row, enough to extend it (the candidates that lost are not kept)."""
+    rule = Rule(Dimension(row.rule_dimension), row.rule_value, Limit.parse(row.rule_limit))
+    return StageDeadline(
+        stage=Stage(row.stage),
+        start=row.start_at,
+        start_basis=row.start_basis,
+        due_at=row.due_at,
+        rule=rule,
+        candidates=(),
+        warn_at=row.warn_at,
+        public_notice_at=row.public_notice_at,
+        capped_by=Stage(row.capped_by) if row.capped_by else None,
+    )
+
+
+async def deadlines_of(
+    session: AsyncSession, appeal_id: UUID, *, due_by: datetime | None = None
+) -> dict[Stage, Any]:
+    query = select(deadlines).where(deadlines.c.appeal_id == appeal_id)
+    if due_by is not None:
+        query = query.where(deadlines.c.next_fire_at <= due_by)
+    rows = (await session.execute(query.order_by(deadlines.c.due_at))).all()
+    return {Stage(r.stage): r for r in rows}
+
+
+async def put_deadline(
+    session: AsyncSession,
+    appeal_id: UUID,
+    deadline: StageDeadline,
+    *,
+    reminder_every: timedelta,
+    extensions: list[dict[str, Any]] | None = None,
+) -> None:
+    """Sets (or starts afresh) one stage's deadline: nothing met, nothing fired."""
+    values = {
+        "start_at": deadline.start,
+        "start_basis": deadline.start_basis,
+        "due_at": deadline.due_at,
+        "warn_at": deadline.warn_at,
+        "public_notice_at": deadline.public_notice_at,
+        "rule_dimension": deadline.rule.dimension.value,
+        "rule_value": deadline.rule.value,
+        "rule_limit": str(deadline.rule.limit),
+        "capped_by": deadline.capped_by.value if deadline.capped_by else None,
+        "reason": deadline.reason[:1000],
+        "extensions": extensions or [],
+        "met_at": None,
+        "reminders_sent": 0,
+        "warned_at": None,
+        "urged_at": None,
+        "noticed_at": None,
+    }
+    marks = DeadlineMarks(
+        stage=deadline.stage,
+        start_at=deadline.start,
+        due_at=deadline.due_at,
+        warn_at=deadline.warn_at,
+        public_notice_at=deadline.public_notice_at,
+    )
+    values["next_fire_at"] = next_fire_at(marks, reminder_every)
+    statement = insert(deadlines).values(appeal_id=appeal_id, stage=deadline.stage.value, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["appeal_id", "stage"],
+            set_={**{k: statement.excluded[k] for k in values}, "updated_at": func.now()},
+        )
+    )
+
+
+async def save_marks(
+    session: AsyncSession, appeal_id: UUID, marks: DeadlineMarks, *, reminder_every: timedelta
+) -> None:
+    await session.execute(
+        deadlines.update()
+        .where(deadlines.c.appeal_id == appeal_id, deadlines.c.stage == marks.stage.value)
+        .values(
+            reminders_sent=marks.reminders_sent,
+            warned_at=marks.warned_at,
+            urged_at=marks.urged_at,
+            noticed_at=marks.noticed_at,
+            next_fire_at=next_fire_at(marks, reminder_every),
+            updated_at=func.now(),
+        )
+    )
+
+
+async def meet_deadline(session: AsyncSession, appeal_id: UUID, stage: Stage, at: datetime) -> None:
+    """The stage is done (the first time counts); nothing more fires for it."""
+    await session.execute(
+        deadlines.update()
+        .where(
+            deadlines.c.appeal_id == appeal_id,
+            deadlines.c.stage == stage.value,
+            deadlines.c.met_at.is_(None),
+        )
+        .values(met_at=at, next_fire_at=None, updated_at=func.now())
+    )
+
+
+async def cancel_deadlines(session: AsyncSession, appeal_id: UUID) -> None:
+    """A closed appeal: nothing more fires."""
+    await session.execute(
+        deadlines.update()
+        .where(deadlines.c.appeal_id == appeal_id, deadlines.c.next_fire_at.is_not(None))
+        .values(next_fire_at=None, updated_at=func.now())
+    )
+
+
+async def refresh_due(session: AsyncSession, appeal_id: UUID) -> None:
+    """The appeal's `due_at`/`due_stage`: its officer's nearest unmet deadline (the queue sorts
+    on it); none once resolved or closed."""
+    nearest = (
+        select(deadlines.c.due_at, deadlines.c.stage)
+        .where(
+            deadlines.c.appeal_id == appeal_id,
+            deadlines.c.met_at.is_(None),
+            deadlines.c.stage.in_([s.value for s in OFFICER_STAGES]),
+        )
+        .order_by(deadlines.c.due_at)
+        .limit(1)
+    )
+    row = (await session.execute(nearest)).first()
+    await session.execute(
+        appeals.update()
+        .where(appeals.c.appeal_id == appeal_id)
+        .values(due_at=row.due_at if row else None, due_stage=row.stage if row else None)
+    )
+
+
+async def due_appeal_ids(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
+    """Appeals with a deadline to fire by `now`, each locked for this transaction; appeals
+    another transaction holds (another replica's scheduler, a consumer, an officer) are
+    skipped, not waited for: they will be due again at the next round."""
+    due = (
+        select(deadlines.c.appeal_id)
+        .where(deadlines.c.next_fire_at <= now)
+        .order_by(deadlines.c.next_fire_at)
+        .limit(limit)
+    )
+    rows = await session.execute(
+        select(appeals.c.appeal_id)
+        .where(appeals.c.appeal_id.in_(due.scalar_subquery()))
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def officer_row(session: AsyncSession, officer_id: str | None) -> Any:
+    if officer_id is None:
+        return None
+    return (
+        await session.execute(select(officers).where(officers.c.officer_id == officer_id))
+    ).first()
+
+
+async def extend_deadline(
+    session: AsyncSession,
+    appeal_id: UUID,
+    extended: StageDeadline,
+    *,
+    extension: dict[str, Any],
+    now: datetime,
+    reminder_every: timedelta,
+) -> None:
+    """Moves a deadline (an extension granted): its instants move, what is now in the future
+    may fire again, and the extension is kept with its reason."""
+    row = (await deadlines_of(session, appeal_id))[extended.stage]
+    marks = replace(
+        marks_of(row),
+        due_at=extended.due_at,
+        warn_at=extended.warn_at,
+        public_notice_at=extended.public_notice_at,
+        warned_at=row.warned_at if extended.warn_at <= now else None,
+        urged_at=row.urged_at if extended.due_at <= now else None,
+        noticed_at=row.noticed_at if extended.public_notice_at <= now else None,
+    )
+    reason = f"{row.reason}; extended by {extension['working_days']} working days"
+    await session.execute(
+        deadlines.update()
+        .where(deadlines.c.appeal_id == appeal_id, deadlines.c.stage == extended.stage.value)
+        .values(
+            due_at=marks.due_at,
+            warn_at=marks.warn_at,
+            public_notice_at=marks.public_notice_at,
+            warned_at=marks.warned_at,
+            urged_at=marks.urged_at,
+            noticed_at=marks.noticed_at,
+            reason=reason[:1000],
+            extensions=[*row.extensions, extension],
+            next_fire_at=next_fire_at(marks, reminder_every) if row.met_at is None else None,
+            updated_at=func.now(),
+        )
+    )
+
+
+async def pending_extension(session: AsyncSession, appeal_id: UUID) -> Any:
+    return (
+        await session.execute(
+            select(extensions).where(
+                extensions.c.appeal_id == appeal_id, extensions.c.status == "pending"
+            )
+        )
+    ).first()
+
+
+async def add_extension(
+    session: AsyncSession,
+    *,
+    appeal_id: UUID,
+    stage: Stage,
+    working_days: int,
+    reason: str,
+    requested_by: str,
+    requested_at: datetime,
+    due_at: datetime,
+) -> int:
+    return int(
+        await session.scalar(
+            insert(extensions)
+            .values(
+                appeal_id=appeal_id,
+                stage=stage.value,
+                working_days=working_days,
+                reason=reason,
+                requested_by=requested_by,
+                requested_at=requested_at,
+                status="pending",
+                previous_due_at=due_at,
+            )
+            .returning(extensions.c.id)
+        )
+    )
+
+
+async def decide_extension(
+    session: AsyncSession,
+    extension_id: int,
+    *,
+    status: str,
+    decided_by: str,
+    decided_at: datetime,
+    note: str,
+    new_due_at: datetime,
+) -> None:
+    await session.execute(
+        extensions.update()
+        .where(extensions.c.id == extension_id)
+        .values(
+            status=status,
+            decided_by=decided_by,
+            decided_at=decided_at,
+            note=note,
+            new_due_at=new_due_at,
+        )
+    )
