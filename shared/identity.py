@@ -485,19 +485,25 @@ def forbidden(request: Request, msg: str) -> HTTPException:
 # --- policy -----------------------------------------------------------------------------------
 
 
-def can_read_officer(principal: Principal, officer_id: str, officer_unit: str | None) -> bool:
-    """May `principal` read this officer's things (queue, assignments)? The officer themself,
-    a supervisor of the officer's unit, or ops. Pure: the caller looks the unit up."""
+def oversees(principal: Principal, unit: str | None) -> bool:
+    """Ops, or a supervisor of `unit` (an officer's unit as the service last heard it; None,
+    unknown: ops only)."""
     if Role.OPS in principal.roles:
-        return True
-    if Role.OFFICER in principal.roles and principal.sub == officer_id:
         return True
     return (
         Role.SUPERVISOR in principal.roles
         and principal.unit is not None
-        and officer_unit is not None
-        and principal.unit == officer_unit
+        and unit is not None
+        and principal.unit == unit
     )
+
+
+def can_read_officer(principal: Principal, officer_id: str, officer_unit: str | None) -> bool:
+    """May `principal` read this officer's things (queue, assignments)? The officer themself,
+    a supervisor of the officer's unit, or ops. Pure: the caller looks the unit up."""
+    if Role.OFFICER in principal.roles and principal.sub == officer_id:
+        return True
+    return oversees(principal, officer_unit)
 
 
 def can_read_appeal(
@@ -509,18 +515,11 @@ def can_read_appeal(
 ) -> bool:
     """Ops; the officer it is assigned to; one of its assistants; a supervisor of the assigned
     officer's unit. An appeal not yet assigned is for ops only."""
-    if Role.OPS in principal.roles:
-        return True
     if Role.OFFICER in principal.roles and (
         principal.sub == officer_id or principal.sub in set(assistant_officer_ids)
     ):
         return True
-    return (
-        Role.SUPERVISOR in principal.roles
-        and principal.unit is not None
-        and officer_unit is not None
-        and principal.unit == officer_unit
-    )
+    return oversees(principal, officer_unit)
 
 
 def may_learn_existence(principal: Principal) -> bool:

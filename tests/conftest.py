@@ -24,6 +24,7 @@ import pytest
 from harness import Topics, admin_sql, eventually, running
 
 from shared.broker import ensure_topics
+from shared.db import Database
 from shared.migrations import upgrade
 from shared.settings import Settings
 
@@ -145,6 +146,14 @@ def run_service(settings: Settings) -> Callable[[str], contextlib.AbstractAsyncC
         return running(module.build(settings))
 
     return start
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The test's database, for seeding and checking rows directly."""
+    database = Database(settings)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

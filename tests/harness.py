@@ -14,7 +14,9 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from shared.db import Database
 from shared.identity import DEV_JWT_SECRET, issue_dev_token
 from shared.settings import Settings
 
@@ -192,3 +194,10 @@ async def admin_sql(database_url: str, *statements: str) -> None:
             await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def sql(db: Database, statement: str, **params: Any) -> list[Any]:
+    """Runs one SQL statement in its own transaction; its rows, if it returns any."""
+    async with db.transaction() as session:
+        result = await session.execute(text(statement), params)
+        return list(result.all()) if result.returns_rows else []

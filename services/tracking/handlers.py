@@ -175,7 +175,8 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             envelope,
             event.appeal_id,
             Assign(officer_id=event.officer_id, note=note),
-            at=at,
+            # The history runs on the envelopes' times, as for every event tracking hears of.
+            at=envelope.occurred_at,
             kind=kind,
             note=note,
             project=project,

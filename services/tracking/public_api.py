@@ -20,6 +20,22 @@ from shared.vocabulary import AppealStatus
 router = APIRouter(prefix="/v1", tags=["public"])
 
 NOT_FOUND = "no appeal with this tracking code and phone"
+PUBLIC_KINDS = frozenset(
+    {
+        "received",
+        "merged",
+        "assigned",
+        "reassigned",
+        "accept",
+        "contact",
+        "progress",
+        "resolve",
+        "request_return",
+        "return_decided",
+        "follow_up",
+        "closed_no_feedback",
+    }
+)
 
 
 class StatusStep(BaseModel):
@@ -54,9 +70,12 @@ async def appeal_status(
     # Compared in constant time; every failure is the same answer.
     if not known or phone_last4 is None or not hmac.compare_digest(row.phone_last4, phone_last4):
         raise HTTPException(404, NOT_FOUND)
+    # The steps of handling, not tracking's own bookkeeping (deadlines, reminders, urging,
+    # reviews): those are for the officers and their supervisors.
     steps = [
         StatusStep(status=h.status, kind=h.kind, at=h.occurred_at)
         for h in await store.history_of(session, row.appeal_id)
+        if h.kind in PUBLIC_KINDS
     ]
     return PublicStatus(
         tracking_code=row.tracking_code,

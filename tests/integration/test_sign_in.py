@@ -301,7 +301,12 @@ async def test_an_appeal_is_for_its_officers_their_supervisor_and_ops(
 
     assert view["officer_id"] == "cw-lead"
     assert view["assistant_officer_ids"] == ["cw-helper"]
-    assert [h["kind"] for h in view["history"]] == ["received", "assigned", "assistants_changed"]
+    assert [h["kind"] for h in view["history"]] == [
+        "received",
+        "deadlines_set",
+        "assigned",
+        "assistants_changed",
+    ]
     assert view["history"][-1]["to_status"] == "assigned"  # assistants move no status
     assert answers == {
         "cw-helper": 200,
@@ -378,13 +383,17 @@ async def test_a_reassigned_appeal_moves_between_queues_and_readers(
     )
     assert view["last_return_decision"]["decision"] == "accept"
     assert view["last_return_decision"]["note"] == "不属本网格"
-    assert [(h["kind"], h["to_status"]) for h in view["history"]] == [
+    moves = [h for h in view["history"] if h["kind"] != "deadlines_set"]
+    assert [(h["kind"], h["to_status"]) for h in moves] == [
         ("received", "received"),
         ("assigned", "assigned"),
         ("return_decided", "assigned"),
         ("reassigned", "assigned"),
     ]
-    assert "cw-lead" in view["history"][-1]["note"] and "cw-other" in view["history"][-1]["note"]
+    assert "cw-lead" in moves[-1]["note"] and "cw-other" in moves[-1]["note"]
+    # The new officer's acknowledgement is counted afresh; the history says so.
+    assert view["history"][-1]["kind"] == "deadlines_set"
+    assert "reassigned to cw-other" in view["history"][-1]["note"]
     assert refused(lead_view, 403)  # no longer theirs
     assert other_view.status_code == 200
     assert str(appeal_id) not in {i["appeal_id"] for i in lead_queue.json()["items"]}
