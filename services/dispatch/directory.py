@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from shared.clock import ZONE
 from shared.credit_code import is_valid
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
@@ -31,7 +31,6 @@ class LeavePeriod(BaseModel):
 
 
 # Leave periods are calendar days in the zone's own time.
-ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def local_today(now: datetime | None = None) -> date:

@@ -29,9 +29,9 @@ import re
 import unicodedata
 from datetime import date, datetime
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
-ZONE = ZoneInfo("Asia/Shanghai")
+from shared.clock import ZONE
+
 MIN_DIGITS = 6
 MAX_DIGITS = 12  # a trillion appeals a day is not a use case; keeps the parser bounded
 MIN_KEY_BYTES = 16

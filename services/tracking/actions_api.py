@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -33,6 +33,7 @@ from services.tracking.lifecycle import (
     Resolve,
 )
 from services.tracking.workflow import AppealWorkflow, NotYours
+from shared.clock import utcnow
 from shared.events import ExtensionDecided, ExtensionRequested
 from shared.http import CorrelationId, SessionDep
 from shared.identity import Principal, Role, authenticated, forbidden, may_learn_existence
@@ -128,10 +129,6 @@ class MyQueue(BaseModel):
     items: list[QueueItem]
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 def _workflow(request: Request) -> AppealWorkflow:
     workflow: AppealWorkflow = request.app.state.workflow
     return workflow
@@ -185,7 +182,7 @@ async def _act(
                 session,
                 appeal_id,
                 action,
-                at=now_utc(),
+                at=utcnow(),
                 event_id=uuid4(),
                 correlation_id=correlation_id or str(uuid4()),
                 officer_must_be=caller.sub,
@@ -277,7 +274,7 @@ async def ask_extension(
     if Role.OFFICER not in caller.roles:
         raise forbidden(request, "only the appeal's officer may act on it")
     workflow = _workflow(request)
-    now = now_utc()
+    now = utcnow()
     correlation_id = x_correlation_id or str(uuid4())
     async with _changing(request) as session:
         await _known(session, request, caller, appeal_id)
@@ -355,7 +352,7 @@ async def decide_extension(
     if not caller.has_any(Role.DISPATCHER, Role.SUPERVISOR):
         raise forbidden(request, "only a dispatcher or a supervisor of the officer's unit")
     workflow = _workflow(request)
-    now = now_utc()
+    now = utcnow()
     correlation_id = x_correlation_id or str(uuid4())
     async with _changing(request) as session:
         await _known(session, request, caller, appeal_id)
@@ -471,7 +468,7 @@ async def my_queue(
         query = query.where(t.c.status.is_not(None), t.c.status != AppealStatus.CLOSED.value)
     query = query.order_by(nulls_last(t.c.due_at.asc()), t.c.assigned_at, t.c.appeal_id)
     rows = (await session.execute(query.limit(limit))).all()
-    now = now_utc()
+    now = utcnow()
     items = []
     for row in rows:
         left = None if row.due_at is None else int((row.due_at - now).total_seconds())

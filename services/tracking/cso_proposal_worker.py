@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from services.tracking.rates import (
     propose,
     reported_in_cycle,
 )
+from shared.clock import utcnow
 from shared.db import Database
 from shared.events import CsoReportersProposed
 from shared.outbox import Outbox
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "tracking"
 DEFAULT_COUNTED = parse_counted("satisfied,basically_satisfied")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ class CsoProposalWorker(PollingWorker):
         self,
         db: Database,
         outbox: Outbox,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
         *,
         counted: Collection[str] = DEFAULT_COUNTED,
         poll_interval_s: float = 60.0,

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+
+from shared.clock import ZONE
 
 # The zone's months and days are Shanghai's, whatever the server's clock says.
-ZONE = ZoneInfo("Asia/Shanghai")
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # Years a report may name: far enough either way; 9999-12 would have no next month to end at.

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.tracking import five_ones, five_ones_store
 from services.tracking.five_ones import Month
+from shared.clock import utcnow
 from shared.db import Database
 from shared.events import FiveOnesReminder
 from shared.outbox import Outbox
@@ -25,10 +26,6 @@ POLL_INTERVAL_S = 60.0
 BATCH_SIZE = 100
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class FiveOnesReminderWorker(PollingWorker):
     name = "five-ones-reminders"
 
@@ -38,7 +35,7 @@ class FiveOnesReminderWorker(PollingWorker):
         outbox: Outbox,
         settings: Settings,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
         after_commit: Sequence[Callable[[], None]] = (),
         batch_size: int = BATCH_SIZE,
         poll_interval_s: float = POLL_INTERVAL_S,

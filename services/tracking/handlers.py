@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tracking import store
@@ -41,6 +42,10 @@ from shared.events import (
 from shared.vocabulary import AppealStatus
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_FOLLOW_UPS = Counter(
+    "jiban_tracking_unknown_follow_ups_total", "Follow-up results for appeals tracking never saw"
+)
 
 
 async def _act_or_note(
@@ -106,6 +111,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             note=None,
             project=partial(apply_received, event=event),
             locked=locked,
+            status=AppealStatus.RECEIVED,
         )
         if first:
             await workflow.publish(
@@ -127,7 +133,8 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
                 workflow.schedule(locked.record, event.received_at, anonymous=anonymous),
                 at=envelope.occurred_at,
                 event_id=envelope.event_id,
-                status=locked.state.status,
+                # Set at the moment of receipt, whatever has been heard since.
+                status=AppealStatus.RECEIVED,
                 why="deadlines",
             )
 
@@ -270,6 +277,15 @@ def follow_up_routes(workflow: AppealWorkflow) -> dict[str, Route]:
     async def on_follow_up(
         session: AsyncSession, envelope: Envelope, event: FollowUpRecorded
     ) -> None:
+        if not await store.appeal_known(session, event.appeal_id):
+            # A call-back can only follow a resolution tracking made, so this one is for an
+            # appeal that does not exist here (a wrong id from the hotline): nothing to change,
+            # and no record to make of an appeal nobody raised.
+            log.warning(
+                "follow-up for an unknown appeal", extra={"appeal_id": str(event.appeal_id)}
+            )
+            UNKNOWN_FOLLOW_UPS.inc()
+            return
         said = f"回访：{'已解决' if event.solved else '未解决'}，{event.satisfaction}"
         await _act_or_note(
             workflow,

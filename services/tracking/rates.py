@@ -54,9 +54,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared.clock import ZONE
+
+SHANGHAI = ZONE
 RESPONSE_WEIGHT = Fraction(30, 100)
 RESOLUTION_WEIGHT = Fraction(35, 100)
 SATISFACTION_WEIGHT = Fraction(35, 100)

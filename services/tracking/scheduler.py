@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from services.tracking.lifecycle import (
     RequestReassignment,
 )
 from services.tracking.workflow import AppealWorkflow
+from shared.clock import utcnow
 from shared.db import Database
 from shared.events import (
     AcknowledgementReminder,
@@ -66,10 +67,6 @@ STAGE_ZH = {
 }
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 class DeadlineScheduler(PollingWorker):
     name = "deadline-scheduler"
 
@@ -81,7 +78,7 @@ class DeadlineScheduler(PollingWorker):
         batch_size: int,
         poll_interval_s: float,
         max_backoff_s: float,
-        clock: Callable[[], datetime] = now_utc,
+        clock: Callable[[], datetime] = utcnow,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(

@@ -49,7 +49,7 @@ appeals = Table(
     Column("appeal_type", String(16)),
     Column("category", String(40)),
     Column("urgency", String(16)),
-    # Server defaults: lock_record inserts a bare placeholder row with only the id.
+    # Server defaults: lock_appeal inserts a bare placeholder row with only the id.
     Column("classified_by", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("times_raised", Integer, nullable=False, server_default=text("0")),
     # A short list per appeal (a handful of repeats), always read whole: JSONB, not a table.
@@ -291,8 +291,10 @@ async def lock_appeal(session: AsyncSession, appeal_id: UUID) -> LockedAppeal:
     return LockedAppeal(record_from_row(row), state_from_row(row), row)
 
 
-async def lock_record(session: AsyncSession, appeal_id: UUID) -> AppealRecord:
-    return (await lock_appeal(session, appeal_id)).record
+async def appeal_known(session: AsyncSession, appeal_id: UUID) -> bool:
+    """Tracking has heard of the appeal (more than a placeholder)."""
+    status = await session.scalar(select(appeals.c.status).where(appeals.c.appeal_id == appeal_id))
+    return status is not None
 
 
 def record_from_row(row: Any) -> AppealRecord:

@@ -174,10 +174,12 @@ class AppealWorkflow:
         project: Project | None = None,
         locked: store.LockedAppeal | None = None,
         skip_if_unchanged: bool = False,
+        status: AppealStatus | None = None,
     ) -> store.LockedAppeal:
         """Something that happens to an appeal without the lifecycle (received, merged, a new
         list of assistants, the scheduler's warnings): the record, and a history entry that
-        records where the appeal stands."""
+        records where the appeal stands (or `status`: a receipt is always `received`, even
+        when the assignment was heard first)."""
         locked = locked or await store.lock_appeal(session, appeal_id)
         record = project(locked.record) if project else locked.record
         if skip_if_unchanged and record == locked.record:
@@ -191,7 +193,7 @@ class AppealWorkflow:
             appeal_id=appeal_id,
             event_id=event_id,
             kind=kind,
-            status=locked.state.status,
+            status=status or locked.state.status,
             occurred_at=at,
             actor=actor[:ACTOR_CHARS],
             note=None if note is None else note[:NOTE_CHARS],

@@ -36,16 +36,17 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import holidays
 import yaml
 from prometheus_client import Counter
 
+from shared.clock import ZONE
+
 log = logging.getLogger(__name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = ZONE
 DAY_END = time(23, 59, 59, 999999)
 OVERRIDES_RESOURCE = "working_days_overrides.yaml"
 # No real calendar has this many days off in a row; past it the override file is wrong.

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from factories import assigned, envelope_of, received
+from factories import assigned, credit_code, envelope_of, received
 from faults import APPEALS, RATE, settle, time_limit
 from harness import Topics
 from ledger import Group, consumer_groups
@@ -32,11 +32,13 @@ from shared.events import (
     AppealReceived,
     AppealStatusChanged,
     Event,
+    FollowUpRecorded,
     OfficerChanged,
+    VisitLogged,
 )
 from shared.settings import Settings
 from shared.topics import INBOUND_PREFIX, INBOUND_RECEIPTS, TopicNames, all_topics, dlq_of
-from shared.vocabulary import AppealStatus, OfficerRole
+from shared.vocabulary import AppealStatus, Channel, OfficerRole, Satisfaction
 
 pytestmark = pytest.mark.chaos
 
@@ -51,6 +53,21 @@ GOOD: dict[str, Callable[[uuid.UUID], Event]] = {
         to_status=AppealStatus.RECEIVED,
         changed_at=datetime.now(UTC),
     ),
+    # A call-back's result for an appeal tracking never heard of: logged and skipped.
+    FollowUpRecorded.TOPIC: lambda appeal_id: FollowUpRecorded(
+        appeal_id=appeal_id,
+        channel=Channel.HOTLINE_12345,
+        contacted=True,
+        solved=True,
+        satisfaction=Satisfaction.SATISFIED,
+        recorded_at=datetime.now(UTC),
+    ),
+    VisitLogged.TOPIC: lambda appeal_id: VisitLogged(
+        visit_id=f"chaos-{appeal_id.hex[:12]}",
+        officer_id="cso-chaos",
+        enterprise_credit_code=credit_code(9),
+        visited_at=datetime.now(UTC),
+    ),
     # Directory events are keyed by their subject (here an officer made up for the test).
     OfficerChanged.TOPIC: lambda appeal_id: OfficerChanged(
         officer_id=f"chaos-{appeal_id.hex[:12]}",
@@ -61,8 +78,9 @@ GOOD: dict[str, Callable[[uuid.UUID], Event]] = {
     ),
 }
 # The field the oversized message blows up (it must then fail validation): the appeal id for
-# appeal events; for an officer, its role (any string is a valid id, but not a valid role).
-HUGE_FIELD: dict[str, str] = {OfficerChanged.TOPIC: "role"}
+# appeal events; for an officer, its role (any string is a valid id, but not a valid role); for
+# a visit, its time.
+HUGE_FIELD: dict[str, str] = {OfficerChanged.TOPIC: "role", VisitLogged.TOPIC: "visited_at"}
 
 
 @dataclass(frozen=True)
@@ -167,7 +185,7 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
             assert await in_inbox(settings, group.service, envelope.event_id), (topic, group)
     officer = facts.assignments[x]
     assert facts.tracking[x] == ("assigned", officer)
-    assert facts.history[x] == {"received": 1, "assigned": 1}
+    assert facts.history[x] == {"received": 1, "deadlines_set": 1, "assigned": 1}
     assert sorted(facts.notifications[x]) == [
         ("appellant", "appeal_received", "sent", True),
         (f"officer:{officer}", "new_assignment", "sent", True),

@@ -18,9 +18,9 @@ from services.tracking.scheduler import DeadlineScheduler
 from services.tracking.workflow import AppealWorkflow, Timekeeping
 from shared.db import Database
 from shared.envelope import Envelope
-from shared.events import Event
+from shared.events import Event, FollowUpRecorded
 from shared.outbox import Outbox
-from shared.vocabulary import AppealType
+from shared.vocabulary import AppealType, Channel, Satisfaction
 
 pytestmark = pytest.mark.integration
 
@@ -203,5 +203,53 @@ async def test_a_follow_up_window_that_runs_out_closes_the_appeal_as_no_feedback
         # Every stage was met in time: no alarm fired at all.
         counts = await _outbox_counts(db)
         assert "DeadlineOverdue" not in counts and "PublicNoticeIssued" not in counts
+    finally:
+        await db.dispose()
+
+
+async def test_an_unreachable_appellant_is_counted_and_the_window_still_closes_it(settings):
+    db = Database(settings)
+    workflow = _workflow(settings)
+    follow_up = handlers.follow_up_routes(workflow)[FollowUpRecorded.TYPE].handler
+    try:
+        [appeal_id] = await _seed(db, workflow, 1)
+        await _act(db, workflow, appeal_id, Accept(by="cw-0"), T0 + timedelta(hours=1))
+        await _act(
+            db, workflow, appeal_id, Contact(by="cw-0", method="visit"), T0 + timedelta(hours=2)
+        )
+        await _act(
+            db,
+            workflow,
+            appeal_id,
+            Resolve(by="cw-0", resolution="已清淤"),
+            T0 + timedelta(hours=3),
+        )
+        for day in (1, 2):
+            call = FollowUpRecorded(
+                appeal_id=appeal_id,
+                channel=Channel.HOTLINE_12345,
+                contacted=False,
+                solved=False,
+                satisfaction=Satisfaction.UNREACHABLE,
+                recorded_at=T0 + timedelta(days=day),
+            )
+            env = envelope_of(call)
+            for _ in range(2):  # the second time a redelivery under the same event id
+                async with db.transaction() as session:
+                    await follow_up(session, env, call)
+        scheduler = _scheduler(db, workflow, lambda: T0 + timedelta(days=30))
+        await _run_until_idle(scheduler)
+        async with db.transaction() as session:
+            row = (
+                await session.execute(
+                    select(store.appeals).where(store.appeals.c.appeal_id == appeal_id)
+                )
+            ).one()
+        assert (row.status, row.closed_reason, row.unreachable_count) == (
+            "closed",
+            "no_feedback",
+            2,
+        )
+        assert row.followed_up_at is None  # no conclusive answer: outside the rates
     finally:
         await db.dispose()
