@@ -486,12 +486,13 @@ def forbidden(request: Request, msg: str) -> HTTPException:
 
 
 def oversees(principal: Principal, unit: str | None) -> bool:
-    """Ops, or a supervisor of `unit` (an officer's unit as the service last heard it; None,
-    unknown: ops only)."""
+    """Ops, or a supervisor or dispatcher of `unit` (an officer's unit as the service last
+    heard it; None, unknown: ops only). Supervisors and dispatchers see everything of their
+    unit."""
     if Role.OPS in principal.roles:
         return True
     return (
-        Role.SUPERVISOR in principal.roles
+        principal.has_any(Role.SUPERVISOR, Role.DISPATCHER)
         and principal.unit is not None
         and unit is not None
         and principal.unit == unit

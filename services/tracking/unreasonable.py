@@ -48,8 +48,8 @@ def unreasonable_of(row: Any) -> UnreasonableOut | None:
 
 
 def may_mark(principal: Principal, officer_unit: str | None) -> bool:
-    """Ops, or a supervisor of the unit of the officer the appeal is assigned to. An appeal not
-    assigned yet has no unit: ops only."""
+    """Ops, or a supervisor or dispatcher of the unit of the officer the appeal is assigned to.
+    An appeal not assigned yet has no unit: ops only."""
     return oversees(principal, officer_unit)
 
 
@@ -84,7 +84,7 @@ async def mark_unreasonable(
     appeal_id: UUID,
     body: UnreasonableIn,
     request: Request,
-    caller: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.OPS))],
+    caller: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.DISPATCHER, Role.OPS))],
     x_correlation_id: CorrelationId = None,
 ) -> MarkedOut:
     """Marks the appeal unreasonable (不合理诉求) with a reason: the status stays, the rates leave

@@ -30,6 +30,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 SUP_DAWANG = bearer(dev_token("sup-dw", ("officer", "supervisor"), DAWANG))
 SUP_LONGWAN = bearer(dev_token("sup-lw", ("officer", "supervisor"), LONGWAN))
 DISPATCHER_DAWANG = bearer(dev_token("disp-dw", ("dispatcher",), DAWANG))
+DISPATCHER_LONGWAN = bearer(dev_token("disp-lw", ("dispatcher",), LONGWAN))
 OFFICER = bearer(dev_token("cw-a", ("officer",), DAWANG))
 NO_UNIT = bearer(dev_token("sup-x", ("supervisor",), None))
 
@@ -344,7 +345,7 @@ async def test_marking_unreasonable(settings, run_service, topics, db, wait_unti
         body = {"reason": reason}
         refused = {
             "officer": await tracking.post(url, json=body, headers=OFFICER),
-            "dispatcher": await tracking.post(url, json=body, headers=DISPATCHER_DAWANG),
+            "other dispatcher": await tracking.post(url, json=body, headers=DISPATCHER_LONGWAN),
             "other unit": await tracking.post(url, json=body, headers=SUP_LONGWAN),
         }
         invalid = {

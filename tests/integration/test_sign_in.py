@@ -236,7 +236,7 @@ async def test_a_queue_is_for_its_officer_their_supervisor_and_ops(
         # A supervisor token without a unit supervises nobody's queue.
         unitless = await queue("cw-lead", bearer(dev_token("sup-x", ("supervisor",), None)))
         # A dispatcher (no officer role) named like the officer is not them.
-        namesake = await queue("cw-lead", bearer(dev_token("cw-lead", ("dispatcher",), DAWANG)))
+        namesake = await queue("cw-lead", bearer(dev_token("cw-lead", ("dispatcher",), LONGWAN)))
 
     assert own.status_code == 200
     assert [(i["appeal_id"], i["role"]) for i in own.json()["items"]] == [(str(appeal_id), "lead")]

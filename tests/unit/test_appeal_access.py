@@ -16,7 +16,9 @@ OTHER = who("cw-2", Role.OFFICER, unit="大旺社区")
 SUPERVISOR = who("sup-1", Role.OFFICER, Role.SUPERVISOR, unit="大旺社区")
 OTHER_SUPERVISOR = who("sup-2", Role.OFFICER, Role.SUPERVISOR, unit="龙湾社区")
 UNITLESS_SUPERVISOR = who("sup-3", Role.SUPERVISOR)
-DISPATCHER = who("disp-1", Role.DISPATCHER)
+DISPATCHER = who("disp-1", Role.DISPATCHER)  # no unit: the zone's duty dispatcher
+UNIT_DISPATCHER = who("disp-2", Role.DISPATCHER, unit="大旺社区")
+OTHER_DISPATCHER = who("disp-3", Role.DISPATCHER, unit="龙湾社区")
 # The lead's id without the officer role (a service account named like an officer): not them.
 NAMESAKE = who("cw-1", Role.DISPATCHER)
 
@@ -32,6 +34,8 @@ NAMESAKE = who("cw-1", Role.DISPATCHER)
         (OTHER_SUPERVISOR, False),  # supervises the assistant's unit, not the lead's
         (UNITLESS_SUPERVISOR, False),
         (DISPATCHER, False),
+        (UNIT_DISPATCHER, True),  # supervisors and dispatchers: everything of their unit
+        (OTHER_DISPATCHER, False),
         (NAMESAKE, False),
     ],
 )
