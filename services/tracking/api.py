@@ -5,7 +5,7 @@ per request (403 otherwise). Reading an appeal's appellant is written to the acc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from services.tracking import store
 from services.tracking.access_log import record_access
 from services.tracking.deadlines import Stage
 from services.tracking.unreasonable import UnreasonableOut, unreasonable_of
+from shared.clock import utcnow
 from shared.http import Cursor, Limit, Page, SessionDep
 from shared.identity import (
     Principal,
@@ -204,13 +205,14 @@ async def get_appeal(
     )
     if not allowed:
         raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
-    now = datetime.now(UTC)
+    now = utcnow()
     appellant = appellant_of(row)
     extra: dict[str, Any] = {
         "appellant": appellant,
         "follow_up": follow_up_of(row),
         "unreasonable": unreasonable_of(row),
-        "deadlines": await _deadlines(session, appeal_id, now),
+        # A closed appeal is overdue on nothing: what was left unmet was called off.
+        "deadlines": await _deadlines(session, appeal_id, None if row.status == "closed" else now),
         "extensions": await _extensions(session, appeal_id),
         "history": render_history(await store.history_of(session, appeal_id)),
     }
@@ -244,7 +246,9 @@ def _route_of(request: Request) -> str:
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
 
-async def _deadlines(session: AsyncSession, appeal_id: UUID, now: datetime) -> list[DeadlineOut]:
+async def _deadlines(
+    session: AsyncSession, appeal_id: UUID, now: datetime | None
+) -> list[DeadlineOut]:
     t = store.deadlines
     rows = (await session.execute(select(t).where(t.c.appeal_id == appeal_id))).all()
     rows.sort(key=lambda r: (STAGE_ORDER.get(r.stage, len(STAGE_ORDER)), r.due_at))
@@ -256,7 +260,7 @@ async def _deadlines(session: AsyncSession, appeal_id: UUID, now: datetime) -> l
             met_at=r.met_at,
             reason=r.reason,
             extensions=list(r.extensions),
-            overdue=r.met_at is None and now > r.due_at,
+            overdue=now is not None and r.met_at is None and now > r.due_at,
         )
         for r in rows
     ]
