@@ -101,6 +101,12 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
         first = locked.record.status is None
         anonymous = event.appellant.anonymous
         locked = replace(locked, state=replace(locked.state, anonymous=anonymous))
+        # The officer's deadlines, counted from the receipt (once: a replay finds them set).
+        deadlines = []
+        if locked.record.received_at is None:
+            record = apply_received(locked.record, event)
+            deadlines = workflow.schedule(record, event.received_at, anonymous=anonymous)
+        due_at, due_stage = store.officer_due(deadlines)
         locked = await workflow.note(
             session,
             event.appeal_id,
@@ -112,6 +118,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             project=partial(apply_received, event=event),
             locked=locked,
             status=AppealStatus.RECEIVED,
+            **({"due_at": due_at, "due_stage": due_stage} if deadlines else {}),
         )
         if first:
             await workflow.publish(
@@ -126,17 +133,16 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
                 ),
                 correlation_id=envelope.correlation_id,
             )
-        if not await store.deadlines_of(session, event.appeal_id):
-            await workflow.set_deadlines(
-                session,
-                event.appeal_id,
-                workflow.schedule(locked.record, event.received_at, anonymous=anonymous),
-                at=envelope.occurred_at,
-                event_id=envelope.event_id,
-                # Set at the moment of receipt, whatever has been heard since.
-                status=AppealStatus.RECEIVED,
-                why="deadlines",
-            )
+        await workflow.set_deadlines(
+            session,
+            event.appeal_id,
+            deadlines,
+            at=envelope.occurred_at,
+            event_id=envelope.event_id,
+            # Set at the moment of receipt, whatever has been heard since.
+            status=AppealStatus.RECEIVED,
+            why="deadlines",
+        )
 
     async def on_merged(session: AsyncSession, envelope: Envelope, event: AppealMerged) -> None:
         await workflow.note(

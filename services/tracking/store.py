@@ -275,19 +275,15 @@ class LockedAppeal:
 
 async def lock_appeal(session: AsyncSession, appeal_id: UUID) -> LockedAppeal:
     """The record and its lifecycle state, locked for this transaction; created empty if
-    tracking has not seen the appeal. Insert-then-lock makes two events of one appeal, handled
-    at once, take turns. Everything that changes an appeal or its deadlines holds this lock, so
-    the deadline scheduler, the consumers and the officers' actions never cross."""
-    await session.execute(
-        insert(appeals)
-        .values(appeal_id=appeal_id)
-        .on_conflict_do_nothing(index_elements=["appeal_id"])
-    )
-    row = (
-        await session.execute(
-            select(appeals).where(appeals.c.appeal_id == appeal_id).with_for_update()
-        )
-    ).one()
+    tracking has not seen the appeal. Two events of one appeal, handled at once, take turns.
+    Everything that changes an appeal or its deadlines holds this lock, so the deadline
+    scheduler, the consumers and the officers' actions never cross."""
+    # One statement: the no-op update on conflict locks the existing row and returns it.
+    statement = insert(appeals).values(appeal_id=appeal_id)
+    statement = statement.on_conflict_do_update(
+        index_elements=["appeal_id"], set_={"appeal_id": statement.excluded.appeal_id}
+    ).returning(*appeals.c)
+    row = (await session.execute(statement)).one()
     return LockedAppeal(record_from_row(row), state_from_row(row), row)
 
 
@@ -514,48 +510,67 @@ async def deadlines_of(
     return {Stage(r.stage): r for r in rows}
 
 
-async def put_deadline(
+async def put_deadlines(
     session: AsyncSession,
     appeal_id: UUID,
-    deadline: StageDeadline,
+    stage_deadlines: list[StageDeadline],
     *,
     reminder_every: timedelta,
-    extensions: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Sets (or starts afresh) one stage's deadline: nothing met, nothing fired."""
-    values = {
-        "start_at": deadline.start,
-        "start_basis": deadline.start_basis,
-        "due_at": deadline.due_at,
-        "warn_at": deadline.warn_at,
-        "public_notice_at": deadline.public_notice_at,
-        "rule_dimension": deadline.rule.dimension.value,
-        "rule_value": deadline.rule.value,
-        "rule_limit": str(deadline.rule.limit),
-        "capped_by": deadline.capped_by.value if deadline.capped_by else None,
-        "reason": deadline.reason[:1000],
-        "extensions": extensions or [],
-        "met_at": None,
-        "reminders_sent": 0,
-        "warned_at": None,
-        "urged_at": None,
-        "noticed_at": None,
-    }
-    marks = DeadlineMarks(
-        stage=deadline.stage,
-        start_at=deadline.start,
-        due_at=deadline.due_at,
-        warn_at=deadline.warn_at,
-        public_notice_at=deadline.public_notice_at,
-    )
-    values["next_fire_at"] = next_fire_at(marks, reminder_every)
-    statement = insert(deadlines).values(appeal_id=appeal_id, stage=deadline.stage.value, **values)
+    """Sets (or starts afresh) stages' deadlines, in one statement: nothing met, nothing
+    fired."""
+    if not stage_deadlines:
+        return
+    rows = []
+    for deadline in stage_deadlines:
+        marks = DeadlineMarks(
+            stage=deadline.stage,
+            start_at=deadline.start,
+            due_at=deadline.due_at,
+            warn_at=deadline.warn_at,
+            public_notice_at=deadline.public_notice_at,
+        )
+        rows.append(
+            {
+                "appeal_id": appeal_id,
+                "stage": deadline.stage.value,
+                "start_at": deadline.start,
+                "start_basis": deadline.start_basis,
+                "due_at": deadline.due_at,
+                "warn_at": deadline.warn_at,
+                "public_notice_at": deadline.public_notice_at,
+                "rule_dimension": deadline.rule.dimension.value,
+                "rule_value": deadline.rule.value,
+                "rule_limit": str(deadline.rule.limit),
+                "capped_by": deadline.capped_by.value if deadline.capped_by else None,
+                "reason": deadline.reason[:1000],
+                "extensions": [],
+                "met_at": None,
+                "reminders_sent": 0,
+                "warned_at": None,
+                "urged_at": None,
+                "noticed_at": None,
+                "next_fire_at": next_fire_at(marks, reminder_every),
+            }
+        )
+    statement = insert(deadlines).values(rows)
+    fresh = [k for k in rows[0] if k not in ("appeal_id", "stage")]
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["appeal_id", "stage"],
-            set_={**{k: statement.excluded[k] for k in values}, "updated_at": func.now()},
+            set_={**{k: statement.excluded[k] for k in fresh}, "updated_at": func.now()},
         )
     )
+
+
+def officer_due(stage_deadlines: list[StageDeadline]) -> tuple[datetime | None, str | None]:
+    """The nearest of the officer's stages among fresh deadlines (what refresh_due would find
+    right after they were set, without asking the database)."""
+    own = [d for d in stage_deadlines if d.stage in OFFICER_STAGES]
+    if not own:
+        return None, None
+    nearest = min(own, key=lambda d: d.due_at)
+    return nearest.due_at, nearest.stage.value
 
 
 async def save_marks(

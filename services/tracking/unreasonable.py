@@ -19,6 +19,7 @@ from shared.identity import Principal, Role, forbidden, oversees, require_roles
 from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
+MARKERS = require_roles(Role.SUPERVISOR, Role.DISPATCHER, Role.OPS)
 
 SERVICE = "tracking"
 WHO = "only a supervisor of the appeal's unit or ops"
@@ -84,7 +85,7 @@ async def mark_unreasonable(
     appeal_id: UUID,
     body: UnreasonableIn,
     request: Request,
-    caller: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.DISPATCHER, Role.OPS))],
+    caller: Annotated[Principal, Depends(MARKERS)],
     x_correlation_id: CorrelationId = None,
 ) -> MarkedOut:
     """Marks the appeal unreasonable (不合理诉求) with a reason: the status stays, the rates leave

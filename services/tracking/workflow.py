@@ -175,19 +175,20 @@ class AppealWorkflow:
         locked: store.LockedAppeal | None = None,
         skip_if_unchanged: bool = False,
         status: AppealStatus | None = None,
+        **columns: Any,
     ) -> store.LockedAppeal:
         """Something that happens to an appeal without the lifecycle (received, merged, a new
         list of assistants, the scheduler's warnings): the record, and a history entry that
         records where the appeal stands (or `status`: a receipt is always `received`, even
-        when the assignment was heard first)."""
+        when the assignment was heard first). `columns`: other columns to set with it."""
         locked = locked or await store.lock_appeal(session, appeal_id)
         record = project(locked.record) if project else locked.record
         if skip_if_unchanged and record == locked.record:
             # The same fact again under another event id (the inbox caught only the same id):
             # nothing happened, so nothing enters the history either.
             return locked
-        if record != locked.record or locked.record.status is None:
-            await store.save_appeal(session, record, locked.state)
+        if record != locked.record or locked.record.status is None or columns:
+            await store.save_appeal(session, record, locked.state, **columns)
         await store.append_history(
             session,
             appeal_id=appeal_id,
@@ -232,11 +233,11 @@ class AppealWorkflow:
         status: AppealStatus,
         why: str,
     ) -> None:
-        """Stores the deadlines and says in the history which limit applied to each."""
-        for deadline in deadlines:
-            await store.put_deadline(
-                session, appeal_id, deadline, reminder_every=self.time.reminder_every
-            )
+        """Stores the deadlines (afresh) and says in the history which limit applied to each.
+        The caller refreshes the appeal's `due_at`."""
+        await store.put_deadlines(
+            session, appeal_id, deadlines, reminder_every=self.time.reminder_every
+        )
         if deadlines:
             lines = [f"{d.stage}: {d.due_at.isoformat()} ({d.reason})" for d in deadlines]
             await store.append_history(
@@ -247,9 +248,8 @@ class AppealWorkflow:
                 status=status,
                 occurred_at=at,
                 actor=SERVICE,
-                note=f"{why}: " + "; ".join(lines),
+                note=(f"{why}: " + "; ".join(lines))[:NOTE_CHARS],
             )
-        await store.refresh_due(session, appeal_id)
 
     async def _move_deadlines(
         self,
@@ -263,23 +263,17 @@ class AppealWorkflow:
         event_id: UUID,
     ) -> None:
         S = AppealStatus
+        fresh: list[StageDeadline] = []
+        why = ""
         if after.status is S.CLOSED:
             await store.cancel_deadlines(session, appeal_id)
             if isinstance(action, FollowUp):
                 await store.meet_deadline(session, appeal_id, Stage.FOLLOW_UP, at)
         elif isinstance(action, Assign) and before.officer_id not in (None, after.officer_id):
-            existing = await store.deadlines_of(session, appeal_id)
-            if Stage.ACKNOWLEDGE in existing:
-                fresh = self.restart(record, Stage.ACKNOWLEDGE, at, "reassigned")
-                await self.set_deadlines(
-                    session,
-                    appeal_id,
-                    [fresh],
-                    at=at,
-                    event_id=event_id,
-                    status=after.status,
-                    why=f"reassigned to {after.officer_id}",
-                )
+            # Deadlines exist once the appeal was received (an assignment may come first).
+            if record.received_at is not None:
+                fresh = [self.restart(record, Stage.ACKNOWLEDGE, at, "reassigned")]
+                why = f"reassigned to {after.officer_id}"
         elif isinstance(action, Accept):
             await store.meet_deadline(session, appeal_id, Stage.ACKNOWLEDGE, at)
         elif isinstance(action, Contact):
@@ -295,27 +289,17 @@ class AppealWorkflow:
                 )
         elif isinstance(action, Resolve):
             await store.meet_deadline(session, appeal_id, Stage.RESOLVE, at)
-            window = self.restart(record, Stage.FOLLOW_UP, at, "resolved")
-            await self.set_deadlines(
-                session,
-                appeal_id,
-                [window],
-                at=at,
-                event_id=event_id,
-                status=after.status,
-                why="resolved; the follow-up window",
-            )
+            fresh = [self.restart(record, Stage.FOLLOW_UP, at, "resolved")]
+            why = "resolved; the follow-up window"
         elif isinstance(action, FollowUp) and after.status is S.REOPENED:
             await store.meet_deadline(session, appeal_id, Stage.FOLLOW_UP, at)
             fresh = self.schedule(record, at, anonymous=after.anonymous, basis="reopened")
+            why = "reopened (重办)"
+        else:
+            return  # nothing about the deadlines changed
+        if fresh:
             await self.set_deadlines(
-                session,
-                appeal_id,
-                fresh,
-                at=at,
-                event_id=event_id,
-                status=after.status,
-                why="reopened (重办)",
+                session, appeal_id, fresh, at=at, event_id=event_id, status=after.status, why=why
             )
         await store.refresh_due(session, appeal_id)
 

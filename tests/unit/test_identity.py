@@ -592,14 +592,17 @@ def who(sub: str, *roles: Role, unit: str | None = UNIT_A) -> Principal:
     [
         (who("cw-1", Role.OFFICER), "cw-1", UNIT_A, True),  # themself
         (who("cw-1", Role.OFFICER), "cw-2", UNIT_A, False),  # a colleague
-        (who("cw-1", Role.DISPATCHER), "cw-1", UNIT_A, False),  # not an officer's token
+        (who("cw-1", Role.DISPATCHER), "cw-1", UNIT_B, False),  # not an officer's token
+        (who("d-1", Role.DISPATCHER), "cw-2", UNIT_A, True),  # a dispatcher of the unit
+        (who("d-1", Role.DISPATCHER), "pb-1", UNIT_B, False),  # another unit
         (who("sup-3", Role.OFFICER, Role.SUPERVISOR), "cw-2", UNIT_A, True),  # own unit
         (who("sup-3", Role.OFFICER, Role.SUPERVISOR), "pb-1", UNIT_B, False),  # another unit
         (who("sup-3", Role.SUPERVISOR, unit=None), "cw-2", UNIT_A, False),  # no unit: nobody's
         (who("sup-3", Role.SUPERVISOR), "cw-2", None, False),  # officer's unit unknown
         (who("ops", Role.OPS, unit=None), "cw-2", UNIT_A, True),
         (who("ops", Role.OPS, unit=None), "cw-2", None, True),
-        (who("dept-dispatch-1", Role.OFFICER, Role.DISPATCHER), "cw-2", UNIT_A, False),
+        # Supervisors and dispatchers see everything of their unit.
+        (who("dept-dispatch-1", Role.OFFICER, Role.DISPATCHER), "cw-2", UNIT_A, True),
         (who("x", unit=UNIT_A), "cw-2", UNIT_A, False),  # no known roles at all
     ],
 )
