@@ -287,7 +287,8 @@ class AppealStatusChanged(Event):
     to_status: AppealStatus
     officer_id: str | None = None
     changed_at: AwareDatetime
-    # Who moved it (`officer:<id>`, `dispatch`, `follow-up`, `tracking`) and what they said.
+    # Who moved it (the officer's id, `dispatch` or a dispatcher's id, `channel:<code>` for a
+    # follow-up, `tracking` for its clock) and what was said (the resolution, the reason, …).
     changed_by: str | None = None
     note: str | None = None
     # Set when to_status is closed: `resolved` (followed up) or `no_feedback` (window ran out).

@@ -143,6 +143,8 @@ class AppealWorkflow:
         record = project(locked.record) if project else locked.record
         milestones = _milestones(locked.row, state, new, action, at)
         await store.save_appeal(session, record, new, **milestones)
+        said = note if note is not None else "; ".join(e.note for e in outcome.history)
+        said = said[:NOTE_CHARS] or None
         for i, entry in enumerate(outcome.history):
             await store.append_history(
                 session,
@@ -152,11 +154,11 @@ class AppealWorkflow:
                 status=entry.to_status,
                 occurred_at=at,
                 actor=entry.by[:ACTOR_CHARS],
-                note=(note if note is not None else entry.note)[:NOTE_CHARS] or None,
+                note=said,
             )
         for effect in outcome.effects:
             await self._publish(
-                session, appeal_id, record, new, effect, entry.by, at, correlation_id
+                session, appeal_id, record, new, effect, action.by, said, at, correlation_id
             )
         await self._move_deadlines(session, appeal_id, record, state, new, action, at, event_id)
         return outcome
@@ -313,6 +315,7 @@ class AppealWorkflow:
         state: AppealState,
         effect: Any,
         by: str,
+        note: str | None,
         at: datetime,
         correlation_id: str,
     ) -> None:
@@ -326,6 +329,7 @@ class AppealWorkflow:
                     officer_id=officer,
                     changed_at=at,
                     changed_by=by,
+                    note=note,
                     closed_reason=state.closed_reason if after is AppealStatus.CLOSED else None,
                     tracking_code=record.tracking_code,
                 )

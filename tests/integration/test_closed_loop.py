@@ -179,6 +179,12 @@ async def test_an_appeal_goes_round_the_loop_reopened_twice_escalated_then_close
         *one_round,
         ("resolved", "closed"),
     ]
+    resolved = next(
+        e["payload"]
+        for e in events
+        if e["type"] == "AppealStatusChanged" and e["payload"]["to_status"] == "resolved"
+    )
+    assert (resolved["changed_by"], resolved["note"]) == ("cw-7", "已恢复供水")
     last = [e for e in events if e["type"] == "AppealStatusChanged"][-1]["payload"]
     assert (last["closed_reason"], last["changed_by"]) == ("resolved", "channel:hotline_12345")
     escalations = [e["payload"] for e in events if e["type"] == "AppealEscalated"]
