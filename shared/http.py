@@ -64,6 +64,19 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
+async def _snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.db.sessions() as session:
+        # One snapshot for every query of the request: a view put together from several
+        # tables (a record and its history) never shows half of a transaction committed
+        # between two of its SELECTs.
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield session
+
+
+# For a read assembled from several queries that must agree with each other.
+SnapshotSessionDep = Annotated[AsyncSession, Depends(_snapshot_session)]
+
+
 def validation_error(field: str, message: str, location: str = "query") -> JSONResponse:
     return JSONResponse(
         status_code=422,

@@ -19,7 +19,7 @@ from services.tracking.access_log import record_access
 from services.tracking.deadlines import Stage
 from services.tracking.unreasonable import UnreasonableOut, unreasonable_of
 from shared.clock import utcnow
-from shared.http import Cursor, Limit, Page, SessionDep
+from shared.http import Cursor, Limit, Page, SessionDep, SnapshotSessionDep
 from shared.identity import (
     Principal,
     authenticated,
@@ -181,7 +181,7 @@ class QueueItem(BaseModel):
 
 @router.get("/appeals/{appeal_id}")
 async def get_appeal(
-    appeal_id: UUID, caller: Caller, session: SessionDep, request: Request
+    appeal_id: UUID, caller: Caller, session: SnapshotSessionDep, request: Request
 ) -> AppealOut:
     """The appeal's record: lifecycle, appellant, deadlines, extension requests and history.
     Readable by ops, the officer it is assigned to, its assistants, and supervisors of the

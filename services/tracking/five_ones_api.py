@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from services.tracking import five_ones, five_ones_store
 from services.tracking.five_ones import CsoStatus, Month
 from shared.csv_export import csv_response, wants_csv
-from shared.http import SessionDep, validation_error
+from shared.http import SnapshotSessionDep, validation_error
 from shared.identity import Principal, Role, authenticated, can_read_officer, forbidden
 
 router = APIRouter(prefix="/v1", tags=["five ones"])
@@ -91,7 +91,7 @@ def _csv_row(month: Month, item: CsoFiveOnes) -> dict[str, Any]:
 )
 async def five_ones_report(
     caller: Caller,
-    session: SessionDep,
+    session: SnapshotSessionDep,
     request: Request,
     month: Annotated[
         str | None, Query(description="YYYY-MM (Shanghai); the current month if absent")

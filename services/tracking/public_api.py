@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.tracking import store
-from shared.http import SessionDep
+from shared.http import SnapshotSessionDep
 from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["public"])
@@ -54,7 +54,7 @@ class PublicStatus(BaseModel):
 @router.get("/status/{tracking_code}", responses={404: {"description": NOT_FOUND}})
 async def appeal_status(
     tracking_code: str,
-    session: SessionDep,
+    session: SnapshotSessionDep,
     phone_last4: Annotated[
         str | None,
         Query(pattern=r"^[0-9]{4}$", description="The last four digits of your phone number"),

@@ -27,7 +27,7 @@ from services.tracking.rates import (
 )
 from services.tracking.rates import group as group_rates
 from shared.csv_export import csv_response, wants_csv
-from shared.http import SessionDep
+from shared.http import SnapshotSessionDep
 from shared.identity import Principal, Role, authenticated, forbidden, require_roles
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -142,7 +142,7 @@ def _counted(request: Request) -> frozenset[str]:
 async def rates_report(
     request: Request,
     caller: Caller,
-    session: SessionDep,
+    session: SnapshotSessionDep,
     from_: Annotated[date, Query(alias="from", description="First day (Asia/Shanghai)")],
     to: Annotated[date, Query(description="Last day, included (Asia/Shanghai)")],
     group_by: GroupBy | None = None,
