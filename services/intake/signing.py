@@ -19,20 +19,20 @@ each retry afresh, with a new timestamp); 403 when the key is used outside its c
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import SecretStr
-
 from services.intake.keys import ChannelKey, Scope, is_dev_key_id
+from shared.signing import (
+    HEADER_KEY,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    sign,
+)
 
-HEADER_KEY = "X-Jiban-Key"
-HEADER_TIMESTAMP = "X-Jiban-Timestamp"
-HEADER_SIGNATURE = "X-Jiban-Signature"
 HEADERS = (HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE)
 DEFAULT_WINDOW_S = 300
 # The scheme named in WWW-Authenticate on every 401.
@@ -87,30 +87,6 @@ class Verified:
     # Unix seconds after which this signature would be refused as stale anyway, so the replay
     # record can be dropped then.
     expires_at: float
-
-
-def canonical(method: str, path: str, timestamp: str | int, body: bytes) -> bytes:
-    raw_path = path.split("?", 1)[0]
-    head = f"{method.upper()}\n{raw_path}\n{timestamp}\n".encode()
-    return head + body
-
-
-def sign(secret: SecretStr | str, method: str, path: str, timestamp: str | int, body: bytes) -> str:
-    plain = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    message = canonical(method, path, timestamp, body)
-    return hmac.new(plain.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signature_headers(
-    key_id: str, secret: SecretStr | str, method: str, path: str, body: bytes, now: float
-) -> dict[str, str]:
-    """The three headers an adapter sends (for adapters, the load generator and tests)."""
-    timestamp = str(int(now))
-    return {
-        HEADER_KEY: key_id,
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_SIGNATURE: sign(secret, method, path, timestamp, body),
-    }
 
 
 def has_signature_headers(headers: Mapping[str, str]) -> bool:

@@ -40,8 +40,8 @@ from services.intake.keys import (
     generate_encryption_key,
 )
 from services.intake.ratelimit import TokenBucketLimiter, parse_trusted_proxies
-from services.intake.signing import HEADER_SIGNATURE, signature_headers
 from shared.db import Database
+from shared.signing import HEADER_SIGNATURE, signature_headers
 from shared.vocabulary import Channel
 
 pytestmark = pytest.mark.integration

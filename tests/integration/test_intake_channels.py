@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 from factories import credit_code, envelope_of
 from pydantic import SecretStr
 
-from services.intake.signing import signature_headers
 from shared.events import AppealStatusChanged
+from shared.signing import signature_headers
 from shared.topics import (
     APPEALS_FOLLOW_UPS,
     APPEALS_IMMEDIATE,

@@ -11,19 +11,21 @@ from pydantic import SecretStr
 
 from services.intake.keys import ChannelKey, Scope
 from services.intake.signing import (
-    HEADER_KEY,
-    HEADER_SIGNATURE,
-    HEADER_TIMESTAMP,
     AuthFailure,
     FailureKind,
     Verified,
-    canonical,
     has_signature_headers,
     read_headers,
     replayed,
+    verify,
+)
+from shared.signing import (
+    HEADER_KEY,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    canonical,
     sign,
     signature_headers,
-    verify,
 )
 from shared.vocabulary import Channel
 
