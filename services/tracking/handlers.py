@@ -98,7 +98,9 @@ async def _act_or_note(
 def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
     async def on_received(session: AsyncSession, envelope: Envelope, event: AppealReceived) -> None:
         locked = await store.lock_appeal(session, event.appeal_id)
-        first = locked.record.status is None
+        # The receipt heard for the first time, even after the assignment (another topic, so
+        # it can come first): the lifecycle still announces (None → received), once.
+        first = locked.record.received_at is None
         anonymous = event.appellant.anonymous
         locked = replace(locked, state=replace(locked.state, anonymous=anonymous))
         # The officer's deadlines, counted from the receipt (once: a replay finds them set).

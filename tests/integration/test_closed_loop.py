@@ -166,9 +166,9 @@ async def test_an_appeal_goes_round_the_loop_reopened_twice_escalated_then_close
         if e["type"] == "AppealStatusChanged"
     ]
     one_round = [("accepted", "in_progress"), ("in_progress", "resolved")]
-    assert changes == [
-        (None, "received"),
-        ("received", "assigned"),
+    # The receipt and the assignment travel on two topics: tracking may hear either first.
+    assert set(changes[:2]) == {(None, "received"), ("received", "assigned")}
+    assert changes[2:] == [
         ("assigned", "accepted"),
         *one_round,
         ("resolved", "reopened"),
