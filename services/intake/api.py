@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from services.intake.accept import Intake, Receipt, UnknownAppeal
 from services.intake.auth import (
     ChannelAuth,
-    Submitter,
     rate_limited_web,
     require_channel,
     signed,
@@ -53,9 +52,10 @@ def _answer(response: Response, receipt: Receipt, new: bool) -> Receipt:
     return receipt
 
 
-async def unified_submitter(request: Request) -> Submitter | None:
+async def unified_submitter(request: Request) -> ChannelKey | None:
     """`make run` (JIBAN_DEV_MODE=1) keeps the unified form open without a signature; otherwise
-    a channel key of the body's channel signs it, or it is an unsigned, rate-limited web form."""
+    a key of the body's channel signs it, whatever the channel (browsers use the web channel's
+    own route, unsigned and rate-limited)."""
     auth: ChannelAuth = request.app.state.channel_auth
     if auth.config.dev_mode and not has_signature_headers(request.headers):
         return None
@@ -67,13 +67,14 @@ async def unified_submitter(request: Request) -> Submitter | None:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Receipt,
     response_model_exclude_none=True,
-    responses=SUBMISSION_RESPONSES,
+    # Never rate-limited: outside dev mode it is always signed.
+    responses={k: v for k, v in SUBMISSION_RESPONSES.items() if k != 429},
 )
 async def submit_appeal(
     submission: AppealSubmission,
     request: Request,
     response: Response,
-    who: Annotated[Submitter | None, Depends(unified_submitter)],
+    who: Annotated[ChannelKey | None, Depends(unified_submitter)],
     x_correlation_id: CorrelationId = None,
 ) -> Receipt:
     """The unified form, for any channel. Answers 202 only once the appeal and its
@@ -150,8 +151,10 @@ async def receipt_reader(request: Request, channel: Channel) -> ChannelKey | str
     return key
 
 
+# `:path`: a window's external id is "<window_id>/<record_id>". The signature covers the raw
+# path as sent, so "/" and "%2F" both verify when signed as sent.
 @router.get(
-    "/channels/{channel}/appeals/{external_id}",
+    "/channels/{channel}/appeals/{external_id:path}",
     response_model=Receipt,
     response_model_exclude_none=True,
     tags=["channels"],

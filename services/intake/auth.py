@@ -94,14 +94,6 @@ class AuthConfig:
         )
 
 
-@dataclass(frozen=True)
-class Submitter:
-    """Who sent a request: a channel key when it was signed, else an unsigned web client."""
-
-    key: ChannelKey | None
-    client: str
-
-
 class DevKeysInProduction(RuntimeError):
     pass
 
@@ -356,26 +348,22 @@ async def _body_channel(request: Request) -> str | None:
     return channel if isinstance(channel, str) else None
 
 
-def submitter(scope: Scope | str = Scope.SUBMIT) -> Callable[[Request], Awaitable[Submitter]]:
-    """For routes that take both kinds (`POST /v1/appeals`): a request carrying any X-Jiban-*
-    header must be signed by a key of the body's `channel` with `scope`; one carrying none is
-    rate-limited per client and must be for the `web` channel (else 401 naming X-Jiban-Key)."""
+def submitter(scope: Scope | str = Scope.SUBMIT) -> Callable[[Request], Awaitable[ChannelKey]]:
+    """For routes whose body names its channel (`POST /v1/appeals`): the key that signed the
+    request, which must belong to the body's `channel` and have `scope`; else 401/403. Unsigned
+    is 401 for every channel: browsers use the web channel's own route (`rate_limited_web`)."""
     scope = Scope(scope)
 
-    async def dependency(request: Request) -> Submitter:
-        auth = _auth(request)
-        channel = await _body_channel(request)
-        if has_signature_headers(request.headers):
-            key = await auth.authenticate(request, scope, channel=channel)
-            client = request.client.host if request.client else "unknown"
-            return Submitter(key=key, client=client)
-        client = auth.limit(request)
-        if channel is not None and channel != Channel.WEB.value:
+    async def dependency(request: Request) -> ChannelKey:
+        if not has_signature_headers(request.headers):
             required = missing(HEADER_KEY)
             failure = AuthFailure(
-                required.kind, required.loc, f"{required.msg}: only the web channel is unsigned"
+                required.kind,
+                required.loc,
+                f"{required.msg}: the unsigned web form is POST /v1/channels/web/appeals",
             )
             raise _refuse(failure, None, request.url.path)
-        return Submitter(key=None, client=client)
+        channel = await _body_channel(request)
+        return await _auth(request).authenticate(request, scope, channel=channel)
 
     return dependency

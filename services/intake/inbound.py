@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.accept import Intake, Receipt
-from services.intake.channels import CHANNELS
+from services.intake.channels import CHANNELS, window
 from services.intake.submission import AppealSubmission
 from shared.consumer import PoisonMessage, Route
 from shared.deadletter import Origin
@@ -63,7 +63,10 @@ def unwrap(body: bytes, origin: Origin) -> Envelope:
 
 
 def _external_id(channel: Channel, payload: dict[str, Any]) -> str | None:
-    """What the adapter will recognise its submission by, even when the payload is invalid."""
+    """What the adapter will recognise its submission by, even when the payload is invalid:
+    for a window record, "<window_id>/<record_id>" as when accepted, given both."""
+    if channel == Channel.WINDOW and (both := window.external_id_of(payload)) is not None:
+        return both
     for field in ("external_id", "order_no", "message_id", "visit_id", "record_id"):
         value = payload.get(field)
         if isinstance(value, str | int) and str(value).strip():

@@ -24,7 +24,6 @@ from services.intake.auth import (
     ChannelAuth,
     DevKeysInProduction,
     SignaturePruner,
-    Submitter,
     ensure_dev_keys,
     install,
     rate_limited_web,
@@ -175,9 +174,9 @@ def small_app(db: Database, config: AuthConfig, clock, limiter=None) -> FastAPI:
 
     @app.post("/v1/appeals", status_code=202)
     async def appeals(
-        thing: Thing, who: Annotated[Submitter, Depends(submitter("submit"))]
-    ) -> dict[str, str | None]:
-        return {"key": who.key.key_id if who.key else None, "client": who.client}
+        thing: Thing, key: Annotated[ChannelKey, Depends(submitter("submit"))]
+    ) -> dict[str, str]:
+        return {"key": key.key_id, "channel": thing.channel}
 
     @app.post("/v1/web-only", status_code=202)
     async def web_only(client: Annotated[str, Depends(rate_limited_web)]) -> dict[str, str]:
@@ -296,48 +295,56 @@ async def test_signed_requests_through_the_dependencies(settings):
     assert recorded == 4
 
 
-async def test_submitter_signed_channels_and_rate_limited_web(settings):
+async def test_submitter_needs_a_signature_of_the_bodys_channel(settings):
     clock = Clock()
     limiter_clock = Clock()
     async with database(settings) as db:
         await add_key(db, "hotline-a")
+        await add_key(db, "web-a", channel=Channel.WEB)
         config = AuthConfig(cipher=CIPHER)
-        limiter = TokenBucketLimiter(per_minute=6, burst=2, clock=limiter_clock)
+        # A burst of one: the unsigned attempts must not use it up.
+        limiter = TokenBucketLimiter(per_minute=6, burst=1, clock=limiter_clock)
         app = small_app(db, config, clock, limiter=limiter)
         async with client_for(app) as client:
             hotline = await signed_post(client, "/v1/appeals", body(), at=clock.now)
             other_channel = await signed_post(
                 client, "/v1/appeals", body("mayor_line"), at=clock.now - 1
             )
-            unsigned_hotline = await client.post("/v1/appeals", content=body(), headers=JSON)
-            web = await client.post("/v1/appeals", content=body("web"), headers=JSON)
-            limited = await client.post("/v1/appeals", content=body("web"), headers=JSON)
-            web_only_limited = await client.post("/v1/web-only")
-            limiter_clock.now += 10
-            web_again = await client.post("/v1/web-only")
-            other_client = await client.post(
-                "/v1/appeals",
-                content=body("web"),
-                # Ignored: the peer is not a trusted proxy.
-                headers={**JSON, "x-forwarded-for": "198.51.100.1"},
+            web = await signed_post(
+                client, "/v1/appeals", body("web"), at=clock.now - 2, key_id="web-a"
             )
-    assert hotline.status_code == 202 and hotline.json()["key"] == "hotline-a"
+            unsigned_hotline = await client.post("/v1/appeals", content=body(), headers=JSON)
+            unsigned_web = await client.post("/v1/appeals", content=body("web"), headers=JSON)
+            web_only = await client.post("/v1/web-only")
+            web_only_limited = await client.post("/v1/web-only")
+            # Ignored: the peer is not a trusted proxy.
+            other_client = await client.post(
+                "/v1/web-only", headers={"x-forwarded-for": "198.51.100.1"}
+            )
+            limiter_clock.now += 10
+            web_only_again = await client.post("/v1/web-only")
+    assert hotline.status_code == 202
+    assert hotline.json() == {"key": "hotline-a", "channel": "hotline_12345"}
     assert other_channel.status_code == 403
     assert other_channel.json()["detail"][0] == {
         "loc": ["body", "channel"],
         "msg": other_channel.json()["detail"][0]["msg"],
         "type": "wrong_channel",
     }
-    assert unsigned_hotline.status_code == 401
-    assert unsigned_hotline.json()["detail"][0]["loc"] == ["header", "X-Jiban-Key"]
-    assert web.status_code == 202 and web.json() == {"key": None, "client": "203.0.113.9"}
-    # The unsigned hotline attempt and the web one used the burst of 2.
-    assert limited.status_code == 429
-    assert limited.headers["retry-after"] == "10"
-    assert limited.json()["detail"][0]["type"] == "rate_limited"
+    assert web.status_code == 202 and web.json() == {"key": "web-a", "channel": "web"}
+    # Unsigned is refused for every channel, the web one included, and is not rate-limited.
+    for refused in (unsigned_hotline, unsigned_web):
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Jiban-HMAC-SHA256"
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["header", "X-Jiban-Key"] and error["type"] == "missing_header"
+        assert "/v1/channels/web/appeals" in error["msg"]
+    assert web_only.status_code == 202 and web_only.json() == {"client": "203.0.113.9"}
     assert web_only_limited.status_code == 429
-    assert web_again.status_code == 202
+    assert web_only_limited.headers["retry-after"] == "10"
+    assert web_only_limited.json()["detail"][0]["type"] == "rate_limited"
     assert other_client.status_code == 429
+    assert web_only_again.status_code == 202
 
 
 async def test_trusted_proxy_forwarded_for_gives_each_client_its_own_bucket(settings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -44,14 +45,17 @@ async def post_signed(
     *,
     later_s: float = 0,
     at: float | None = None,
+    key: tuple[str, str] | None = None,
 ) -> Any:
-    """As a channel adapter does it, with the development key of `channel`. The same bytes
-    signed in the same second are the same signature, which is refused as a replay: a retry
-    is signed at a later second (`later_s`); `at` pins the signing time (a deliberate replay)."""
+    """As a channel adapter does it, with the development key of `channel` unless given
+    another `key` (id, secret). The same bytes signed in the same second are the same
+    signature, which is refused as a replay: a retry is signed at a later second (`later_s`);
+    `at` pins the signing time (a deliberate replay)."""
     body = json.dumps(payload, ensure_ascii=False).encode()
+    key_id, secret = key or (f"dev-{channel}", f"dev-secret-{channel}")
     headers = signature_headers(
-        f"dev-{channel}",
-        f"dev-secret-{channel}",
+        key_id,
+        secret,
         "POST",
         path,
         body,
@@ -214,12 +218,14 @@ async def test_unsigned_web_submissions_are_rate_limited(settings, run_service):
                 json={"external_id": str(uuid.uuid4()), "phone": phone(), "content": LIGHTS},
             )
             answers.append(response)
-    assert [r.status_code for r in answers[:2]] != [429, 429]
+    assert [r.status_code for r in answers[:2]] == [202, 202], [r.text for r in answers]
     assert answers[2].status_code == 429
     assert int(answers[2].headers["retry-after"]) >= 1
 
 
 async def test_native_validation_names_the_channels_own_fields(run_service):
+    from factories import submission
+
     async with run_service("intake") as intake:
         response = await post_signed(
             intake,
@@ -227,9 +233,23 @@ async def test_native_validation_names_the_channels_own_fields(run_service):
             work_order("12345", WATER, accepted_at="2099-01-01 00:00:00"),
             "hotline_12345",
         )
+        # Valid but for the time: the refusal names the native field, and the unified one.
+        future_order = await post_signed(
+            intake,
+            "/v1/channels/hotline_12345/appeals",
+            work_order(phone(), WATER, accepted_at="2099-01-01 00:00:00"),
+            "hotline_12345",
+        )
+        future_form = await intake.post(
+            "/v1/appeals", json=submission(submitted_at="2099-01-01T00:00:00+08:00")
+        )
     assert response.status_code == 422
     fields = {tuple(e["loc"]) for e in response.json()["detail"]}
     assert ("body", "caller_phone") in fields
+    assert future_order.status_code == 422, future_order.text
+    assert [e["loc"] for e in future_order.json()["detail"]] == [["body", "accepted_at"]]
+    assert future_form.status_code == 422, future_form.text
+    assert [e["loc"] for e in future_form.json()["detail"]] == [["body", "submitted_at"]]
 
 
 async def test_a_visit_without_a_problem_is_logged_not_an_appeal(run_service, topics):
@@ -292,7 +312,7 @@ async def test_follow_ups_are_signed_checked_and_published(run_service, topics):
     assert published[0].json()["payload"]["satisfaction"] == "satisfied"
 
 
-async def test_outside_development_the_unified_form_needs_a_signature(settings, run_service):
+async def test_outside_development_the_unified_form_needs_a_signature(settings, db):
     from harness import running
 
     from services.intake.app import build
@@ -307,9 +327,41 @@ async def test_outside_development_the_unified_form_needs_a_signature(settings, 
     )
     from factories import submission
 
+    from services.intake import store
+    from services.intake.keys import Scope, cipher_from_settings
+    from shared.vocabulary import Channel
+
+    web_key = ("web-portal", "secret-of-the-web-portal")
+    async with db.transaction() as session:
+        assert await store.create_key(
+            session,
+            cipher_from_settings(production),
+            key_id=web_key[0],
+            channel=Channel.WEB,
+            scopes=frozenset({Scope.SUBMIT}),
+            secret=web_key[1],
+            now=datetime.now(UTC),
+        )
+
+    def web_form() -> dict[str, Any]:
+        return submission(channel="web", external_id=str(uuid.uuid4()))
+
     async with running(build(production)) as intake:
         response = await intake.post("/v1/appeals", json=submission())
-    assert response.status_code == 401
+        unsigned_web = await intake.post("/v1/appeals", json=web_form())
+        signed_web = await post_signed(intake, "/v1/appeals", web_form(), "web", key=web_key)
+        native_web = await intake.post(
+            "/v1/channels/web/appeals",
+            json={"external_id": str(uuid.uuid4()), "phone": phone(), "content": LIGHTS},
+        )
+    for refused in (response, unsigned_web):
+        assert refused.status_code == 401, refused.text
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["header", "X-Jiban-Key"] and error["type"] == "missing_header"
+        assert refused.headers["www-authenticate"] == "Jiban-HMAC-SHA256"
+    assert signed_web.status_code == 202, signed_web.text
+    # Browsers use the web channel's own route: unsigned (and rate-limited).
+    assert native_web.status_code == 202, native_web.text
 
 
 async def test_submissions_over_the_inbound_topics_get_receipts(run_service, topics, wait_until):
@@ -320,6 +372,14 @@ async def test_submissions_over_the_inbound_topics_get_receipts(run_service, top
         "officer_id": "cso-017",
         "enterprise_credit_code": ENTERPRISE,
         "visited_at": "2026-11-27T09:30:00+08:00",
+    }
+    # Rejected, yet named as an accepted record would be: "<window_id>/<record_id>".
+    bad_window = {
+        "record_id": str(uuid.uuid4()),
+        "window_id": "dw-window-03",
+        "staff_id": "staff-205",
+        "visitor_phone": "12345",
+        "request": LIGHTS,
     }
     hotline = inbound_topic("hotline_12345")
 
@@ -332,7 +392,8 @@ async def test_submissions_over_the_inbound_topics_get_receipts(run_service, top
         await topics.send(hotline, raw(good), good["order_no"].encode())
         await topics.send(hotline, raw(good), good["order_no"].encode())  # the adapter retried
         await topics.send(inbound_topic("cso_visit"), raw(visit), visit["visit_id"].encode())
-        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=4)]
+        await topics.send(inbound_topic("window"), raw(bad_window), b"window")
+        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=5)]
         by_id = {r["external_id"]: r for r in receipts}
         looked_up = await get_signed(
             intake, f"/v1/channels/hotline_12345/appeals/{good['order_no']}", "hotline_12345"
@@ -340,7 +401,7 @@ async def test_submissions_over_the_inbound_topics_get_receipts(run_service, top
         dead = await topics.read(dlq_of(hotline), at_least=1)
         appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1)
 
-    assert len(receipts) == 4
+    assert len(receipts) == 5
     accepted = [r for r in receipts if r["external_id"] == good["order_no"]]
     assert [r["status"] for r in accepted] == ["received", "received"]
     assert accepted[0]["appeal_id"] == accepted[1]["appeal_id"]  # the retry, answered the same
@@ -348,6 +409,9 @@ async def test_submissions_over_the_inbound_topics_get_receipts(run_service, top
     assert rejected["status"] == "rejected"
     assert ["caller_phone"] in [e["loc"] for e in rejected["errors"]]
     assert by_id[visit["visit_id"]]["status"] == "visit_logged"
+    window_receipt = by_id[f"dw-window-03/{bad_window['record_id']}"]
+    assert window_receipt["status"] == "rejected" and window_receipt["channel"] == "window"
+    assert ["visitor_phone"] in [e["loc"] for e in window_receipt["errors"]]
     assert looked_up.status_code == 200
     assert looked_up.json()["appeal_id"] == accepted[0]["appeal_id"]
     assert [d.key for d in dead] == [b"garbage"] and "not JSON" in dead[0].headers["x-error"]
@@ -375,6 +439,44 @@ async def test_a_walk_in_at_the_window_is_classified_by_the_rules(run_service, t
     assert payload["appellant"]["phone"] == "0758-3612345"
     assert payload["category"] == "utilities"
     assert payload["classified_by"]["category"] == "rule:water_outage"
+
+
+async def test_window_and_web_receipts_are_read_over_http(run_service):
+    record = {
+        "record_id": str(uuid.uuid4()),
+        "window_id": "dw-window-01",
+        "staff_id": "staff-203",
+        "visitor_phone": phone(),
+        "request": "咨询新生儿医保参保手续。",
+    }
+    form = {"external_id": str(uuid.uuid4()), "phone": phone(), "content": LIGHTS}
+    window_receipts = "/v1/channels/window/appeals"
+    async with run_service("intake") as intake:
+        filed = await post_signed(intake, window_receipts, record, "window")
+        # The window's external id holds a "/": as sent, or escaped; signed over the raw path.
+        plain = await get_signed(
+            intake, f"{window_receipts}/dw-window-01/{record['record_id']}", "window"
+        )
+        escaped = await get_signed(
+            intake, f"{window_receipts}/dw-window-01%2F{record['record_id']}", "window"
+        )
+        other_window = await get_signed(
+            intake, f"{window_receipts}/dw-window-09/{record['record_id']}", "window"
+        )
+        unsigned_window = await intake.get(f"{window_receipts}/dw-window-01/{record['record_id']}")
+        web = await intake.post("/v1/channels/web/appeals", json=form)
+        web_receipt = await intake.get(f"/v1/channels/web/appeals/{form['external_id']}")
+    assert filed.status_code == 202, filed.text
+    assert plain.status_code == 200, plain.text
+    assert plain.json() == filed.json()
+    assert escaped.status_code == 200, escaped.text
+    assert escaped.json() == filed.json()
+    assert other_window.status_code == 404
+    assert other_window.json()["detail"][0]["loc"] == ["path", "external_id"]
+    assert unsigned_window.status_code == 401
+    assert web.status_code == 202, web.text
+    assert web_receipt.status_code == 200, web_receipt.text
+    assert web_receipt.json() == web.json()
 
 
 def native_samples() -> dict[str, dict[str, Any]]:

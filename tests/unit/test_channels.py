@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from services.intake.channels import CHANNELS, VisitLog
 from services.intake.channels._common import CHINA_TIME
 from services.intake.channels.mayor_line import MAX_BODY, MAX_TITLE
+from services.intake.channels.window import external_id_of
 from services.intake.submission import MAX_CONTENT, AppealSubmission
 from shared.credit_code import complete
 from shared.vocabulary import AppealType, Category, Channel
@@ -417,3 +418,16 @@ def test_window_errors_name_the_fields() -> None:
         ("note",),
         ("staff_id",),
     }
+
+
+def test_a_rejected_window_record_keeps_the_external_id_it_would_have_had() -> None:
+    # Kafka receipts name a rejected record as an accepted one would be named.
+    invalid = window_record(window_id=" ＤＷ－０１ ", record_id=RECORD_ID.upper(), request="")
+    with pytest.raises(ValidationError):
+        parse(Channel.WINDOW, invalid)
+    accepted = submission(Channel.WINDOW, window_record(window_id="ＤＷ－０１"))
+    assert external_id_of(invalid) == accepted.external_id == f"DW-01/{RECORD_ID}"
+    # An id that is itself invalid is named as sent; without both ids there is none.
+    assert external_id_of(window_record(record_id=" 42 ")) == "dw-window-01/42"
+    assert external_id_of({"record_id": RECORD_ID}) is None
+    assert external_id_of({"window_id": "dw-window-01", "record_id": " "}) is None

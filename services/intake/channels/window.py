@@ -7,10 +7,19 @@ member is who filed it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from services.intake.submission import (
     Address,
@@ -52,10 +61,34 @@ class WindowRecord(BaseModel):
         return not_future_in_context(value, info)
 
 
+def external_id(window_id: str, record_id: UUID | str) -> str:
+    return f"{window_id}/{record_id}"
+
+
+_ID_FIELDS = (("window_id", TypeAdapter(Id)), ("record_id", TypeAdapter(UUID)))
+
+
+def external_id_of(payload: Mapping[str, Any]) -> str | None:
+    """The external id a record's payload gets, even when the payload is invalid (for its
+    rejected receipt): None unless both ids are there. Each id is spelled as an accepted record
+    spells it when it is valid on its own, else as sent (stripped)."""
+    parts = []
+    for field, adapter in _ID_FIELDS:
+        value = payload.get(field)
+        sent = str(value).strip() if isinstance(value, str | int) else ""
+        if not sent:
+            return None
+        try:
+            parts.append(str(adapter.validate_python(sent)))
+        except ValidationError:
+            parts.append(sent)
+    return external_id(*parts)
+
+
 def to_submission(record: WindowRecord) -> AppealSubmission:
     return AppealSubmission(
         channel=Channel.WINDOW,
-        external_id=f"{record.window_id}/{record.record_id}",
+        external_id=external_id(record.window_id, record.record_id),
         appellant=AppellantIn(
             name=record.visitor_name,
             phone=record.visitor_phone,
