@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType, TracebackType
 
 import httpx
 
@@ -76,8 +77,12 @@ def wait_ready(urls: dict[str, str], children: dict[str, subprocess.Popen[bytes]
         raise TimeoutError(f"not ready after 90 s: {', '.join(pending)}")
 
 
-def start_services(env: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
-    children = {}
+def start_services(
+    env: dict[str, str], children: dict[str, subprocess.Popen[bytes]] | None = None
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Starts the four services into `children` (pass the dict the caller's `finally` stops, so
+    that an interruption half-way leaves none of the started ones behind)."""
+    children = {} if children is None else children
     for name in SERVICES:
         # Own session: Ctrl-C reaches us only, and we stop the services in order.
         children[name] = subprocess.Popen(
@@ -99,25 +104,36 @@ def stop_services(children: dict[str, subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+def external_servers(settings: Settings) -> tuple[str | None, str | None]:
+    """The PostgreSQL and Kafka the environment names (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS),
+    None for each one to start embedded. Settings' defaults do not count: only what was set."""
+    given = settings.model_fields_set
+    database_url = settings.database_url if "database_url" in given else ""
+    kafka = settings.kafka_bootstrap_servers if "kafka_bootstrap_servers" in given else ""
+    return database_url or None, kafka or None
+
+
 @contextlib.contextmanager
 def infrastructure(settings: Settings) -> Iterator[tuple[str, str]]:
     """Yields (database_url, kafka_bootstrap_servers), embedded where none were configured."""
     with contextlib.ExitStack() as stack:
-        database_url = os.environ.get("DATABASE_URL")
-        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        database_url, kafka = external_servers(settings)
         STATE_DIR.mkdir(exist_ok=True)
         if not database_url:
+            # In the stack before it starts: interrupted while starting, it is stopped too.
             pg = stack.enter_context(
-                LocalPostgres(EMBEDDED_PG_PORT, log_to=STATE_DIR / "postgres.log").start()
+                LocalPostgres(EMBEDDED_PG_PORT, log_to=STATE_DIR / "postgres.log")
             )
+            pg.start()
             database_url = asyncio.run(create_database(pg.url, "jiban"))
             say(f"embedded PostgreSQL on 127.0.0.1:{pg.port} (fresh; nothing kept after exit)")
         else:
             say("using PostgreSQL from DATABASE_URL")
         if not kafka:
             broker = stack.enter_context(
-                LocalKafka(EMBEDDED_KAFKA_PORT, log_to=STATE_DIR / "kafka.log").start()
+                LocalKafka(EMBEDDED_KAFKA_PORT, log_to=STATE_DIR / "kafka.log")
             )
+            broker.start()
             kafka = broker.bootstrap_servers
             say(f"embedded Kafka-protocol broker (Tansu) on {kafka} (in memory; fresh)")
         else:
@@ -125,7 +141,49 @@ def infrastructure(settings: Settings) -> Iterator[tuple[str, str]]:
         yield database_url, kafka
 
 
+class Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt wherever `make run` is (starting the
+    embedded servers, migrating, waiting for the services to be ready), so that the `finally`
+    blocks and context managers stop whatever was started so far. Only the first signal does:
+    once stopping has begun, more are ignored rather than cutting the clean-up short."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._previous: dict[int, object] = {}
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> Interrupts:
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
 def run() -> int:
+    with Interrupts() as interrupts:
+        try:
+            return _run(interrupts)
+        except KeyboardInterrupt:
+            say("interrupted while starting; everything started so far is stopped")
+            return 130
+
+
+def _run(interrupts: Interrupts) -> int:
     base = Settings()
     with infrastructure(base) as (database_url, kafka):
         env = {
@@ -134,9 +192,10 @@ def run() -> int:
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "JIBAN_DEV_MODE": "1",
         }
-        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        embedded_kafka = external_servers(base)[1] is None
+        if embedded_kafka and "consumer_session_timeout_ms" not in base.model_fields_set:
             # Tansu answers a group join after half the session timeout: start in 1.5 s, not 5.
-            env.setdefault("JIBAN_CONSUMER_SESSION_TIMEOUT_MS", "3000")
+            env["JIBAN_CONSUMER_SESSION_TIMEOUT_MS"] = "3000"
         settings = Settings(database_url=database_url, kafka_bootstrap_servers=kafka, dev_mode=True)
         from shared.migrations import upgrade
 
@@ -144,16 +203,9 @@ def run() -> int:
         say("migrations applied")
         asyncio.run(prepare(settings))
 
-        children = start_services(env)
-        interrupted = False
-
-        def on_signal(_signum: int, _frame: object) -> None:
-            nonlocal interrupted
-            interrupted = True
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
+        children: dict[str, subprocess.Popen[bytes]] = {}
         try:
+            start_services(env, children)
             urls = {
                 name: f"http://{settings.http_host}:{settings.port_for(name)}" for name in SERVICES
             }
@@ -162,14 +214,17 @@ def run() -> int:
             for name, url in urls.items():
                 say(f"  {name:<9} {url}/docs")
             say("Ctrl-C stops everything.")
-            while not interrupted:
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        say(f"{name} exited with {child.returncode}; stopping everything")
-                        return 1
-                time.sleep(0.5)
-            say("stopping…")
-            return 0
+            try:
+                while True:
+                    for name, child in children.items():
+                        if child.poll() is not None:
+                            say(f"{name} exited with {child.returncode}; stopping everything")
+                            return 1
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                say("stopping…")
+                return 0
         finally:
+            interrupts.stopping = True
             stop_services(children)
             say("services stopped")

@@ -11,7 +11,8 @@ message exactly one of these happens before the batch is acked:
 - retried in place: a dependency is down (database, broker); nothing is committed, we back off
   and try again, forever. Shutdown interrupts this and the message is redelivered later.
 
-An ack commits the consumer's whole position, so a message must never be left in any other state.
+An ack commits the consumer's whole position, so a message must never be left in any other state:
+should anything unexpected escape a batch, the batch is rewound (seek) and consumed again.
 For the same reason a group member handles its messages one batch at a time, never concurrently:
 to go faster, run more processes (up to the topic's partitions).
 """
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
@@ -119,6 +121,8 @@ class EventConsumer:
     topics: tuple[str, ...] = ()
     logical: Callable[[str], str] | None = None
     health: ConsumerHealth = field(init=False)
+    # Batches rewound in a row (see __call__): the backoff before the batch comes again.
+    _rewinds: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.health = ConsumerHealth(self.topic)
@@ -137,7 +141,20 @@ class EventConsumer:
         self.health.busy_since = time.monotonic()
         started = time.perf_counter()
         try:
-            outcomes = await self.process_batch(deliveries)
+            try:
+                outcomes = await self.process_batch(deliveries)
+            except BaseException as exc:
+                # Whatever escaped (a bug, a dependency failing where nothing retries it, the
+                # shutdown's cancellation), some of these messages have no outcome. Returning
+                # without an ack is not enough: the consumer's position is already past them, so
+                # the next poll's ack would commit past them. Rewind each partition to its first
+                # message in this batch: they all come again (handled ones are duplicates for the
+                # inbox; a dead-lettered one may be dead-lettered twice), never skipped.
+                await self._rewind(message, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            self._rewinds = 0
             await self._ack(message)
         finally:
             self.health.busy_since = None
@@ -280,13 +297,27 @@ class EventConsumer:
                 log.exception("after-commit hook failed", extra={"topic": self.topic})
 
     def _parse(self, delivery: Delivery) -> Parsed:
-        if self.unwrap is not None:
-            envelope = self.unwrap(delivery.body, delivery.origin)  # raises PoisonMessage
-        else:
-            try:
+        """Raises PoisonMessage for whatever is wrong with the message itself (whichever
+        exception unwrapping or validating it raised: an unwrap's Envelope(...) refusing a long
+        key, json.loads' RecursionError on deep nesting); only infrastructure failures come out
+        as themselves (a retry may cure them)."""
+        try:
+            return self._parse_or_raise(delivery)
+        except PoisonMessage:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise PoisonMessage(f"unreadable message: {type(exc).__name__}: {exc}"[:1000]) from exc
+
+    def _parse_or_raise(self, delivery: Delivery) -> Parsed:
+        try:
+            if self.unwrap is not None:
+                envelope = self.unwrap(delivery.body, delivery.origin)
+            else:
                 envelope = Envelope.model_validate_json(delivery.body)
-            except ValidationError as exc:
-                raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
+        except ValidationError as exc:
+            raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
         route = self.routes.get(envelope.type)
         if route is None:
             return Parsed(delivery, envelope, None, None)
@@ -319,6 +350,35 @@ class EventConsumer:
                 log.warning("could not publish dead letter; retrying", exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _rewind(self, message: KafkaMessage, exc: BaseException) -> None:
+        """Seeks each partition back to its first message in the batch, so that nothing in it is
+        committed past; after an error, backs off: the same batch failing the same way must not
+        spin."""
+        records = message.raw_message
+        earliest: dict[TopicPartition, int] = {}
+        for record in records if isinstance(records, tuple) else (records,):
+            tp = TopicPartition(record.topic, record.partition)
+            earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
+        for tp, offset in earliest.items():
+            try:
+                message.consumer.seek(tp, offset)
+            except Exception:
+                # The partition is no longer ours (a rebalance): its new owner starts from the
+                # last commit, which is before this batch.
+                log.warning("could not rewind a partition", exc_info=True, extra={"tp": str(tp)})
+        if not isinstance(exc, Exception):
+            return
+        self._rewinds += 1
+        backoff = min(0.1 * 2 ** min(self._rewinds - 1, 20), self.max_backoff_s)
+        CONSUMER_RETRIES.labels(self.service, self.topic, "batch").inc()
+        self.health.retrying = "batch"
+        log.error(
+            "batch failed unexpectedly; it will be consumed again",
+            exc_info=exc,
+            extra={"topic": self.topic, "retry_in_s": round(backoff, 2)},
+        )
+        await asyncio.sleep(backoff * (0.5 + random.random()))
 
     async def _ack(self, message: KafkaMessage) -> None:
         try:

@@ -9,12 +9,39 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-# One pass, left to right: a UUID (or other long hex id) is matched whole and kept, so digits
-# inside it are never taken for a phone number.
+# Matched against a copy with full-width digits, letters, +, -, (, ) and the ideographic space
+# folded to ASCII (one character for one, so the spans hold in the original text): intake accepts
+# "１３８００１３８０００", and a log line carries what was typed.
+_FOLD = {
+    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},
+    0x3000: 0x20,
+}
+_SEP = r"[ \-–—]"  # one space or dash between groups of digits, as people write numbers
+# Mainland mobiles: 11 digits, maybe grouped 3-4-4, maybe after +86, 0086 or a bare 86.
+_MOBILE = rf"1[3-9][0-9](?:{_SEP}?[0-9]{{4}}){{2}}"
+# Landlines: area code (0758, 020, "(0758)"), then a 7- or 8-digit local number (maybe grouped
+# 3-4 or 4-4); after +86 or 0086 the area code may drop its trunk 0 (+86 758 1234567).
+_AREA = r"(?:\(0[1-9][0-9]{1,2}\)|0[1-9][0-9]{1,2})"
+_AREA_INTL = r"(?:\(0?[1-9][0-9]{1,2}\)|0?[1-9][0-9]{1,2})"
+_LANDLINE = rf"(?:(?:\+|00)86{_SEP}?{_AREA_INTL}|{_AREA}){_SEP}?[1-9][0-9]{{2,3}}{_SEP}?[0-9]{{4}}"
+# Not touching a letter or digit: a grouped or prefixed number inside an id is not a phone.
+_ALONE_BEFORE, _ALONE_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
+
+# One pass, left to right: a UUID (or a tracking code, DW-20261127-418305-7, whose number may
+# have up to 12 digits) is matched whole and kept, so digits inside it are never taken for a
+# phone or ID number.
 _SENSITIVE = re.compile(
     r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    r"|(?P<id>(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z]))"
-    r"|(?P<phone>(?<!\d)(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d))"
+    r"|(?P<code>[A-Z]{1,6}-[0-9]{8}-[0-9]{6,12}-[0-9X](?![0-9A-Za-z]))"
+    # Resident ID numbers: 18 characters (the last may be X), or the old 15 digits (area code,
+    # YYMMDD, sequence: the date has to be one, so that an ordinary 15-digit number is kept).
+    rf"|(?P<id>{_ALONE_BEFORE}(?:[0-9]{{17}}[0-9Xx]"
+    r"|[1-8][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3})"
+    rf"{_ALONE_AFTER})"
+    rf"|(?P<phone>{_ALONE_BEFORE}(?:(?:\+|00)?86{_SEP}?)?{_MOBILE}{_ALONE_AFTER}"
+    rf"|{_ALONE_BEFORE}{_LANDLINE}{_ALONE_AFTER}"
+    # Eleven digits in a row are a mobile even when glued to letters (tel13800138000).
+    r"|(?<![0-9])1[3-9][0-9]{9}(?![0-9]))"
 )
 _MASKS = {"id": "[id-number]", "phone": "[phone]"}
 
@@ -27,12 +54,16 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
-def _mask(match: re.Match[str]) -> str:
-    return _MASKS.get(match.lastgroup or "", match.group(0))
-
-
 def redact(text: str) -> str:
-    return _SENSITIVE.sub(_mask, text)
+    parts: list[str] = []
+    done = 0
+    for match in _SENSITIVE.finditer(text.translate(_FOLD)):
+        mask = _MASKS.get(match.lastgroup or "")
+        if mask is not None:
+            parts += (text[done : match.start()], mask)
+            done = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class JsonFormatter(logging.Formatter):

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import subprocess
 import time
 import uuid
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from jiban.bench.resources import Usage, Watched, listener, per_thousand
 from jiban.dev import (
     STATE_DIR,
     create_database,
+    external_servers,
     infrastructure,
     say,
     start_services,
@@ -183,9 +185,10 @@ def _port(url: str) -> int | None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    embedded_db = not os.environ.get("DATABASE_URL")
-    embedded_kafka = not os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    with infrastructure(Settings()) as (database_url, kafka):
+    base = Settings()
+    external_db, external_kafka = external_servers(base)
+    embedded_db, embedded_kafka = external_db is None, external_kafka is None
+    with infrastructure(base) as (database_url, kafka):
         if embedded_db:
             database_url = asyncio.run(create_database(database_url, "jiban_bench"))
         settings = Settings(
@@ -196,17 +199,19 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(settings)
         asyncio.run(ensure_topics(settings))
         asyncio.run(load_demo_directory(settings))
-        children = start_services(
-            service_env(os.environ, database_url, kafka, settings.topic_prefix)
-        )
-        watched = Watched()
-        for name, child in children.items():
-            watched.add(name, child.pid)
-        for name, url, forks in (("postgres", database_url, True), ("broker", kafka, False)):
-            port = _port(url)
-            watched.add(name, listener(port) if port else None, children=forks)
-        watched.add("bench", os.getpid())  # the load generator and the observer
+        children: dict[str, subprocess.Popen[bytes]] = {}
         try:
+            # Inside the try: an interruption half-way still stops the services started.
+            start_services(
+                service_env(os.environ, database_url, kafka, settings.topic_prefix), children
+            )
+            watched = Watched()
+            for name, child in children.items():
+                watched.add(name, child.pid)
+            for name, url, forks in (("postgres", database_url, True), ("broker", kafka, False)):
+                port = _port(url)
+                watched.add(name, listener(port) if port else None, children=forks)
+            watched.add("bench", os.getpid())  # the load generator and the observer
             wait_ready({n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES}, children)
             measured = asyncio.run(run_pipeline(settings, args, watched))
         finally:

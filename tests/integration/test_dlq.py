@@ -4,6 +4,8 @@ once the fix is in and it is replayed, and replaying again sends nothing twice."
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 
 import pytest
 from factories import envelope_of, received, small_directory
@@ -13,7 +15,7 @@ from jiban.cli import main
 from jiban.dlq import list_dead_letters, replay
 from jiban.setup import load_demo_directory
 from shared.db import Database
-from shared.topics import APPEALS_IMMEDIATE
+from shared.topics import APPEALS_IMMEDIATE, INBOUND_RECEIPTS, dlq_of, inbound_topic
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +58,44 @@ async def test_dead_letters_are_listed_and_replayed_after_a_fix(
         finally:
             await db.dispose()
         assert await replay(settings, APPEALS_IMMEDIATE) == 0, "replay remembers where it was"
+
+
+async def test_inbound_messages_that_cannot_be_unwrapped_are_dead_lettered_not_skipped(
+    run_service, topics
+):
+    # Neither is something intake's unwrap foresaw: a key too long for an envelope's subject
+    # (pydantic refuses it), JSON nested too deep for json.loads (RecursionError). Both must
+    # land on the DLQ, and the next message on the partition must still be handled.
+    hotline = inbound_topic("hotline_12345")
+    order_no = f"ZQ12345-{uuid.uuid4().hex[:12]}"
+    good = {
+        "order_no": order_no,
+        "caller_name": "李女士",
+        "caller_phone": f"139{uuid.uuid4().int % 10**8:08d}",
+        "type_code": "03",
+        "category_code": "02",
+        "urgency_flag": "0",
+        "content": "江南小区门口的路灯坏了一个多星期，晚上出入很不安全，请派人维修。",
+        "address": "肇庆高新区江南小区",
+        "accepted_at": "2026-11-27 09:15:00",
+        "operator_id": "hw-017",
+    }
+    long_key = b"k" * 300
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    async with run_service("intake"):
+        other = {**good, "order_no": f"ZQ12345-{uuid.uuid4().hex[:12]}"}
+        await topics.send(hotline, json.dumps(other).encode(), long_key)
+        # Same key as the good one: the same partition, right before it.
+        await topics.send(hotline, deep, order_no.encode())
+        await topics.send(hotline, json.dumps(good, ensure_ascii=False).encode(), order_no.encode())
+        receipts = await topics.read(INBOUND_RECEIPTS, at_least=1)
+        dead = await topics.read(dlq_of(hotline), at_least=2)
+
+    by_key = {d.key: d for d in dead}
+    assert len(dead) == 2 and set(by_key) == {long_key, order_no.encode()}
+    assert "subject_id" in by_key[long_key].headers["x-error"]
+    assert "RecursionError" in by_key[order_no.encode()].headers["x-error"]
+    assert by_key[order_no.encode()].value == deep
+    (receipt,) = [r.json()["payload"] for r in receipts]
+    assert (receipt["external_id"], receipt["status"]) == (order_no, "received")

@@ -2,6 +2,7 @@
 in-memory fakes for the database (transactional: nothing sticks unless the transaction
 commits), the inbox and the DLQ."""
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -433,12 +434,22 @@ class FakeRecord:
         self.topic, self.partition, self.offset, self.key = TOPIC, partition, offset, b"k"
 
 
+class FakeKafkaConsumer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def seek(self, partition: Any, offset: int) -> None:
+        self.log.append(f"seek {partition.partition}@{offset}")
+
+
 class FakeMessage:
-    """What FastStream hands a batch subscriber: the records, and ack() for the whole poll."""
+    """What FastStream hands a batch subscriber: the records, ack() for the whole poll, and the
+    aiokafka consumer (whose position ack() commits)."""
 
     def __init__(self, records: tuple[FakeRecord, ...], log: list[str]) -> None:
         self.raw_message = records
         self.log = log
+        self.consumer = FakeKafkaConsumer(log)
 
     async def ack(self) -> None:
         self.log.append("ack")
@@ -457,3 +468,98 @@ async def test_the_poll_is_acked_once_after_every_message_has_its_outcome() -> N
     assert events == ["committed", "ack"]
     assert [(o.partition, o.offset) for o, _, _ in dlq.sent] == [(3, 41)]
     assert consumer.health.handled == 2 and consumer.health.busy_since is None
+
+
+# --- messages that cannot even be unwrapped ------------------------------------------------
+
+
+def unwrap_or_raise(body: bytes, origin: Origin) -> Envelope:
+    """Like intake's unwrap of adapters' native payloads: what it raises depends on the body."""
+    if body == b"value-error":
+        raise ValueError("no channel for this topic")
+    if body == b"deep":
+        json.loads("[" * 100_000 + "]" * 100_000)  # RecursionError
+    if body == b"long-key":
+        return Envelope(type="AppealAssigned", subject_id="k" * 300, correlation_id="c", payload={})
+    if body == b"broker-down":
+        raise ConnectionRefusedError(111, "Connection refused")
+    return Envelope.model_validate_json(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"value-error", "ValueError: no channel for this topic"),
+        (b"deep", "RecursionError"),
+        (b"long-key", "subject_id"),
+    ],
+    ids=["value_error", "recursion_error", "validation_error"],
+)
+async def test_a_message_the_unwrap_fails_on_is_dead_lettered_and_the_next_handled(
+    body: bytes, error: str
+) -> None:
+    events: list[str] = []
+    handler, dlq = Projection(), FakeDeadLetters()
+    consumer = make_consumer(handler, dead_letters=dlq)
+    consumer.unwrap = unwrap_or_raise
+    consumer.after_commit.append(lambda: events.append("committed"))
+    records = (FakeRecord(3, 40), FakeRecord(3, 41))
+    bodies = [body, assigned_envelope("cw-next").to_bytes()]
+
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+
+    ((origin, sent_body, sent_error),) = dlq.sent
+    assert (origin.offset, sent_body) == (40, body)
+    assert error in sent_error
+    assert handler.officers == ["cw-next"]
+    assert events == ["committed", "ack"]
+
+
+async def test_a_transient_failure_while_unwrapping_rewinds_the_batch_instead_of_acking(
+    no_backoff: list[float],
+) -> None:
+    events: list[str] = []
+    handler, dlq = Projection(), FakeDeadLetters()
+    consumer = make_consumer(handler, dead_letters=dlq)
+    consumer.unwrap = unwrap_or_raise
+    records = (FakeRecord(3, 40), FakeRecord(3, 41), FakeRecord(5, 7), FakeRecord(3, 42))
+    bodies = [b"garbage", b"broker-down", assigned_envelope().to_bytes(), b"x"]
+
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+
+    # Not acked, and the position is back at each partition's first message of the batch, so
+    # the next poll's ack cannot commit past them: they come again.
+    assert events == ["seek 3@40", "seek 5@7"]
+    assert handler.calls == 0
+    assert len(no_backoff) == 1
+    assert consumer.health.retrying is None and consumer.health.busy_since is None
+
+    consumer.unwrap = Envelope.model_validate_json  # type: ignore[assignment]
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+    assert events[-1] == "ack"
+
+
+async def test_anything_escaping_a_batch_rewinds_it_and_cancellation_still_propagates(
+    no_backoff: list[float],
+) -> None:
+    events: list[str] = []
+    consumer = make_consumer(Projection())
+    records = (FakeRecord(1, 5), FakeRecord(1, 6))
+    bodies = [assigned_envelope().to_bytes()] * 2
+
+    async def bug(deliveries: list[Delivery]) -> list[str]:
+        raise AssertionError("a bug")
+
+    consumer.process_batch = bug  # type: ignore[method-assign]
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+    await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+    assert events == ["seek 1@5", "seek 1@5"]
+    assert no_backoff[1] > no_backoff[0] * 0.5  # backing off, not spinning
+
+    async def cancelled(deliveries: list[Delivery]) -> list[str]:
+        raise asyncio.CancelledError
+
+    consumer.process_batch = cancelled  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
+    assert events[-1] == "seek 1@5" and len(no_backoff) == 2
