@@ -188,6 +188,10 @@ class AppealAssigned(Event):
     assigned_at: AwareDatetime
     # Carried along so consumers need not wait for AppealReceived to say who it concerns.
     tracking_code: str | None = None
+    # An enterprise's appeal: the enterprise, and its CSO's party-building assistant (copied
+    # in by notify). Optional: earlier events lack them.
+    enterprise_credit_code: str | None = None
+    cso_assistant_id: str | None = None
 
     def subject(self) -> str:
         return str(self.appeal_id)
@@ -480,11 +484,7 @@ class SubmissionReceipt(Event):
 # --- notifications -----------------------------------------------------------------------------
 
 
-class NotificationSent(Event):
-    """A notification left through its medium's provider (recorded, for the `record` medium).
-    Published by notify's delivery worker in the transaction that marks it sent."""
-
-    TYPE: ClassVar[str] = "NotificationSent"
+class _NotificationEvent(Event):
     TOPIC: ClassVar[str] = NOTIFICATIONS_SENT
 
     notification_id: UUID
@@ -493,10 +493,29 @@ class NotificationSent(Event):
     recipient: str
     medium: Medium
     kind: str
-    sent_at: AwareDatetime
 
     def subject(self) -> str:
         return str(self.appeal_id or self.notification_id)
+
+
+class NotificationSent(_NotificationEvent):
+    """A notification left through its medium's provider (recorded, for the `record` medium).
+    Published by notify's delivery worker in the transaction that marks it sent."""
+
+    TYPE: ClassVar[str] = "NotificationSent"
+
+    sent_at: AwareDatetime
+
+
+class NotificationFailed(_NotificationEvent):
+    """A notification gave up: its provider refused it, or every retry failed. Ops can resend
+    it (`POST /v1/notifications/{id}/resend` on notify); supervisors see who was not told."""
+
+    TYPE: ClassVar[str] = "NotificationFailed"
+
+    attempts: int
+    error: str
+    failed_at: AwareDatetime
 
 
 # --- directory ---------------------------------------------------------------------------------

@@ -96,6 +96,42 @@ class Settings(BaseSettings):
     # The five-ones reminder goes out this many days before the month ends.
     five_ones_remind_days_before_month_end: int = Field(3, ge=0, le=27)
 
+    # Notify's words (zh-CN or en) and its clock: non-urgent SMS to appellants wait out the quiet
+    # hours (local time; "off" for none).
+    notify_language: str = Field("zh-CN", pattern=r"^(zh-CN|en)$")
+    notify_quiet_hours: str = "22:00-08:00"
+    # Retries of a failing delivery: exponential backoff with jitter, from base to cap, then
+    # `failed` (ops can resend).
+    notify_max_attempts: int = Field(8, ge=1, le=50)
+    notify_retry_base_s: float = Field(30.0, gt=0)
+    notify_retry_max_s: float = Field(3600.0, gt=0)
+    notify_poll_interval_s: float = Field(1.0, gt=0)
+    notify_batch_size: int = Field(50, ge=1)
+    # Messages per second per provider (`smtp`, `sms_gateway`, `webhook`), e.g. {"sms_gateway": 20}.
+    notify_rate_limits: dict[str, float] = Field(default_factory=dict)
+    # E-mail (SMTP). Unset host: no e-mail provider.
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "jiban@localhost"
+    smtp_use_tls: bool = False
+    smtp_start_tls: bool | None = None
+    smtp_timeout_s: float = Field(10.0, gt=0)
+    # Message-IDs are <delivery id@this domain>: the same for every attempt of one delivery.
+    smtp_message_id_domain: str = "jiban.local"
+    # SMS through an HTTP gateway: the vendor's URL, its headers (JSON object, e.g. the
+    # Authorization), and the request body as a Jinja2 template over phone, text, delivery_id,
+    # kind. Unset URL: no SMS provider.
+    sms_gateway_url: str | None = None
+    sms_gateway_headers: dict[str, SecretStr] = Field(default_factory=dict)
+    sms_gateway_body_template: str | None = None
+    sms_gateway_timeout_s: float = Field(5.0, gt=0)
+    # Status callbacks to the channels' systems: a JSON object of channel → {"url", "key_id",
+    # "secret"}; the body is signed like adapters sign what they send to intake.
+    notify_webhooks: dict[str, dict[str, str]] = Field(default_factory=dict)
+    notify_webhook_timeout_s: float = Field(5.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:

@@ -41,7 +41,11 @@ class Topic:
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic(APPEALS_IMMEDIATE, "AppealReceived: the unified immediate-handling stream", "intake"),
+    Topic(
+        APPEALS_IMMEDIATE,
+        "AppealReceived, AppealMerged: the unified immediate-handling stream",
+        "intake",
+    ),
     Topic(
         APPEALS_ASSIGNMENTS,
         "AppealAssigned, AppealReassigned, ReturnDecided, AssistantsChanged",
@@ -53,19 +57,16 @@ TOPICS: tuple[Topic, ...] = (
         "AppealMarkedUnreasonable; ReturnRequested, ReassignmentRequested (for dispatch)",
         "tracking",
     ),
-    # Notify acts on these in its delivery issue; until then they only accumulate.
     Topic(
         APPEALS_DEADLINES,
         "AcknowledgementReminder, DeadlineWarning, DeadlineOverdue (催办), "
         "PublicNoticeIssued (通报)",
         "tracking",
-        consumed=False,
     ),
     Topic(
         CSO_MONTHLY,
         "FiveOnesReminder, CsoReportersProposed (keyed by officer id / month)",
         "tracking",
-        consumed=False,
     ),
     Topic(
         DIRECTORY_CHANGES,
@@ -73,7 +74,12 @@ TOPICS: tuple[Topic, ...] = (
         "dispatch",
     ),
     # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
-    Topic(NOTIFICATIONS_SENT, "NotificationSent (keyed by appeal id)", "notify", consumed=False),
+    Topic(
+        NOTIFICATIONS_SENT,
+        "NotificationSent, NotificationFailed (keyed by appeal id)",
+        "notify",
+        consumed=False,
+    ),
     Topic(
         VISITS_LOGGED,
         "VisitLogged: a CSO visit that found no problem (keyed by enterprise)",

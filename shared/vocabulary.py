@@ -106,6 +106,8 @@ class Medium(StrEnum):
 class NotificationStatus(StrEnum):
     SENT = "sent"
     PENDING = "pending"
+    # Waiting for a set time: the end of quiet hours, or the provider's rate limit.
+    DEFERRED = "deferred"
     FAILED = "failed"
 
 

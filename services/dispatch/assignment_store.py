@@ -132,6 +132,18 @@ async def _enterprise(session: AsyncSession, inputs: RoutingInput) -> Any | None
     return rows[0] if len(rows) == 1 else None
 
 
+async def cso_of_appellant(session: AsyncSession, inputs: RoutingInput) -> tuple[str, str] | None:
+    """(credit code, the CSO's party-building assistant) for an enterprise's appeal whose CSO
+    has one: notify copies the assistant in, and cannot wait for its own directory copy."""
+    enterprise = await _enterprise(session, inputs)
+    if enterprise is None or enterprise.cso_officer_id is None:
+        return None
+    cso = await officer_row(session, enterprise.cso_officer_id)
+    if cso is None or cso.paired_officer_id is None:
+        return None
+    return enterprise.credit_code, cso.paired_officer_id
+
+
 async def routing_context(
     session: AsyncSession,
     appeal_id: UUID,

@@ -138,6 +138,7 @@ class Ownership:
             assigned_at=assigned_at,
         )
         decision = routing.decision
+        enterprise = await store.cso_of_appellant(session, inputs)
         await self._publish(
             session,
             AppealAssigned(
@@ -147,6 +148,8 @@ class Ownership:
                 reason=decision.reason,
                 assigned_at=assigned_at,
                 tracking_code=event.tracking_code,
+                enterprise_credit_code=enterprise[0] if enterprise else None,
+                cso_assistant_id=enterprise[1] if enterprise else None,
             ),
             correlation_id,
         )

@@ -1,29 +1,40 @@
 """Notify's HTTP API: the delivery log, for ops and supervisors (a sign-in token with one of
-those roles; 401 without a valid token, 403 with neither role)."""
+those roles; 401 without a valid token, 403 with neither role), and the resend of a failed
+notification (ops)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.notify import store
-from shared.http import Cursor, Limit, Page, SessionDep
-from shared.identity import Role, require_roles
+from shared.clock import utcnow
+from shared.http import Cursor, Limit, Page, SnapshotSessionDep
+from shared.identity import Principal, Role, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Medium, NotificationStatus
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["notifications"],
-    dependencies=[Depends(require_roles(Role.OPS, Role.SUPERVISOR))],
-)
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: datetime
+    outcome: str  # sent | retry | failed
+    error: str | None
 
 
 class NotificationOut(BaseModel):
+    """One message. The address it went to is not shown: `recipient` says who."""
+
     notification_id: UUID
     appeal_id: UUID | None
     event_id: UUID
@@ -31,23 +42,41 @@ class NotificationOut(BaseModel):
     medium: Medium
     kind: str
     status: NotificationStatus
+    language: str
+    subject: str | None
     body: str
     attempts: int
+    attempt_log: list[AttemptOut]
     last_error: str | None
     created_at: datetime
+    next_attempt_at: datetime | None
     sent_at: datetime | None
 
 
-@router.get("/notifications")
+def _out(row: Any, attempts: list[Any]) -> NotificationOut:
+    waiting = row.status in store.WAITING
+    return NotificationOut.model_validate(
+        {
+            **row._mapping,
+            "attempt_log": [AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+            "next_attempt_at": row.next_attempt_at if waiting else None,
+        }
+    )
+
+
+@router.get(
+    "/notifications",
+    dependencies=[Depends(require_roles(Role.OPS, Role.SUPERVISOR))],
+)
 async def list_notifications(
-    session: SessionDep,
+    session: SnapshotSessionDep,
     limit: Limit = 100,
     cursor: Cursor = None,
     appeal_id: UUID | None = None,
     recipient: str | None = None,
     status: NotificationStatus | None = None,
 ) -> Page[NotificationOut]:
-    """The delivery log, oldest first. Ops and supervisors only."""
+    """The delivery log, oldest first, each message with its attempts. Ops and supervisors."""
     t = store.notifications
     query = select(t)
     if appeal_id is not None:
@@ -56,11 +85,43 @@ async def list_notifications(
         query = query.where(t.c.recipient == recipient)
     if status is not None:
         query = query.where(t.c.status == status)
-    return await paginate(
+    page = await paginate(
         session,
         query,
         [t.c.created_at, t.c.notification_id],
         limit=limit,
         cursor=cursor,
-        item=lambda r: NotificationOut.model_validate(r, from_attributes=True),
+        item=lambda r: r,
     )
+    attempts = await store.attempts_of(session, [r.notification_id for r in page.items])
+    return Page(
+        items=[_out(r, attempts[r.notification_id]) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.post("/notifications/{notification_id}/resend", status_code=202)
+async def resend(
+    notification_id: UUID,
+    request: Request,
+    caller: Annotated[Principal, Depends(require_roles(Role.OPS))],
+) -> NotificationOut:
+    """Puts a failed notification back in the queue with a fresh retry budget (ops only): 404
+    for an unknown id, 409 unless it failed. It keeps its id, so a receiver that did get an
+    earlier attempt can drop the repeat."""
+    async with request.app.state.runtime.db.transaction() as session:
+        row = await store.resend(session, notification_id, utcnow())
+        if row is None:
+            raise HTTPException(404, "no such notification")
+        if row.status != NotificationStatus.FAILED:
+            raise HTTPException(
+                409, f"only a failed notification can be resent; this one is {row.status}"
+            )
+        updated = await store.notification(session, notification_id)
+        attempts = await store.attempts_of(session, [notification_id])
+    log.info(
+        "notification resent",
+        extra={"notification_id": str(notification_id), "by": caller.sub},
+    )
+    request.app.state.delivery.wake()
+    return _out(updated, attempts[notification_id])

@@ -1,27 +1,60 @@
-"""The delivery worker: sends pending notifications through their medium's provider.
+"""The delivery worker: sends due notifications through their medium's provider.
 
-Deciding (in the consumer) and sending (here) are apart, so a slow or failing provider never
-holds up the topic. Several notify replicas share the work: each claims rows with SKIP LOCKED.
-Each delivery puts a NotificationSent in notify's outbox in the transaction that records it."""
+Deciding (in the consumers) and sending (here) are apart, and a retry waits in the row's
+`next_attempt_at`, never in a sleeping consumer: a provider that is down for ten minutes delays
+its messages, it does not stop the topics being consumed.
+
+A round has three steps, so that no transaction stays open across the network:
+1. claim due rows (SKIP LOCKED: several notify replicas share the work) and lease them, by moving
+   `next_attempt_at` past the send's timeout, in a short transaction;
+2. send, concurrently, outside any transaction;
+3. record each outcome (and the NotificationSent / NotificationFailed event, through the outbox)
+   in one transaction.
+A crash between 2 and 3 leaves the rows leased; when the lease runs out they are sent again
+with the same delivery id (the notification id), which receivers use to drop the repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
 
 from services.notify import store
-from services.notify.providers import Delivery, Provider
+from services.notify.providers import (
+    Delivery,
+    DeliveryError,
+    PermanentDeliveryError,
+    Provider,
+    TransientDeliveryError,
+)
+from services.notify.quiet_hours import QuietHours
+from services.notify.retry import RetryPolicy
+from shared.clock import utcnow
 from shared.db import Database
-from shared.events import NotificationSent
-from shared.failures import is_transient
+from shared.events import NotificationFailed, NotificationSent
 from shared.outbox import Outbox
 from shared.vocabulary import Medium, NotificationStatus
 from shared.worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 SERVICE = "notify"
+# Longer than any provider's timeout: a leased row is not picked up again while being sent.
+LEASE = timedelta(seconds=120)
+# How long a message the rate limit held back waits before it is looked at again.
+RATE_LIMITED_WAIT = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: Any
+    error: DeliveryError | None = None
 
 
 class DeliveryWorker(PollingWorker):
@@ -33,10 +66,13 @@ class DeliveryWorker(PollingWorker):
         providers: dict[Medium, Provider],
         outbox: Outbox,
         *,
+        retry: RetryPolicy,
+        quiet: QuietHours | None = None,
         after_commit: Sequence[Callable[[], None]] = (),
-        batch_size: int = 100,
-        poll_interval_s: float = 0.25,
+        batch_size: int = 50,
+        poll_interval_s: float = 1.0,
         max_backoff_s: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(
             batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
@@ -44,60 +80,154 @@ class DeliveryWorker(PollingWorker):
         self.db = db
         self.providers = providers
         self.outbox = outbox
+        self.retry = retry
+        self.quiet = quiet
+        self.clock = clock
         # The relay's wake: the NotificationSent events leave now, not at its next poll.
         self.after_commit = list(after_commit)
 
+    async def stop(self) -> None:
+        await super().stop()
+        for provider in self.providers.values():
+            await provider.aclose()
+
     async def round(self) -> int:
-        sent = 0
+        rows = await self._claim()
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(row) for row in rows))
+        await self._record(outcomes)
+        for callback in self.after_commit:
+            callback()
+        return len(rows)
+
+    async def _claim(self) -> list[Any]:
+        """Due rows, leased; those the quiet hours or a rate limit hold back wait instead."""
+        now = self.clock()
+        leased: list[Any] = []
         async with self.db.transaction() as session:
-            rows = await store.claim_pending(session, self.batch_size)
-            for row in rows:
+            for row in await store.claim_due(session, now, self.batch_size):
+                morning = self.quiet.ends_after(now) if row.quiet_hours and self.quiet else None
+                if morning is not None:
+                    await store.postpone(session, row.notification_id, morning)
+                    continue
                 provider = self.providers.get(Medium(row.medium))
-                delivery = Delivery(row.notification_id, row.recipient, row.kind, row.body)
-                try:
-                    if provider is None:
-                        raise LookupError(f"no provider for medium {row.medium}")
-                    async with session.begin_nested():
-                        await provider.send(session, delivery)
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    failed = row.attempts + 1 >= MAX_ATTEMPTS
-                    await store.mark(
-                        session,
-                        row.notification_id,
-                        NotificationStatus.FAILED if failed else NotificationStatus.PENDING,
-                        f"{type(exc).__name__}: {exc}"[:500],
+                limit = provider.rate_limit if provider is not None else None
+                if limit is not None and not limit.try_acquire(time.monotonic()):
+                    await store.postpone(session, row.notification_id, now + RATE_LIMITED_WAIT)
+                    continue
+                leased.append(row)
+            if leased:
+                await session.execute(
+                    update(store.notifications)
+                    .where(
+                        store.notifications.c.notification_id.in_(
+                            [row.notification_id for row in leased]
+                        )
                     )
-                    log.warning(
-                        "delivery failed",
-                        extra={
-                            "notification_id": str(row.notification_id),
-                            "medium": row.medium,
-                            "attempt": row.attempts + 1,
-                            "final": failed,
-                        },
+                    .values(next_attempt_at=now + LEASE)
+                )
+        return leased
+
+    async def _send(self, row: Any) -> Outcome:
+        provider = self.providers.get(Medium(row.medium))
+        if provider is None:
+            return Outcome(row, PermanentDeliveryError(f"no provider for medium {row.medium}"))
+        if provider.needs_session:
+            return Outcome(row)  # sent in the recording transaction (step 3)
+        try:
+            await provider.send(None, self._delivery(row))
+        except DeliveryError as exc:
+            return Outcome(row, exc)
+        except Exception as exc:  # a provider's bug must not stop the others: retry it
+            log.exception("provider raised", extra={"medium": row.medium})
+            return Outcome(row, DeliveryError(f"{type(exc).__name__} in provider"))
+        return Outcome(row)
+
+    @staticmethod
+    def _delivery(row: Any) -> Delivery:
+        return Delivery(
+            delivery_id=row.notification_id,
+            recipient=row.recipient,
+            address=row.address,
+            kind=row.kind,
+            subject=row.subject,
+            body=row.body,
+            attempt=row.attempts + 1,
+        )
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            for outcome in outcomes:
+                row, error = outcome.row, outcome.error
+                provider = self.providers.get(Medium(row.medium))
+                if error is None and provider is not None and provider.needs_session:
+                    try:
+                        async with session.begin_nested():
+                            await provider.send(session, self._delivery(row))
+                    except DeliveryError as exc:
+                        error = exc
+                if error is None:
+                    await store.record_attempt(session, row, at=now, status=NotificationStatus.SENT)
+                    await self.outbox.put_event(
+                        session,
+                        NotificationSent(
+                            notification_id=row.notification_id,
+                            appeal_id=row.appeal_id,
+                            recipient=row.recipient,
+                            medium=Medium(row.medium),
+                            kind=row.kind,
+                            sent_at=now,
+                        ),
+                        # The row does not keep the request's correlation id; the event that
+                        # caused the notification is the next best thread to pull.
+                        correlation_id=str(row.event_id),
+                        producer=SERVICE,
                     )
                     continue
-                sent_at = await store.mark(session, row.notification_id, NotificationStatus.SENT)
-                assert sent_at is not None  # marked sent just now
-                await self.outbox.put_event(
-                    session,
-                    NotificationSent(
-                        notification_id=row.notification_id,
-                        appeal_id=row.appeal_id,
-                        recipient=row.recipient,
-                        medium=Medium(row.medium),
-                        kind=row.kind,
-                        sent_at=sent_at,
-                    ),
-                    # The row does not keep the request's correlation id; the event that caused
-                    # the notification is the next best thread to pull.
-                    correlation_id=str(row.event_id),
-                    producer=SERVICE,
-                )
-                sent += 1
-        if sent:
-            for callback in self.after_commit:
-                callback()
-        return len(rows)
+                await self._failed_attempt(session, row, error, now)
+
+    async def _failed_attempt(
+        self, session: Any, row: Any, error: DeliveryError, now: datetime
+    ) -> None:
+        message = str(error)[:500]
+        retry_at = (
+            self.retry.next_attempt(row.attempts_since_resend + 1, now) if error.transient else None
+        )
+        wait = error.retry_after_s if isinstance(error, TransientDeliveryError) else None
+        if retry_at is not None and wait:
+            # The receiver said when to come back (Retry-After): not sooner.
+            retry_at = max(retry_at, now + timedelta(seconds=wait))
+        if retry_at is not None and row.quiet_hours and self.quiet:
+            retry_at = self.quiet.ends_after(retry_at) or retry_at
+        status = NotificationStatus.PENDING if retry_at else NotificationStatus.FAILED
+        await store.record_attempt(
+            session, row, at=now, status=status, error=message, next_attempt_at=retry_at
+        )
+        log.warning(
+            "delivery failed",
+            extra={
+                "notification_id": str(row.notification_id),
+                "medium": row.medium,
+                "attempt": row.attempts + 1,
+                "final": retry_at is None,
+                "error": message,
+            },
+        )
+        if retry_at is None:
+            await self.outbox.put_event(
+                session,
+                NotificationFailed(
+                    notification_id=row.notification_id,
+                    appeal_id=row.appeal_id,
+                    recipient=row.recipient,
+                    medium=Medium(row.medium),
+                    kind=row.kind,
+                    attempts=row.attempts + 1,
+                    error=message,
+                    failed_at=now,
+                ),
+                correlation_id=str(row.event_id),
+                producer=SERVICE,
+            )

@@ -62,14 +62,31 @@ async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
 
         views = await wait_until(assigned_in_tracking, timeout_s=30)
 
+        # Who should hear of each appeal: the appellant, the officer, and for an enterprise's
+        # appeal the CSO's party-building assistant (copied, unless handling it themselves).
+        expected = []
+        for i, view in enumerate(views):
+            told = {
+                ("appellant", "appeal_received"),
+                (f"officer:{view['officer_id']}", "new_assignment"),
+            }
+            if i % 2 == 0:
+                cso = enterprises[i % 5]["cso_officer_id"]
+                assistant = (await http.get(stack.url("dispatch") + f"/v1/officers/{cso}")).json()[
+                    "paired_officer_id"
+                ]
+                if assistant and assistant != view["officer_id"]:
+                    told.add((f"officer:{assistant}", "cso_copy"))
+            expected.append(sorted(told))
+
         async def notified():
             logs = []
-            for a in accepted:
+            for a, want in zip(accepted, expected, strict=True):
                 r = await http.get(
                     stack.url("notify") + "/v1/notifications", params={"appeal_id": a["appeal_id"]}
                 )
                 items = r.json()["items"]
-                if len(items) < 2 or any(i["status"] != "sent" for i in items):
+                if len(items) < len(want) or any(i["status"] != "sent" for i in items):
                     return None
                 logs.append(items)
             return logs
@@ -87,14 +104,11 @@ async def test_appeals_flow_from_intake_to_officer_queues_and_notifications(
             assert view["appeal_id"] in {item["appeal_id"] for item in queue["items"]}
             assert body["appellant"]["phone"] not in str(queue)
 
-        for view, items in zip(views, notices, strict=True):
-            kinds = sorted((n["recipient"], n["kind"]) for n in items)
-            assert kinds == [
-                ("appellant", "appeal_received"),
-                (f"officer:{view['officer_id']}", "new_assignment"),
-            ]
+        for view, items, want in zip(views, notices, expected, strict=True):
+            assert sorted((n["recipient"], n["kind"]) for n in items) == want
             assert all(n["medium"] == "record" and n["attempts"] == 1 for n in items)
-            assert view["tracking_code"] in items[0]["body"]
+            [to_appellant] = [n for n in items if n["recipient"] == "appellant"]
+            assert view["tracking_code"] in to_appellant["body"]
 
         # Resubmitting changes nothing downstream.
         again = await http.post(stack.url("intake") + "/v1/appeals", json=bodies[0])

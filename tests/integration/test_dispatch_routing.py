@@ -176,6 +176,17 @@ async def test_each_rule_with_the_directory_data(settings, run_service, topics, 
         explained = (
             await dispatch.get(f"/v1/appeals/{cases['cso_backup_assistant'].appeal_id}/routing")
         ).json()
+    published = {
+        r.json()["payload"]["appeal_id"]: r.json()["payload"]
+        for r in await topics.read(APPEALS_ASSIGNMENTS, at_least=len(cases))
+    }
+    # An enterprise's appeal names the enterprise and its CSO's assistant (notify copies them in).
+    enterprise_appeal = published[str(cases["cso_backup_assistant"].appeal_id)]
+    assert (enterprise_appeal["enterprise_credit_code"], enterprise_appeal["cso_assistant_id"]) == (
+        CREDIT_CODE,
+        "pba-1",
+    )
+    assert published[str(cases["department"].appeal_id)]["cso_assistant_id"] is None
     got = {row.reason_code: row.officer_id for row in found}
     assert got["cso_backup_assistant"] == "pba-1"
     assert got["department"] in {"dept-1", "dept-2"}
