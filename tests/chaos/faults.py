@@ -17,10 +17,10 @@ from load import Load
 from stack import Stack
 
 from shared.settings import Settings
-from shared.topics import APPEALS_FOLLOW_UPS, VISITS_LOGGED
+from shared.topics import APPEALS_DEADLINES, APPEALS_FOLLOW_UPS, CSO_MONTHLY, VISITS_LOGGED
 
 # Consumed topics the load never feeds: their consumers have nothing to show.
-QUIET_TOPICS = frozenset({APPEALS_FOLLOW_UPS, VISITS_LOGGED})
+QUIET_TOPICS = frozenset({APPEALS_FOLLOW_UPS, VISITS_LOGGED, APPEALS_DEADLINES, CSO_MONTHLY})
 
 # `make test` runs each scenario with a few hundred appeals; `make chaos` with 2,000.
 APPEALS = int(os.environ.get("JIBAN_CHAOS_APPEALS", "300"))
@@ -93,8 +93,43 @@ async def wait_handling(stack: Stack, names: Iterable[str], timeout_s: float = 9
                 loaded = [c for c in consumers or [] if c["topic"] not in QUIET_TOPICS]
                 if loaded and all(c["handled"] > 0 for c in loaded):
                     pending.discard(name)
-            await asyncio.sleep(0.2)
+            if pending:  # not once all are: a fault timed on this comes at once
+                await asyncio.sleep(0.2)
     assert not pending, f"not handling messages after {timeout_s}s: {last}"
+
+
+async def handled(http: httpx.AsyncClient, stack: Stack, name: str) -> dict[str, int]:
+    """How many messages each of the instance's consumers (by topic) has handled since it
+    started, from its /readyz report; {} while it does not answer."""
+    _status, body = await readiness(http, stack, name)
+    consumers = body["checks"]["consumers"] if isinstance(body, dict) else []
+    return {c["topic"]: c["handled"] for c in consumers}
+
+
+async def wait_handled(
+    stack: Stack, name: str, topics: Iterable[str], timeout_s: float = 90
+) -> dict[str, int]:
+    """Until the instance has handled a message from each of `topics` since it started (it got
+    partitions of those groups and worked on them); returns its counts."""
+    wanted = set(topics)
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            counts = await handled(http, stack, name)
+            if all(counts.get(topic, 0) > 0 for topic in wanted):
+                return counts
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} handled nothing from some of {sorted(wanted)}: {counts}")
+
+
+def assert_faults_under_load(load: Load) -> None:
+    """Every fault the test marked (`load.mark`) came while appeals were still arriving: after
+    the first submission was sent and before the last one was."""
+    print(load.timeline())  # shown when the test fails, or with `pytest -s`
+    assert load.marks, "no fault was marked"
+    late = load.not_under_load()
+    assert not late, f"not under load: {late}\n{load.timeline()}"
 
 
 async def settle(

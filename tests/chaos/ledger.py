@@ -50,6 +50,8 @@ class Facts:
 
     intake: set[str] = field(default_factory=set)
     assignments: dict[str, str] = field(default_factory=dict)  # appeal -> officer
+    # appeal -> (the routing rule, the CSO's party-building assistant of its enterprise)
+    routing: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     tracking: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     # appeal -> [(recipient, kind, status, recorded by the provider)]
@@ -183,8 +185,16 @@ class Ledger:
         facts.intake = {
             str(r[0]) for r in await self.db.fetch("SELECT appeal_id FROM intake.appeals")
         }
-        for r in await self.db.fetch("SELECT appeal_id, officer_id FROM dispatch.assignments"):
+        for r in await self.db.fetch(
+            # The CSO's assistant of an enterprise's appeal, as dispatch named them to notify.
+            """SELECT a.appeal_id, a.officer_id, a.reason_code, c.paired_officer_id
+               FROM dispatch.assignments a
+               LEFT JOIN dispatch.enterprises e
+                      ON e.credit_code = upper(trim(a.routing_input->>'credit_code'))
+               LEFT JOIN dispatch.officers c ON c.officer_id = e.cso_officer_id"""
+        ):
             facts.assignments[str(r[0])] = r[1]
+            facts.routing[str(r[0])] = (r[2], r[3])
         for r in await self.db.fetch("SELECT appeal_id, status, officer_id FROM tracking.appeals"):
             facts.tracking[str(r[0])] = (r[1], r[2])
         for r in await self.db.fetch(
@@ -195,7 +205,9 @@ class Ledger:
             """SELECT n.appeal_id, n.recipient, n.kind, n.status,
                       r.notification_id IS NOT NULL AS recorded
                FROM notify.notifications n
-               LEFT JOIN notify.recorded_messages r USING (notification_id)"""
+               LEFT JOIN notify.recorded_messages r USING (notification_id)
+               -- Not about an appeal (the CSOs' five-ones reminders): not the load's doing.
+               WHERE n.appeal_id IS NOT NULL"""
         ):
             facts.notifications[str(r[0])].append((r[1], r[2], r[3], r[4]))
         orphans = await self.db.fetchval(
@@ -226,12 +238,15 @@ def problems(facts: Facts, accepted: Set[str], *, also: Set[str] = frozenset()) 
         if history != Counter({"received": 1, "deadlines_set": 1, "assigned": 1}):
             found.append(f"{appeal}: tracking history {dict(history)}")
         notices = sorted(facts.notifications.get(appeal, []))
-        expected = sorted(
-            [
-                ("appellant", "appeal_received", "sent", True),
-                (f"officer:{officer}", "new_assignment", "sent", True),
-            ]
-        )
+        reason_code, assistant = facts.routing.get(appeal, (None, None))
+        kind = "triage" if reason_code == "triage" else "new_assignment"
+        expected = [
+            ("appellant", "appeal_received", "sent", True),
+            (f"officer:{officer}", kind, "sent", True),
+        ]
+        if assistant and assistant != officer:
+            expected.append((f"officer:{assistant}", "cso_copy", "sent", True))
+        expected.sort()
         if notices != expected:
             found.append(f"{appeal}: notifications {notices}")
     known = set(accepted) | set(also)

@@ -72,6 +72,15 @@ def new_submission(n: int, codes: list[str]) -> Submission:
     return Submission(external_id, body)
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A fault, or a step of one (a kill, a member joining, a stall…), and when it came."""
+
+    what: str
+    at: float  # time.monotonic()
+    started: int  # how many submissions the load had started by then
+
+
 class Load:
     """`total` submissions started at `rate` a second, each retried until accepted."""
 
@@ -85,7 +94,9 @@ class Load:
         self.started = 0
         self._progress = asyncio.Condition()
         self.began_at: float | None = None
+        self.last_started_at: float | None = None
         self.finished_at: float | None = None
+        self.marks: list[Mark] = []
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def run(self) -> Load:
@@ -101,6 +112,7 @@ class Load:
                     tasks.create_task(self._submit(http, submission))
                     async with self._progress:
                         self.started += 1
+                        self.last_started_at = time.monotonic()
                         self._progress.notify_all()
         self.finished_at = time.monotonic()
         return self
@@ -109,6 +121,11 @@ class Load:
         """Returns once `n` submissions have been started (faults are timed by progress)."""
         async with self._progress:
             await self._progress.wait_for(lambda: self.started >= min(n, self.total))
+
+    def mark(self, what: str) -> None:
+        """Notes that `what` (a fault, or a step of one) happens now; `not_under_load()` then
+        says whether appeals were still arriving."""
+        self.marks.append(Mark(what, time.monotonic(), self.started))
 
     async def _submit(self, http: httpx.AsyncClient, submission: Submission) -> None:
         give_up_at = time.monotonic() + GIVE_UP_AFTER_S
@@ -145,6 +162,31 @@ class Load:
 
     def answers_between(self, start: float, end: float) -> list[Answer]:
         return [a for s in self.submissions for a in s.answers if start <= a.at <= end]
+
+    def timeline(self) -> str:
+        """The marks against the load, in seconds since its first submission."""
+        began = self.began_at
+        if began is None:
+            return "the load never began"
+
+        def since(t: float | None) -> str:
+            return "-" if t is None else f"{t - began:.1f}s"
+
+        lines = [
+            f"{since(m.at):>7} {m.what} ({m.started}/{self.total} started)" for m in self.marks
+        ]
+        lines.append(f"{since(self.last_started_at):>7} the last submission started")
+        lines.append(f"{since(self.finished_at):>7} the last submission answered")
+        return "\n".join(lines)
+
+    def not_under_load(self) -> list[str]:
+        """The marks that did not fall while appeals were arriving: before the first submission
+        was started, or once the last one had been (no appeal was sent after them)."""
+        return [
+            f"{m.what}: {m.started}/{self.total} submissions started by then"
+            for m in self.marks
+            if not 0 < m.started < self.total
+        ]
 
     def problems(self) -> list[str]:
         """What a channel adapter would hold against intake, whatever the fault."""

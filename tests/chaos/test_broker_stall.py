@@ -10,7 +10,7 @@ import time
 import asyncpg
 import httpx
 import pytest
-from faults import APPEALS, RATE, readiness, settle, time_limit
+from faults import APPEALS, RATE, assert_faults_under_load, readiness, settle, time_limit
 from load import Load
 
 from shared.migrations import SERVICES
@@ -44,6 +44,7 @@ async def test_broker_stall_under_load_intake_keeps_accepting_and_all_drains(
     await load.reached(APPEALS // 10)
     own_broker.pause()
     stalled_at = time.monotonic()
+    load.mark("broker stalled (SIGSTOP)")
     try:
         await asyncio.sleep(STALL_S - 1)  # the fault's length, not a wait for something
         async with httpx.AsyncClient() as http:
@@ -54,6 +55,8 @@ async def test_broker_stall_under_load_intake_keeps_accepting_and_all_drains(
         own_broker.resume()
     resumed_at = time.monotonic()
     await running
+    # The stall began while appeals were arriving (and it outlasts them by about a second).
+    assert_faults_under_load(load)
 
     during = load.answers_between(stalled_at, resumed_at)
     assert during, "no appeal was answered while the broker was stalled"

@@ -10,7 +10,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from faults import APPEALS, RATE, ThreadedProxy, readiness, settle, time_limit
+from faults import (
+    APPEALS,
+    RATE,
+    ThreadedProxy,
+    assert_faults_under_load,
+    readiness,
+    settle,
+    time_limit,
+)
 from ledger import Ledger
 from load import Load
 
@@ -37,6 +45,7 @@ async def test_database_outage_under_load_503s_then_recovers_by_itself(new_setti
         await load.reached(APPEALS // 5)
         proxy.cut()
         cut_at = time.monotonic()
+        load.mark("Postgres cut off")
         seen: dict[str, Counter[int]] = {name: Counter() for name in SERVICES}
         async with httpx.AsyncClient() as http, Ledger(settings) as ledger:
 
@@ -54,7 +63,10 @@ async def test_database_outage_under_load_503s_then_recovers_by_itself(new_setti
             late = await ledger.committed()
         proxy.restore()
         restored_at = time.monotonic()
+        load.mark("Postgres back")
         await running
+        # The outage began, and ended, while appeals were arriving.
+        assert_faults_under_load(load)
 
         # Nobody restarts anything: every service comes back by itself.
         await asyncio.to_thread(stack.wait_ready, SERVICES, 90)

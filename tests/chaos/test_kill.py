@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from faults import APPEALS, RATE, settle, time_limit, wait_handling
+from faults import APPEALS, RATE, assert_faults_under_load, settle, time_limit, wait_handling
 from load import Load
 
 from shared.migrations import SERVICES
@@ -27,17 +27,23 @@ async def test_kill_9_each_service_under_load_loses_and_doubles_nothing(new_sett
 
     load = Load(stack.url("intake"), APPEALS, RATE)
     running = asyncio.create_task(load.run())
+    # Every kill, and every restart, while appeals keep coming: the last restart comes about a
+    # fault's length plus a second before the load's end (checked below, on the timeline).
     for n, name in enumerate(ORDER, start=1):
-        await load.reached(APPEALS * n // (len(ORDER) + 1))
+        await load.reached(APPEALS * n // (len(ORDER) + 2))
         if name != "intake":
             # A consumer must be in its groups and working when it dies, or this tests nothing.
             await wait_handling(stack, [name])
         stack.kill(name)
+        load.mark(f"kill -9 {name}")
         await asyncio.sleep(DOWN_S)  # the fault's length, not a wait for something
         # Started again at once; it rejoins its groups while the next one is killed (a rejoin
         # after kill -9 takes ~20 s on Tansu: the dead member's session has to expire first).
         stack.restart(name)
+        load.mark(f"restart {name}")
     await running
+    # Each service died, and came back, while appeals were still arriving.
+    assert_faults_under_load(load)
     await asyncio.to_thread(stack.wait_ready, SERVICES, 120)
     _facts, dead = await settle(settings, load)
 

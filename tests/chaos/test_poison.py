@@ -15,7 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
@@ -31,7 +31,9 @@ from shared.events import (
     AppealAssigned,
     AppealReceived,
     AppealStatusChanged,
+    DeadlineWarning,
     Event,
+    FiveOnesReminder,
     FollowUpRecorded,
     OfficerChanged,
     VisitLogged,
@@ -68,6 +70,24 @@ GOOD: dict[str, Callable[[uuid.UUID], Event]] = {
         enterprise_credit_code=credit_code(9),
         visited_at=datetime.now(UTC),
     ),
+    # A warning about an appeal notify never heard of: its officer is told all the same.
+    DeadlineWarning.TOPIC: lambda appeal_id: DeadlineWarning(
+        appeal_id=appeal_id,
+        stage="resolve",
+        officer_id="cw-dw01-1",
+        due_at=datetime.now(UTC),
+        rule="complaint: 15 working days",
+        fired_at=datetime.now(UTC),
+    ),
+    # Keyed by the CSO (made up for the test, like the officer below).
+    FiveOnesReminder.TOPIC: lambda appeal_id: FiveOnesReminder(
+        officer_id=f"cso-{appeal_id.hex[:12]}",
+        month="2026-11",
+        uncontacted_credit_codes=[credit_code(9)],
+        enterprises_total=8,
+        problems_solved=2,
+        month_ends_on=date(2026, 11, 30),
+    ),
     # Directory events are keyed by their subject (here an officer made up for the test).
     OfficerChanged.TOPIC: lambda appeal_id: OfficerChanged(
         officer_id=f"chaos-{appeal_id.hex[:12]}",
@@ -79,8 +99,12 @@ GOOD: dict[str, Callable[[uuid.UUID], Event]] = {
 }
 # The field the oversized message blows up (it must then fail validation): the appeal id for
 # appeal events; for an officer, its role (any string is a valid id, but not a valid role); for
-# a visit, its time.
-HUGE_FIELD: dict[str, str] = {OfficerChanged.TOPIC: "role", VisitLogged.TOPIC: "visited_at"}
+# a visit, its time; for a five-ones reminder, the month's last day.
+HUGE_FIELD: dict[str, str] = {
+    OfficerChanged.TOPIC: "role",
+    VisitLogged.TOPIC: "visited_at",
+    FiveOnesReminder.TOPIC: "month_ends_on",
+}
 
 
 @dataclass(frozen=True)
@@ -176,13 +200,15 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
 
     x = str(goods[AppealReceived.TOPIC].subject_id)  # received (dispatch then assigns it)
     y = str(goods[AppealAssigned.TOPIC].subject_id)  # only ever assigned
-    facts, dead = await settle(settings, load, also={x, y})
+    w = str(goods[DeadlineWarning.TOPIC].subject_id)  # warned about, never received
+    facts, dead = await settle(settings, load, also={x, y, w})
 
     # The messages behind the poison were handled by every group: for our events, each
     # consuming service's inbox has them, and the effects are there, once.
     for topic, envelope in goods.items():
         for group in readers[topic]:
             assert await in_inbox(settings, group.service, envelope.event_id), (topic, group)
+    assert facts.notifications[w] == [("officer:cw-dw01-1", "deadline_warning", "sent", True)]
     officer = facts.assignments[x]
     assert facts.tracking[x] == ("assigned", officer)
     assert facts.history[x] == {"received": 1, "deadlines_set": 1, "assigned": 1}
