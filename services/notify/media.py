@@ -25,6 +25,7 @@ EMAIL_FIRST = frozenset(
         "return_requested",
         "cso_copy",
         "escalation",
+        "overdue_supervision",
     }
 )
 

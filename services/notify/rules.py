@@ -27,6 +27,7 @@ later (media.py, recipients.py).
 | AcknowledgementReminder | an officer²    | Officer(responsible)      | acknowledgement_reminder |
 | DeadlineWarning         | an officer²    | Officer(responsible)      | deadline_warning         |
 | DeadlineOverdue         | an officer²    | Officer(responsible)      | urging_notice            |
+| DeadlineOverdue         | an officer²    | SupervisorOf(responsible)⁴| overdue_supervision      |
 | PublicNoticeIssued      | always         | UnitLeadership(unit)⁴     | public_notice            |
 | FiveOnesReminder        | always         | Officer(officer_id)       | five_ones_reminder       |
 
@@ -400,7 +401,18 @@ def _deadline(kind: str) -> Rule:
         if isinstance(event, AcknowledgementReminder):
             context["reminder_number"] = event.reminder_number
         # Officers' clocks do not stop at night: these go whatever the appeal's urgency.
-        return [Intent(Officer(officer_id), kind, context, urgent=True)]
+        intents = [Intent(Officer(officer_id), kind, context, urgent=True)]
+        if isinstance(event, DeadlineOverdue):
+            # 催办 to the officer is 督办 for their supervisor: the limit has passed.
+            intents.append(
+                Intent(
+                    SupervisorOf(officer_id, event.supervisor_id),
+                    "overdue_supervision",
+                    {**context, "officer_id": officer_id, **_appellant(appeal)},
+                    urgent=True,
+                )
+            )
+        return intents
 
     rule.__name__ = f"on_{kind}"
     return rule

@@ -101,6 +101,7 @@ MEDIA: dict[str, tuple[str, ...]] = {
     # to supervisors and leadership
     "triage": _PEOPLE,
     "escalation": _PEOPLE,
+    "overdue_supervision": _PEOPLE,
     "extension_requested": _PEOPLE,
     "return_requested": _PEOPLE,
     "public_notice": _PEOPLE,

@@ -394,3 +394,24 @@ async def test_status_changes_reach_the_appellant_and_the_channel(
     assert sorted(statuses) == sorted(["received", "assigned", "accepted", "resolved", "closed"])
     assert {c["external_id"] for c in providers.callbacks()} == {appeal.external_id}
     assert any("已恢复供水" in t for t in providers.texts_to(PHONE))
+
+
+async def test_a_providers_rate_limit_spreads_its_messages_without_using_up_attempts(
+    settings, topics, wait_until, providers
+):
+    appeals = [received(appellant=Appellant(anonymous=True)) for _ in range(6)]
+    config = providers.settings(settings, notify_rate_limits={"webhook": 2})
+    async with running(build(config)) as notify:
+        for appeal in appeals:
+            await send(topics, appeal)
+
+        async def all_sent():
+            logs = [await log_of(notify, a.appeal_id) for a in appeals]
+            return logs if all(log and log[0]["status"] == "sent" for log in logs) else None
+
+        logs = await wait_until(all_sent)
+    sent_at = sorted(datetime.fromisoformat(log[0]["sent_at"]) for log in logs)
+    # Two a second (a burst of two): six take two seconds at least, each in one attempt.
+    assert sent_at[-1] - sent_at[0] >= timedelta(seconds=1.5)
+    assert all(log[0]["attempts"] == 1 for log in logs)
+    assert len(providers.hooks.requests) == len(appeals)

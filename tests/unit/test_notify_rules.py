@@ -278,12 +278,23 @@ TABLE: list[tuple[str, Event, AppealFacts | None, set[tuple[Audience, str]]]] = 
         FACTS,
         {(Officer(OFFICER), "deadline_warning")},
     ),
-    ("deadline_overdue", deadline(DeadlineOverdue), None, {(Officer(OFFICER), "urging_notice")}),
+    (
+        "deadline_overdue",
+        deadline(DeadlineOverdue),
+        None,
+        {
+            (Officer(OFFICER), "urging_notice"),
+            (SupervisorOf(OFFICER, SUPERVISOR), "overdue_supervision"),
+        },
+    ),
     (
         "deadline_no_officer_in_event",
         deadline(DeadlineOverdue, officer_id=None),
         FACTS,
-        {(Officer(OFFICER), "urging_notice")},
+        {
+            (Officer(OFFICER), "urging_notice"),
+            (SupervisorOf(OFFICER, SUPERVISOR), "overdue_supervision"),
+        },
     ),
     ("deadline_nobody", deadline(DeadlineOverdue, officer_id=None), None, set()),
     (
@@ -561,8 +572,8 @@ def test_received_callback_uses_the_event_channel_and_external_id() -> None:
     ids=lambda e: e.TYPE,
 )
 def test_officer_deadline_reminders_are_urgent_even_for_a_normal_appeal(event: Event) -> None:
-    (intent,) = decide(event, FACTS)
-    assert intent.urgent is True
+    intents = decide(event, FACTS)
+    assert intents and all(intent.urgent for intent in intents)
 
 
 @pytest.mark.parametrize(
