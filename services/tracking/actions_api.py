@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import nulls_last, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import DateTime
 
 from services.tracking import store
 from services.tracking.deadlines import ExtensionRefused, Stage
@@ -35,8 +36,9 @@ from services.tracking.lifecycle import (
 from services.tracking.workflow import AppealWorkflow, NotYours
 from shared.clock import utcnow
 from shared.events import ExtensionDecided, ExtensionRequested
-from shared.http import CorrelationId, SessionDep
+from shared.http import CorrelationId, Cursor, SessionDep
 from shared.identity import Principal, Role, authenticated, forbidden, may_learn_existence
+from shared.pagination import paginate
 from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["officer's desk"])
@@ -124,9 +126,14 @@ class QueueItem(BaseModel):
     escalated: bool
 
 
+# Sorts an appeal with no deadline after every one that has one.
+NO_DEADLINE = literal(datetime(9999, 12, 31, tzinfo=UTC), DateTime(timezone=True))
+
+
 class MyQueue(BaseModel):
     officer_id: str
     items: list[QueueItem]
+    next_cursor: str | None = None
 
 
 def _workflow(request: Request) -> AppealWorkflow:
@@ -456,21 +463,27 @@ async def my_queue(
     session: SessionDep,
     status: AppealStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    cursor: Cursor = None,
 ) -> MyQueue:
     """The caller's appeals: those they lead and those they assist (`role`), open ones unless
-    `status` says otherwise, nearest deadline first (those with none last)."""
+    `status` says otherwise, nearest deadline first (those with none last); pages of `limit`."""
     t = store.appeals
     me = caller.sub
-    query = select(t).where(or_(t.c.officer_id == me, t.c.assistant_officer_ids.contains([me])))
+    # Keyset pages need a sort key without NULLs: no deadline sorts as the far future.
+    due = func.coalesce(t.c.due_at, NO_DEADLINE).label("sort_due")
+    query = select(t, due).where(
+        or_(t.c.officer_id == me, t.c.assistant_officer_ids.contains([me]))
+    )
     if status is not None:
         query = query.where(t.c.status == status.value)
     else:
         query = query.where(t.c.status.is_not(None), t.c.status != AppealStatus.CLOSED.value)
-    query = query.order_by(nulls_last(t.c.due_at.asc()), t.c.assigned_at, t.c.appeal_id)
-    rows = (await session.execute(query.limit(limit))).all()
+    page = await paginate(
+        session, query, [due, t.c.appeal_id], limit=limit, cursor=cursor, item=lambda r: r
+    )
     now = utcnow()
     items = []
-    for row in rows:
+    for row in page.items:
         left = None if row.due_at is None else int((row.due_at - now).total_seconds())
         items.append(
             QueueItem.model_validate(
@@ -482,4 +495,4 @@ async def my_queue(
                 }
             )
         )
-    return MyQueue(officer_id=me, items=items)
+    return MyQueue(officer_id=me, items=items, next_cursor=page.next_cursor)

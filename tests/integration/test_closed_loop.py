@@ -302,3 +302,29 @@ async def test_an_extension_is_asked_by_the_officer_and_granted_by_the_units_sup
     assert {"extension_requested", "extension_decided"} <= set(kinds)
     events = {r.json()["type"] for r in await topics.read(APPEALS_LIFECYCLE, at_least=5)}
     assert {"ExtensionRequested", "ExtensionDecided"} <= events
+
+
+async def test_an_officers_queue_comes_in_pages_nearest_deadline_first(
+    settings, run_service, topics, wait_until
+):
+    await _send(topics, DIRECTORY_CHANGES, _officer("cw-7"))
+    async with run_service("tracking") as tracking:
+        ids = [await _assigned_appeal(topics, tracking, wait_until) for _ in range(3)]
+        whole = (await tracking.get("/v1/me/queue", headers=CW7)).json()
+        pages, cursor = [], None
+        while True:
+            params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = (await tracking.get("/v1/me/queue", params=params, headers=CW7)).json()
+            pages.append(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        bad = await tracking.get("/v1/me/queue", params={"cursor": "nonsense"}, headers=CW7)
+    assert whole["next_cursor"] is None
+    assert {item["appeal_id"] for item in whole["items"]} == {str(i) for i in ids}
+    due = [item["due_at"] for item in whole["items"]]
+    assert due == sorted(due)
+    # Page by page, the same appeals in the same order, each once.
+    assert [len(p) for p in pages] == [1, 1, 1]
+    assert [p[0]["appeal_id"] for p in pages] == [item["appeal_id"] for item in whole["items"]]
+    assert bad.status_code == 422
