@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     kafka_enable_idempotence: bool = Field(False, alias="KAFKA_ENABLE_IDEMPOTENCE")
     # Lets several environments (or test cases) share one cluster without seeing each other.
     topic_prefix: str = ""
-    topic_partitions: int = Field(6, ge=1)
+    # At least six, so that up to six replicas of a service share a topic's work.
+    topic_partitions: int = Field(6, ge=6)
     topic_replication_factor: int = Field(1, ge=1)
 
     # The one switch for development conveniences; a production service refuses them.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from shared.migrations import SERVICES
 from shared.settings import Settings
@@ -76,3 +78,9 @@ def test_dockerfile_copies_what_exists_and_ci_runs_make_test():
     for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
         assert (ROOT / source).exists(), source
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_topics_have_at_least_six_partitions_so_six_replicas_can_share_them():
+    assert Settings().topic_partitions == 6
+    with pytest.raises(ValidationError, match="topic_partitions"):
+        Settings(topic_partitions=3)
