@@ -11,7 +11,9 @@ A round has three steps, so that no transaction stays open across the network:
 3. record each outcome (and the NotificationSent / NotificationFailed event, through the outbox)
    in one transaction.
 A crash between 2 and 3 leaves the rows leased; when the lease runs out they are sent again
-with the same delivery id (the notification id), which receivers use to drop the repeat."""
+with the same delivery id (the notification id), which receivers use to drop the repeat.
+The recording provider (development) writes into this database: its messages are recorded in
+the claiming transaction itself, once, with no lease to wait out after a crash."""
 
 from __future__ import annotations
 
@@ -45,8 +47,9 @@ from shared.worker import PollingWorker
 log = logging.getLogger(__name__)
 
 SERVICE = "notify"
-# Longer than any provider's timeout: a leased row is not picked up again while being sent.
-LEASE = timedelta(seconds=120)
+# Longer than any provider's timeout (a send is bounded by it): a leased row is not picked up
+# again while it is being sent; after a crash it waits this long before it is sent again.
+LEASE = timedelta(seconds=60)
 # How long a message the rate limit held back waits before it is looked at again.
 RATE_LIMITED_WAIT = timedelta(seconds=1)
 
@@ -92,19 +95,25 @@ class DeliveryWorker(PollingWorker):
             await provider.aclose()
 
     async def round(self) -> int:
-        rows = await self._claim()
-        if not rows:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(row) for row in rows))
-        await self._record(outcomes)
-        for callback in self.after_commit:
-            callback()
-        return len(rows)
+        recorded, leased = await self._claim()
+        if leased:
+            outcomes = await asyncio.gather(*(self._send(row) for row in leased))
+            async with self.db.transaction() as session:
+                for outcome in outcomes:
+                    await self._finish(session, outcome.row, outcome.error, self.clock())
+        if recorded or leased:
+            for callback in self.after_commit:
+                callback()
+        return recorded + len(leased)
 
-    async def _claim(self) -> list[Any]:
-        """Due rows, leased; those the quiet hours or a rate limit hold back wait instead."""
+    async def _claim(self) -> tuple[int, list[Any]]:
+        """Takes the due rows. Those the quiet hours or a rate limit hold back wait; those a
+        provider keeps in this database (the recording provider) are done here and now, in this
+        transaction (nothing leaves the process, so nothing needs a lease); the rest are leased
+        for sending. Returns (done here, leased)."""
         now = self.clock()
         leased: list[Any] = []
+        recorded = 0
         async with self.db.transaction() as session:
             for row in await store.claim_due(session, now, self.batch_size):
                 morning = self.quiet.ends_after(now) if row.quiet_hours and self.quiet else None
@@ -115,6 +124,16 @@ class DeliveryWorker(PollingWorker):
                 limit = provider.rate_limit if provider is not None else None
                 if limit is not None and not limit.try_acquire(time.monotonic()):
                     await store.postpone(session, row.notification_id, now + RATE_LIMITED_WAIT)
+                    continue
+                if provider is not None and provider.needs_session:
+                    error: DeliveryError | None = None
+                    try:
+                        async with session.begin_nested():
+                            await provider.send(session, self._delivery(row))
+                    except DeliveryError as exc:
+                        error = exc
+                    await self._finish(session, row, error, now)
+                    recorded += 1
                     continue
                 leased.append(row)
             if leased:
@@ -127,14 +146,12 @@ class DeliveryWorker(PollingWorker):
                     )
                     .values(next_attempt_at=now + LEASE)
                 )
-        return leased
+        return recorded, leased
 
     async def _send(self, row: Any) -> Outcome:
         provider = self.providers.get(Medium(row.medium))
         if provider is None:
             return Outcome(row, PermanentDeliveryError(f"no provider for medium {row.medium}"))
-        if provider.needs_session:
-            return Outcome(row)  # sent in the recording transaction (step 3)
         try:
             await provider.send(None, self._delivery(row))
         except DeliveryError as exc:
@@ -156,37 +173,29 @@ class DeliveryWorker(PollingWorker):
             attempt=row.attempts + 1,
         )
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
-        now = self.clock()
-        async with self.db.transaction() as session:
-            for outcome in outcomes:
-                row, error = outcome.row, outcome.error
-                provider = self.providers.get(Medium(row.medium))
-                if error is None and provider is not None and provider.needs_session:
-                    try:
-                        async with session.begin_nested():
-                            await provider.send(session, self._delivery(row))
-                    except DeliveryError as exc:
-                        error = exc
-                if error is None:
-                    await store.record_attempt(session, row, at=now, status=NotificationStatus.SENT)
-                    await self.outbox.put_event(
-                        session,
-                        NotificationSent(
-                            notification_id=row.notification_id,
-                            appeal_id=row.appeal_id,
-                            recipient=row.recipient,
-                            medium=Medium(row.medium),
-                            kind=row.kind,
-                            sent_at=now,
-                        ),
-                        # The row does not keep the request's correlation id; the event that
-                        # caused the notification is the next best thread to pull.
-                        correlation_id=str(row.event_id),
-                        producer=SERVICE,
-                    )
-                    continue
-                await self._failed_attempt(session, row, error, now)
+    async def _finish(
+        self, session: Any, row: Any, error: DeliveryError | None, now: datetime
+    ) -> None:
+        """Records one attempt's outcome and announces it (through the outbox)."""
+        if error is not None:
+            await self._failed_attempt(session, row, error, now)
+            return
+        await store.record_attempt(session, row, at=now, status=NotificationStatus.SENT)
+        await self.outbox.put_event(
+            session,
+            NotificationSent(
+                notification_id=row.notification_id,
+                appeal_id=row.appeal_id,
+                recipient=row.recipient,
+                medium=Medium(row.medium),
+                kind=row.kind,
+                sent_at=now,
+            ),
+            # The row does not keep the request's correlation id; the event that caused the
+            # notification is the next best thread to pull.
+            correlation_id=str(row.event_id),
+            producer=SERVICE,
+        )
 
     async def _failed_attempt(
         self, session: Any, row: Any, error: DeliveryError, now: datetime

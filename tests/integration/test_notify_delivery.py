@@ -332,8 +332,10 @@ async def test_quiet_hours_hold_the_appellants_sms_until_morning(
 
         async def settled():
             logs = [by_kind(await log_of(notify, a.appeal_id)) for a in (calm, emergency)]
-            officers = [log.get(("officer:cw-7", "new_assignment")) for log in logs]
-            if all(o and o["status"] == "sent" for o in officers):
+            # Settled: the officers told, and the emergency's appellant too.
+            told = [log.get(("officer:cw-7", "new_assignment")) for log in logs]
+            told.append(logs[1].get(("appellant", "appeal_received")))
+            if all(n and n["status"] == "sent" for n in told):
                 return logs
             return None
 

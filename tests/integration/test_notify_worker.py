@@ -116,7 +116,8 @@ async def test_a_claim_never_recorded_is_sent_again_under_the_same_id_after_its_
     hooks = Webhooks()
     crashed = worker(db, clock, {Medium.WEBHOOK: hooks})
     # The first replica claims and sends, then dies before recording.
-    [claimed] = await crashed._claim()
+    recorded, [claimed] = await crashed._claim()
+    assert recorded == 0
     await crashed._send(claimed)
     assert [d.delivery_id for d in hooks.sent] == [notification_id]
 
