@@ -79,6 +79,9 @@ async def replay(settings: Settings, topic: str) -> int:
         group_id=names.group("dlq-replay", topic),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # As the services' consumers: some brokers (Tansu) answer a join after a fraction of it.
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 100),
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,

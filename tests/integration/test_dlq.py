@@ -1,5 +1,7 @@
-"""`jiban dlq list` and `jiban dlq replay`: a message dead-lettered for want of a fix is handled
-once the fix is in and it is replayed, and replaying again sends nothing twice."""
+"""`jiban dlq list` and `jiban dlq replay`, run as the operator runs them (the command line,
+the broker and the topic prefix from the environment): a message dead-lettered for want of a
+fix goes back on its origin topic once the fix is in, is handled, and replaying again sends
+nothing twice. And what cannot even be unwrapped is dead-lettered, never skipped."""
 
 from __future__ import annotations
 
@@ -9,26 +11,41 @@ import uuid
 
 import pytest
 from factories import envelope_of, received, small_directory
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from jiban.cli import main
-from jiban.dlq import list_dead_letters, replay
+from jiban.dlq import list_dead_letters
 from jiban.setup import load_demo_directory
-from shared.db import Database
-from shared.topics import APPEALS_IMMEDIATE, INBOUND_RECEIPTS, dlq_of, inbound_topic
+from shared.topics import (
+    APPEALS_ASSIGNMENTS,
+    APPEALS_IMMEDIATE,
+    INBOUND_RECEIPTS,
+    dlq_of,
+    inbound_topic,
+)
 
 pytestmark = pytest.mark.integration
 
 
-async def test_dead_letters_are_listed_and_replayed_after_a_fix(
-    settings, run_service, topics, wait_until, monkeypatch, capsys
+async def test_dlq_replay_on_the_command_line_puts_dead_letters_back_once(
+    settings, run_service, topics, db, wait_until, monkeypatch, capsys
 ):
     from services.dispatch.store import assignments
 
-    env = envelope_of(received())
+    async def assigned_ids() -> list[object]:
+        async with db.transaction() as session:
+            return list(await session.scalars(select(assignments.c.appeal_id)))
+
+    appeal = received()
+    env = envelope_of(appeal)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers)
+    monkeypatch.setenv("JIBAN_TOPIC_PREFIX", settings.topic_prefix)
+    monkeypatch.setenv(
+        "JIBAN_CONSUMER_SESSION_TIMEOUT_MS", str(settings.consumer_session_timeout_ms)
+    )
+
     async with run_service("dispatch"):
-        # No directory yet: routing finds nobody, the handler keeps failing, the message is
-        # dead-lettered and the partition moves on.
+        # No directory yet: routing finds nobody, the message is dead-lettered.
         await topics.send(APPEALS_IMMEDIATE, env.to_bytes(), env.key)
 
         async def dead():
@@ -38,26 +55,38 @@ async def test_dead_letters_are_listed_and_replayed_after_a_fix(
         assert "NoOfficerAvailable" in letter.error
         assert letter.origin_topic == APPEALS_IMMEDIATE
         assert letter.key == env.key and letter.body == env.to_bytes()
-
-        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers)
-        monkeypatch.setenv("JIBAN_TOPIC_PREFIX", settings.topic_prefix)
+        assert await assigned_ids() == []
         assert await asyncio.to_thread(main, ["dlq", "list", APPEALS_IMMEDIATE]) == 0
         assert "1 dead letters" in capsys.readouterr().out
 
         await load_demo_directory(settings, small_directory())  # the fix
-        assert await replay(settings, APPEALS_IMMEDIATE) == 1
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["dlq", "replay", APPEALS_IMMEDIATE]) == 0
+        assert capsys.readouterr().out == f"replayed 1 dead letters onto {APPEALS_IMMEDIATE}\n"
 
-        db = Database(settings)
-        try:
+        # Back on the origin topic: the same key and body, marked with where it was replayed from.
+        on_origin = await topics.read(APPEALS_IMMEDIATE, at_least=2)
+        assert [(r.key, r.value) for r in on_origin] == [(env.key, env.to_bytes())] * 2
+        original, replayed = sorted(on_origin, key=lambda r: r.offset)
+        assert "x-replayed-from" not in original.headers
+        assert replayed.headers["x-replayed-from"] == (
+            f"{topics.name(dlq_of(APPEALS_IMMEDIATE))}:{letter.partition}:{letter.offset}"
+        )
 
-            async def assigned() -> bool:
-                async with db.transaction() as session:
-                    return await session.scalar(select(func.count()).select_from(assignments)) == 1
+        # …and handled: the appeal is assigned, once.
+        async def assigned():
+            return await assigned_ids() == [appeal.appeal_id]
 
-            await wait_until(assigned)
-        finally:
-            await db.dispose()
-        assert await replay(settings, APPEALS_IMMEDIATE) == 0, "replay remembers where it was"
+        await wait_until(assigned)
+        (event,) = await topics.read(APPEALS_ASSIGNMENTS, at_least=1)
+        assert event.json()["payload"]["appeal_id"] == str(appeal.appeal_id)
+
+        # A second replay remembers where the first stopped: nothing is sent again.
+        assert await asyncio.to_thread(main, ["dlq", "replay", APPEALS_IMMEDIATE]) == 0
+        assert capsys.readouterr().out == f"replayed 0 dead letters onto {APPEALS_IMMEDIATE}\n"
+        assert len(await topics.read(APPEALS_IMMEDIATE, at_least=3, timeout_s=2)) == 2
+        assert len(await list_dead_letters(settings, APPEALS_IMMEDIATE)) == 1  # kept, not moved
+        assert await assigned_ids() == [appeal.appeal_id]
 
 
 async def test_inbound_messages_that_cannot_be_unwrapped_are_dead_lettered_not_skipped(
