@@ -24,8 +24,9 @@ from shared.vocabulary import AppealStatus
 
 log = logging.getLogger(__name__)
 
-# The officer hears of an appeal after it was assigned: when that is recorded, it is done.
-LAST_NOTIFICATION_KIND = "new_assignment"
+# The officer hears of an appeal after it was assigned (a duty supervisor hears of one that no
+# rule could route, as triage): when that is recorded, it is done.
+LAST_NOTIFICATION_KINDS = frozenset({"new_assignment", "triage"})
 
 
 def _timestamp(iso: str) -> float:
@@ -57,7 +58,7 @@ class Observer:
         elif logical == NOTIFICATIONS_SENT and kind == NotificationSent.TYPE:
             first = self.samples.first_notified
             first[subject] = min(at, first.get(subject, at))
-            if envelope["payload"]["kind"] == LAST_NOTIFICATION_KIND:
+            if envelope["payload"]["kind"] in LAST_NOTIFICATION_KINDS:
                 self.officer_notified.setdefault(subject, at)
         else:
             return

@@ -72,7 +72,6 @@ def facts_of(row: Any) -> AppealFacts | None:
         officer_id=row.officer_id,
         assistant_officer_ids=tuple(row.assistant_officer_ids or ()),
         enterprise_credit_code=row.enterprise_credit_code,
-        status=row.status,
     )
 
 
@@ -166,20 +165,12 @@ async def _received(session: AsyncSession, event: AppealReceived) -> None:
 
 async def _assigned(session: AsyncSession, event: AppealAssigned | AppealReassigned) -> None:
     at = event.assigned_at if isinstance(event, AppealAssigned) else event.reassigned_at
-    await store.assign_appeal(session, event.appeal_id, event.officer_id, at)
-    if event.tracking_code:
-        await store.save_appeal(session, event.appeal_id, tracking_code=event.tracking_code)
+    await store.assign_appeal(session, event.appeal_id, event.officer_id, at, event.tracking_code)
 
 
 async def _assistants(session: AsyncSession, event: AssistantsChanged) -> None:
     await store.save_appeal(
         session, event.appeal_id, assistant_officer_ids=list(event.assistant_officer_ids)
-    )
-
-
-async def _status(session: AsyncSession, event: AppealStatusChanged) -> None:
-    await store.save_appeal(
-        session, event.appeal_id, status=event.to_status, tracking_code=event.tracking_code
     )
 
 
@@ -231,7 +222,8 @@ def routes(notifier: Notifier) -> dict[str, dict[str, Route]]:
     table.add(AppealAssigned, _assigned)
     table.add(AppealReassigned, _assigned)
     table.add(AssistantsChanged, _assistants)
-    table.add(AppealStatusChanged, _status)
+    # Nothing to keep: a status change only decides who hears (no write per change).
+    table.add(AppealStatusChanged)
     for model in (
         AppealEscalated,
         ExtensionRequested,

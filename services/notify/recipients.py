@@ -84,11 +84,9 @@ async def resolve(
                 assistant_id = cso.paired_officer_id if cso else None
             return await _officers(session, [assistant_id], appeal)
         case SubmittingChannel(channel=channel):
+            if channel not in webhook_channels:
+                return []  # a channel with no callback endpoint has not asked to hear
             return [
-                Recipient(
-                    channel_recipient(channel),
-                    Contact(webhook=channel in webhook_channels),
-                    reveal_appellant=False,
-                )
+                Recipient(channel_recipient(channel), Contact(webhook=True), reveal_appellant=False)
             ]
     raise TypeError(f"unknown audience {audience!r}")

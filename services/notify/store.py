@@ -117,7 +117,6 @@ appeals = Table(
     Column("enterprise_credit_code", String(18)),
     Column("officer_id", String(64)),
     Column("assistant_officer_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
-    Column("status", String(16)),
     # The time of the assignment event that set officer_id: a late, older one does not win.
     Column("assigned_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -319,11 +318,18 @@ async def save_appeal(session: AsyncSession, appeal_id: UUID, **known: Any) -> N
 
 
 async def assign_appeal(
-    session: AsyncSession, appeal_id: UUID, officer_id: str, assigned_at: datetime
+    session: AsyncSession,
+    appeal_id: UUID,
+    officer_id: str,
+    assigned_at: datetime,
+    tracking_code: str | None,
 ) -> None:
     """The officer now responsible; an older assignment heard late does not undo a newer one."""
     statement = insert(appeals).values(
-        appeal_id=appeal_id, officer_id=officer_id, assigned_at=assigned_at
+        appeal_id=appeal_id,
+        officer_id=officer_id,
+        assigned_at=assigned_at,
+        tracking_code=tracking_code,
     )
     await session.execute(
         statement.on_conflict_do_update(
@@ -331,6 +337,9 @@ async def assign_appeal(
             set_={
                 "officer_id": statement.excluded.officer_id,
                 "assigned_at": statement.excluded.assigned_at,
+                "tracking_code": func.coalesce(
+                    appeals.c.tracking_code, statement.excluded.tracking_code
+                ),
                 "updated_at": func.now(),
             },
             where=or_(

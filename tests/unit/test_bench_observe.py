@@ -78,6 +78,17 @@ def test_done_waits_for_tracking_when_the_officer_hears_first() -> None:
     assert observer.samples.done[str(a)] == at(0.6).timestamp()
 
 
+def test_a_triaged_appeal_is_done_when_the_duty_supervisor_hears_of_it() -> None:
+    observer = Observer("unused:9092", NAMES)
+    a, b = uuid.uuid4(), uuid.uuid4()
+    for appeal, kind in ((a, "triage"), (b, "cso_copy")):
+        observer.record(
+            NAMES.physical(APPEALS_LIFECYCLE), status_env(appeal, AppealStatus.ASSIGNED, 0.3)
+        )
+        observer.record(NAMES.physical(NOTIFICATIONS_SENT), sent_env(appeal, kind, 0.8))
+    assert observer.samples.done == {str(a): at(0.8).timestamp()}  # a copy is not the officer
+
+
 def test_direct_load_events_are_keyed_by_appeal_id_and_reach_the_appellant() -> None:
     event = appeal_received(42)
     envelope = event.envelope(correlation_id="c", producer="bench")

@@ -93,7 +93,6 @@ def upgrade() -> None:
             nullable=False,
             server_default=sa.text("'[]'::jsonb"),
         ),
-        sa.Column("status", sa.String(16)),
         sa.Column("assigned_at", tz),
         sa.Column("updated_at", tz, nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("appeal_id", name="pk_appeals"),
