@@ -181,15 +181,24 @@ class DeliveryWorker(PollingWorker):
             await self._failed_attempt(session, row, error, now)
             return
         await store.record_attempt(session, row, at=now, status=NotificationStatus.SENT)
+        await self._announce(session, row, NotificationSent, sent_at=now)
+
+    async def _announce(
+        self,
+        session: Any,
+        row: Any,
+        model: type[NotificationSent | NotificationFailed],
+        **more: Any,
+    ) -> None:
         await self.outbox.put_event(
             session,
-            NotificationSent(
+            model(
                 notification_id=row.notification_id,
                 appeal_id=row.appeal_id,
                 recipient=row.recipient,
                 medium=Medium(row.medium),
                 kind=row.kind,
-                sent_at=now,
+                **more,
             ),
             # The row does not keep the request's correlation id; the event that caused the
             # notification is the next best thread to pull.
@@ -225,18 +234,11 @@ class DeliveryWorker(PollingWorker):
             },
         )
         if retry_at is None:
-            await self.outbox.put_event(
+            await self._announce(
                 session,
-                NotificationFailed(
-                    notification_id=row.notification_id,
-                    appeal_id=row.appeal_id,
-                    recipient=row.recipient,
-                    medium=Medium(row.medium),
-                    kind=row.kind,
-                    attempts=row.attempts + 1,
-                    error=message,
-                    failed_at=now,
-                ),
-                correlation_id=str(row.event_id),
-                producer=SERVICE,
+                row,
+                NotificationFailed,
+                attempts=row.attempts + 1,
+                error=message,
+                failed_at=now,
             )
