@@ -214,16 +214,40 @@ async def _enterprise(session: AsyncSession, envelope: Envelope, event: Enterpri
     )
 
 
+def receipt_routes(notifier: Notifier) -> dict[str, Route]:
+    """A status change heard before the appeal's receipt waits for it (the appellant and the
+    channel it concerns are only known from the receipt); the receipt then decides those that
+    waited, in their order, each under its own event id (so once, as ever)."""
+
+    async def on_received(session: AsyncSession, envelope: Envelope, event: Event) -> None:
+        assert isinstance(event, AppealReceived)
+        await _received(session, event)
+        await notifier(session, envelope, event)
+        for waited in await store.unpark(session, event.appeal_id):
+            parked = Envelope.model_validate_json(waited)
+            await notifier(session, parked, AppealStatusChanged.model_validate(parked.payload))
+
+    async def on_status(session: AsyncSession, envelope: Envelope, event: Event) -> None:
+        assert isinstance(event, AppealStatusChanged)
+        known = await store.appeal(session, event.appeal_id)
+        if known is None or known.channel is None:  # the receipt has not been heard yet
+            await store.park(session, event.appeal_id, envelope.model_dump_json())
+            return
+        await notifier(session, envelope, event)
+
+    return {
+        AppealReceived.TYPE: Route(AppealReceived, on_received),
+        AppealStatusChanged.TYPE: Route(AppealStatusChanged, on_status),
+    }
+
+
 def routes(notifier: Notifier) -> dict[str, dict[str, Route]]:
     """Routes per topic: every event someone hears about, and the directory's contacts."""
     table = Routes(notifier)
-    table.add(AppealReceived, _received)
     table.add(AppealMerged)
     table.add(AppealAssigned, _assigned)
     table.add(AppealReassigned, _assigned)
     table.add(AssistantsChanged, _assistants)
-    # Nothing to keep: a status change only decides who hears (no write per change).
-    table.add(AppealStatusChanged)
     for model in (
         AppealEscalated,
         ExtensionRequested,
@@ -236,6 +260,11 @@ def routes(notifier: Notifier) -> dict[str, dict[str, Route]]:
         FiveOnesReminder,
     ):
         table.add(model)
+    for model_type, route in receipt_routes(notifier).items():
+        topic = (
+            AppealReceived.TOPIC if model_type == AppealReceived.TYPE else AppealStatusChanged.TOPIC
+        )
+        table.routes.setdefault(topic, {})[model_type] = route
     directory = table.routes.setdefault(OfficerChanged.TOPIC, {})
     directory[OfficerChanged.TYPE] = Route(OfficerChanged, _officer)
     directory[EnterpriseChanged.TYPE] = Route(EnterpriseChanged, _enterprise)

@@ -10,16 +10,19 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    delete,
     func,
     or_,
     select,
@@ -143,6 +146,18 @@ enterprises = Table(
     Column("credit_code", String(18), primary_key=True),
     Column("cso_officer_id", String(64)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Status changes heard before the appeal's receipt (another topic, consumed apart): who they
+# concern (the appellant, the submitting channel) is only known from the receipt, so they wait
+# here and are decided when it comes.
+waiting_events = Table(
+    "waiting_events",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("appeal_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("envelope", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)
@@ -410,3 +425,21 @@ async def notification(session: AsyncSession, notification_id: UUID) -> Any:
             select(notifications).where(notifications.c.notification_id == notification_id)
         )
     ).first()
+
+
+async def park(session: AsyncSession, appeal_id: UUID, envelope_json: str) -> None:
+    await session.execute(
+        insert(waiting_events).values(appeal_id=appeal_id, envelope=envelope_json)
+    )
+
+
+async def unpark(session: AsyncSession, appeal_id: UUID) -> list[str]:
+    """The envelopes that waited for this appeal's receipt, in the order they came; removed."""
+    rows = (
+        await session.execute(
+            delete(waiting_events)
+            .where(waiting_events.c.appeal_id == appeal_id)
+            .returning(waiting_events.c.seq, waiting_events.c.envelope)
+        )
+    ).all()
+    return [row.envelope for row in sorted(rows, key=lambda row: row.seq)]

@@ -14,7 +14,9 @@ import pytest
 from factories import assigned, received
 from harness import bearer, dev_token, running
 from local_servers import Mailbox, Receiver, serve, smtp_server
+from sqlalchemy import select
 
+from services.notify import store
 from services.notify.app import build
 from shared.clock import ZONE
 from shared.events import (
@@ -68,6 +70,18 @@ async def directory(topics: Any) -> None:
             supervisor_id="sup-1",
         ),
     )
+
+
+async def knows_the_directory(db: Any, wait_until: Any) -> None:
+    """Notify learns contacts from directory.changes, a topic of its own: before the appeal
+    events, wait until it has them (else an officer cannot be reached yet)."""
+
+    async def known() -> bool:
+        async with db.transaction() as session:
+            found = await session.scalars(select(store.officers.c.officer_id))
+            return {"sup-1", "cw-7"} <= set(found)
+
+    await wait_until(known)
 
 
 class Providers:
@@ -138,12 +152,16 @@ def by_kind(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]
 
 
 async def test_each_recipient_hears_by_its_medium_in_its_words(
-    settings, topics, wait_until, providers
+    settings, topics, wait_until, providers, db
 ):
     await directory(topics)
     appeal = received()
     async with running(build(providers.settings(settings))) as notify:
+        await knows_the_directory(db, wait_until)
         await send(topics, appeal)
+        # As in the pipeline, the assignment follows the receipt (dispatch assigns what it
+        # received): the officer's words then have the appellant to call back.
+        await wait_until(lambda: log_of(notify, appeal.appeal_id))
         await send(topics, assigned(appeal.appeal_id, "cw-7", tracking_code=appeal.tracking_code))
 
         async def first_three():
@@ -222,7 +240,6 @@ async def _mail_count(providers: Providers, n: int) -> bool:
 async def test_a_provider_down_then_up_delivers_everything_once(
     settings, topics, wait_until, providers
 ):
-    await directory(topics)
     providers.hooks.status = 503  # the hotline's system is down
     appeals = [received() for _ in range(4)]
     config = providers.settings(settings, notify_max_attempts=50)
@@ -316,7 +333,7 @@ async def test_a_refused_delivery_fails_once_and_ops_resend_it(
 
 
 async def test_quiet_hours_hold_the_appellants_sms_until_morning(
-    settings, topics, wait_until, providers
+    settings, topics, wait_until, providers, db
 ):
     await directory(topics)
     now = datetime.now(ZONE)
@@ -326,6 +343,7 @@ async def test_quiet_hours_hold_the_appellants_sms_until_morning(
     emergency = received(urgency=Urgency.EMERGENCY)
     config = providers.settings(settings, notify_quiet_hours=window)
     async with running(build(config)) as notify:
+        await knows_the_directory(db, wait_until)
         for appeal in (calm, emergency):
             await send(topics, appeal)
             await send(topics, assigned(appeal.appeal_id, "cw-7"))
@@ -351,8 +369,8 @@ async def test_quiet_hours_hold_the_appellants_sms_until_morning(
     assert len(providers.texts_to(PHONE)) == 1
 
 
-async def test_status_changes_reach_the_appellant_and_the_channel(
-    settings, topics, wait_until, providers
+async def test_status_changes_heard_before_the_receipt_wait_for_it_then_reach_everyone(
+    settings, topics, wait_until, providers, db
 ):
     appeal = received()
     changes = [
@@ -362,7 +380,6 @@ async def test_status_changes_reach_the_appellant_and_the_channel(
         (AppealStatus.RESOLVED, AppealStatus.CLOSED),
     ]
     async with running(build(providers.settings(settings))) as notify:
-        await send(topics, appeal)
         for before, after in changes:
             await send(
                 topics,
@@ -376,6 +393,18 @@ async def test_status_changes_reach_the_appellant_and_the_channel(
                     tracking_code=appeal.tracking_code,
                 ),
             )
+
+        # Heard before the receipt (another topic): who they concern is not known yet.
+        async def parked() -> list[uuid.UUID]:
+            async with db.transaction() as session:
+                return list(await session.scalars(select(store.waiting_events.c.appeal_id)))
+
+        async def waiting() -> bool:
+            return await parked() == [appeal.appeal_id] * len(changes)
+
+        await wait_until(waiting)
+        assert await log_of(notify, appeal.appeal_id) == []
+        await send(topics, appeal)
 
         async def all_sent():
             items = await log_of(notify, appeal.appeal_id)
@@ -392,8 +421,10 @@ async def test_status_changes_reach_the_appellant_and_the_channel(
         "appeal_resolved",
         "follow_up_request",
     ]
+    # In the order they happened, once each; and nothing is left waiting.
     statuses = [c["status"] for c in providers.callbacks()]
     assert sorted(statuses) == sorted(["received", "assigned", "accepted", "resolved", "closed"])
+    assert await parked() == []
     assert {c["external_id"] for c in providers.callbacks()} == {appeal.external_id}
     assert any("已恢复供水" in t for t in providers.texts_to(PHONE))
 

@@ -114,6 +114,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_officers_unit_role", "officers", ["unit", "role"], schema=SCHEMA)
     op.create_table(
+        "waiting_events",
+        sa.Column("seq", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("appeal_id", uuid, nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("parked_at", tz, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("seq", name="pk_waiting_events"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_waiting_events_appeal_id", "waiting_events", ["appeal_id"], schema=SCHEMA)
+    op.create_table(
         "enterprises",
         sa.Column("credit_code", sa.String(18), nullable=False),
         sa.Column("cso_officer_id", sa.String(64)),
@@ -124,7 +134,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("enterprises", "officers", "appeals", "notification_attempts"):
+    for table in ("enterprises", "waiting_events", "officers", "appeals", "notification_attempts"):
         op.drop_table(table, schema=SCHEMA)
     op.drop_index("ix_notifications_due", table_name="notifications", schema=SCHEMA)
     op.drop_constraint("uq_notifications_once", "notifications", schema=SCHEMA)
