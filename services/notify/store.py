@@ -222,12 +222,6 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
     ).all()
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(func.min(notifications.c.next_attempt_at)).where(notifications.c.status.in_(WAITING))
-    )
-
-
 async def postpone(session: AsyncSession, notification_id: UUID, until: datetime) -> None:
     """Not an attempt: quiet hours began, or the provider's rate limit is spent."""
     await session.execute(
