@@ -310,7 +310,13 @@ async def test_an_officers_queue_comes_in_pages_nearest_deadline_first(
     await _send(topics, DIRECTORY_CHANGES, _officer("cw-7"))
     async with run_service("tracking") as tracking:
         ids = [await _assigned_appeal(topics, tracking, wait_until) for _ in range(3)]
-        whole = (await tracking.get("/v1/me/queue", headers=CW7)).json()
+
+        # Each deadline is set when its receipt is heard (which may follow the assignment).
+        async def all_due():
+            queue = (await tracking.get("/v1/me/queue", headers=CW7)).json()
+            return queue if all(item["due_at"] for item in queue["items"]) else None
+
+        whole = await wait_until(all_due)
         pages, cursor = [], None
         while True:
             params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
