@@ -30,8 +30,8 @@ from services.dispatch.directory import Directory
 from services.dispatch.directory_load import LoadReport, apply_directory
 from services.dispatch.roster import RosterReport, RosterUnreadable, check_roster, open_roster
 from shared.db import Database
-from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -228,11 +228,10 @@ async def import_roster(
             return ImportResult(exit_code, report, None, committed=False)
         changes: LoadReport | None = None
         try:
-            async with db.transaction() as session:
-                directory = await _keep_absent_fields(session, report)
-                changes = await apply_directory(
-                    session, Outbox(store.outbox), directory, progress=bar.phase("importing")
-                )
+            units = UnitsOfWork.of(db, store.metadata, producer="dispatch")
+            async with units.begin() as uow:
+                directory = await _keep_absent_fields(uow.session, report)
+                changes = await apply_directory(uow, directory, progress=bar.phase("importing"))
                 if dry_run:
                     raise _DryRun
         except _DryRun:

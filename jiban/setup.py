@@ -9,8 +9,8 @@ from services.dispatch.demo_directory import generate_demo_directory
 from services.dispatch.directory import Directory, local_today
 from services.dispatch.directory_load import LoadReport, load_directory
 from shared.db import Database
-from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
 
 
 async def load_demo_directory(
@@ -21,8 +21,7 @@ async def load_demo_directory(
     db = Database(settings)
     try:
         return await load_directory(
-            db,
-            Outbox(dispatch_store.outbox),
+            UnitsOfWork.of(db, dispatch_store.metadata, producer="dispatch"),
             directory or generate_demo_directory(today=today or local_today()),
         )
     finally:

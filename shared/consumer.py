@@ -32,9 +32,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
 from shared.events import Event
@@ -43,10 +41,13 @@ from shared.inbox import Inbox
 from shared.metrics import BATCH_SIZE, CONSUMER_RETRIES, HANDLE_SECONDS, MESSAGES
 from shared.settings import Settings
 from shared.topics import TopicNames
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+# A handler changes its own service's tables with `uow.session` and puts the events it causes
+# with `uow.publish`; the consumer commits both with the inbox row, then acks.
+Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,13 @@ class EventConsumer:
     topic: str  # logical
     group: str
     routes: dict[str, Route]
-    db: Database
+    # The transaction each batch is handled in (it wakes the relay after a commit that
+    # published something).
+    units: UnitsOfWork
     inbox: Inbox
     dead_letters: DeadLetters
     max_attempts: int = 3
     max_backoff_s: float = 10.0
-    # Called after each commit that may have added outbox rows (wakes the relay).
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
     # For topics that carry someone else's messages, not envelopes (adapters' native payloads):
     # wraps a message in an envelope, or raises PoisonMessage.
     unwrap: Callable[[bytes, Origin], Envelope] | None = None
@@ -255,8 +256,6 @@ class EventConsumer:
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            if "handled" in outcomes:
-                self._after_commit()
             return outcomes
 
     async def _handle_once(self, batch: list[Parsed]) -> list[str]:
@@ -265,8 +264,8 @@ class EventConsumer:
         # consumers, other instances) lock the same rows in the same order and do not deadlock;
         # the sort is stable, so one subject's events keep their order.
         order = sorted(range(len(batch)), key=lambda i: batch[i].envelope.subject_id)
-        async with self.db.transaction() as session:
-            new = await self.inbox.record_new(session, [p.envelope for p in batch], self.topic)
+        async with self.units.begin() as uow:
+            new = await self.inbox.record_new(uow.session, [p.envelope for p in batch], self.topic)
             for i in order:
                 parsed = batch[i]
                 if parsed.envelope.event_id not in new:
@@ -275,7 +274,7 @@ class EventConsumer:
                 # The same event twice in one batch: only its first copy is new.
                 new.discard(parsed.envelope.event_id)
                 assert parsed.route is not None
-                await parsed.route.handler(session, parsed.envelope, parsed.event)
+                await parsed.route.handler(uow, parsed.envelope, parsed.event)
                 outcomes[i] = "handled"
         return outcomes
 
@@ -287,14 +286,6 @@ class EventConsumer:
         )
         delivery = parsed.delivery
         await self._dead_letter(delivery.origin, delivery.body, f"{type(exc).__name__}: {exc}")
-
-    def _after_commit(self) -> None:
-        for hook in self.after_commit:
-            try:
-                hook()
-            except Exception:
-                # The effect is committed; a hook (waking a relay) failing must not undo that.
-                log.exception("after-commit hook failed", extra={"topic": self.topic})
 
     def _parse(self, delivery: Delivery) -> Parsed:
         """Raises PoisonMessage for whatever is wrong with the message itself (whichever
@@ -407,7 +398,8 @@ def _errors(exc: ValidationError) -> str:
 
 async def _raw_body(message: Any) -> list[bytes]:
     # Decoding is the consumer's job: a body FastStream failed to decode would be acked past.
-    return message.body
+    bodies: list[bytes] = message.body
+    return bodies
 
 
 def subscribe(

@@ -45,9 +45,13 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: everything done with the session commits together, or nothing does."""
+    async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
+        """Everything done with the session commits together, or nothing does. Changes go
+        through a unit of work (shared/unit_of_work.py), which holds one of these. `snapshot`:
+        every statement sees the same snapshot (REPEATABLE READ)."""
         async with self.sessions.begin() as session:
+            if snapshot:
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     async def ping(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.broker import OutgoingMessage, Publisher
-from shared.envelope import utcnow
+from shared.clock import utcnow
 from shared.topics import dlq_of
 
 MAX_ERROR_CHARS = 2000

@@ -24,7 +24,7 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 # What a failing database or broker raises; `is_transient` then tells whether it is worth a retry.
-DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncio.TimeoutError,
     PoolTimeoutError,

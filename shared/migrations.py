@@ -22,6 +22,7 @@ SERVICES = ("intake", "dispatch", "tracking", "notify")
 
 def alembic_config(service: str, settings: Settings) -> Config:
     package = importlib.import_module(f"services.{service}")
+    assert package.__file__ is not None  # a regular package, not a namespace
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(package.__file__).parent / "migrations"))
     cfg.attributes["database_url"] = settings.database_url

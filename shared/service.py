@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -27,9 +27,11 @@ from shared.identity import TokenVerifier, install_identity, verifier_from
 from shared.inbox import Inbox
 from shared.logs import configure_logging
 from shared.metrics import render
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox
+from shared.relay import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.topics import TopicNames
+from shared.unit_of_work import UnitsOfWork
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class ServiceRuntime:
             poll_interval_s=settings.outbox_poll_interval_s,
             max_backoff_s=settings.consumer_max_backoff_s,
         )
+        # Every change the service makes (routes, consumers, workers) is one of these.
+        self.units = UnitsOfWork(self.db, self.outbox, producer=name, after_commit=self.relay.wake)
         self.dead_letters = DeadLetters(self.publisher, max_body_bytes=settings.dlq_max_body_bytes)
         self.consumers: list[EventConsumer] = []
         self._broker_start: asyncio.Task[None] | None = None
@@ -85,12 +89,11 @@ class ServiceRuntime:
             topic=topic,
             group=self.names.group(self.name, topic),
             routes=routes,
-            db=self.db,
+            units=self.units,
             inbox=self.inbox,
             dead_letters=self.dead_letters,
             max_attempts=self.settings.consumer_max_attempts,
             max_backoff_s=self.settings.consumer_max_backoff_s,
-            after_commit=[self.relay.wake],
             unwrap=unwrap,
             topics=topics,
         )
@@ -229,7 +232,7 @@ class ServiceRuntime:
         return router
 
 
-def serve(service: str, build: Callable[[Settings], FastAPI | Awaitable[FastAPI]]) -> None:
+def serve(service: str, build: Callable[[Settings], FastAPI]) -> None:
     """`python -m services.<name>`: JSON logs, then uvicorn on the configured host and port."""
     settings = get_settings()
     configure_logging(service, settings.log_level)

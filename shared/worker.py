@@ -9,6 +9,7 @@ import logging
 from abc import ABC, abstractmethod
 
 from shared.failures import is_transient
+from shared.unit_of_work import UnitsOfWork
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ class PollingWorker(ABC):
     def on_error(self, exc: Exception) -> None:  # noqa: B027 - optional hook
         """Called when a round failed (for metrics); the round is retried after a backoff."""
 
+    def stopping(self) -> bool:
+        """`stop()` was called (the loop ends at its next check); a call, so that it is read
+        afresh after each await."""
+        return self._stopping
+
     def wake(self) -> None:
         """Called after a commit that gave the worker something to do: act now, not at the next
         poll."""
@@ -40,7 +46,7 @@ class PollingWorker(ABC):
 
     async def run(self) -> None:
         backoff = self.poll_interval_s
-        while not self._stopping:
+        while not self.stopping():
             try:
                 while await self.round() >= self.batch_size:
                     pass
@@ -48,7 +54,7 @@ class PollingWorker(ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self._stopping:
+                if self.stopping():
                     # A cancel that landed inside a database call can come out as that driver's
                     # "connection is closed": it is still the stop, not a round to retry.
                     return
@@ -80,3 +86,22 @@ class PollingWorker(ABC):
             # shutdown (the process is going away; the outbox keeps what was not done).
             await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
             self._task = None
+
+
+class StateWorker(PollingWorker):
+    """A background worker that changes its service's state (the deadline scheduler, the
+    delivery worker, the monthly jobs): every change it makes goes through a unit of work from
+    `self.units`, so what it publishes commits with it and the relay is woken after."""
+
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        *,
+        batch_size: int,
+        poll_interval_s: float,
+        max_backoff_s: float,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
+        )
+        self.units = units

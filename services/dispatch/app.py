@@ -15,7 +15,7 @@ NAME = "dispatch"
 
 def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, store.metadata)
-    ownership = Ownership(runtime.outbox)
+    ownership = Ownership()
     runtime.consume(APPEALS_IMMEDIATE, handlers.appeal_routes(ownership))
     runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes(ownership))
     app = runtime.app(

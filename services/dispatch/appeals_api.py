@@ -22,7 +22,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import assignment_store, store
 from services.dispatch.ownership import MAX_ASSISTANTS, Ownership, OwnershipError
@@ -37,6 +36,7 @@ from shared.identity import (
     require_roles,
 )
 from shared.pagination import paginate
+from shared.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
 
@@ -134,13 +134,11 @@ def _ownership(request: Request) -> Ownership:
 
 
 @asynccontextmanager
-async def _deciding(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction for a decision and its events; the relay is woken once it committed, so
-    the answer comes after the events are safe. An OwnershipError rolls it back."""
-    runtime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
-        yield session
-    runtime.relay.wake()
+async def _deciding(request: Request) -> AsyncIterator[UnitOfWork]:
+    """One unit of work for a decision and its events, so the answer comes after the events
+    are safe. An OwnershipError rolls it back."""
+    async with request.app.state.runtime.units.begin() as uow:
+        yield uow
 
 
 async def ownership_refused(_request: Request, error: Exception) -> JSONResponse:
@@ -248,16 +246,16 @@ async def decide_return(
     """The duty dispatcher rules on the pending return: `accept` routes it again without the
     officers who gave it back (after two accepted returns: the duty supervisor); `reject`
     leaves it with the officer, clock still running (first-receiver responsibility)."""
-    async with _deciding(request) as session:
+    async with _deciding(request) as uow:
         await _ownership(request).decide_return(
-            session,
+            uow,
             appeal_id,
             accept=body.decision == "accept",
             decided_by=principal.sub,
             note=body.note,
             correlation_id=x_correlation_id or str(uuid4()),
         )
-        row = await assignment_store.assignment_of(session, appeal_id)
+        row = await assignment_store.assignment_of(uow.session, appeal_id)
     return ReturnDecisionOut(appeal_id=appeal_id, decision=body.decision, officer_id=row.officer_id)
 
 
@@ -271,9 +269,9 @@ async def reassign(
 ) -> ReassignOut:
     """Moves the appeal to `officer_id` (the supervisor may overrule capacity), or without one
     routes it again excluding the current officer. Published as AppealReassigned."""
-    async with _deciding(request) as session:
+    async with _deciding(request) as uow:
         moved = await _ownership(request).reassign(
-            session,
+            uow,
             appeal_id,
             by=principal.sub,
             officer_id=body.officer_id,
@@ -299,9 +297,9 @@ async def set_assistants(
 ) -> AssistantsOut:
     """Sets the assisting officers (协办), replacing the previous list (empty clears it); the
     lead stays responsible for the deadline. Published as AssistantsChanged."""
-    async with _deciding(request) as session:
+    async with _deciding(request) as uow:
         changed = await _ownership(request).set_assistants(
-            session,
+            uow,
             appeal_id,
             by=principal.sub,
             officer_ids=body.officer_ids,

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch import store
 from services.dispatch.directory import DutyPost, LeavePeriod, local_today, on_leave
 from services.dispatch.directory_load import (
-    SERVICE,
     duty_changed,
     enterprise_changed,
     officer_changed,
@@ -31,6 +30,7 @@ from shared.events import Event
 from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep
 from shared.identity import Principal, Role, authenticated, require_roles
 from shared.pagination import paginate
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 # Every route reads the caller's token; changes also need one of these roles.
@@ -138,24 +138,15 @@ def _invalid(field: str, message: str) -> RequestValidationError:
 
 
 @asynccontextmanager
-async def _changing(request: Request) -> AsyncIterator[AsyncSession]:
+async def _changing(request: Request) -> AsyncIterator[UnitOfWork]:
     """A change's unit of work: committed before the answer is sent (or rolled back by the error
-    that ends it), then the relay is woken to publish its event at once."""
-    runtime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
-        yield session
-    runtime.relay.wake()
+    that ends it)."""
+    async with request.app.state.runtime.units.begin() as uow:
+        yield uow
 
 
-async def _publish(
-    request: Request, session: AsyncSession, event: Event, correlation_id: str | None
-) -> None:
-    await request.app.state.runtime.outbox.put_event(
-        session,
-        event,
-        correlation_id=correlation_id or f"directory-api-{uuid4()}",
-        producer=SERVICE,
-    )
+async def _publish(uow: UnitOfWork, event: Event, correlation_id: str | None) -> None:
+    await uow.publish(event, correlation_id=correlation_id or f"directory-api-{uuid4()}")
 
 
 # --- officers ------------------------------------------------------------------------------
@@ -230,7 +221,8 @@ async def change_officer(
     values = patch.model_dump(mode="json", include=patch.model_fields_set)
     if "leave" in values:
         values["leave"] = sorted(values["leave"], key=lambda p: (p["start"], p["end"]))
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         row = await store.change_officer(session, officer_id, values)
         if row is None:
             row = await store.officer_row(session, officer_id)
@@ -238,7 +230,7 @@ async def change_officer(
                 raise HTTPException(404, f"no officer {officer_id}")
         else:
             officer = store.officer_from_row(row)
-            await _publish(request, session, officer_changed(officer), x_correlation_id)
+            await _publish(uow, officer_changed(officer), x_correlation_id)
     return officer_out(row, local_today())
 
 
@@ -296,7 +288,8 @@ async def assign_cso(
 ) -> EnterpriseOut:
     """Assigns the enterprise to a chief service officer (挂点). Publishes EnterpriseChanged when
     the CSO changed. Appeals already assigned stay with whoever holds them."""
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         enterprise = await _enterprise_row(session, credit_code)
         if enterprise is None:
             raise HTTPException(404, f"no enterprise {credit_code}")
@@ -315,7 +308,7 @@ async def assign_cso(
             row = enterprise
         else:
             event = enterprise_changed(store.enterprise_from_row(row))
-            await _publish(request, session, event, x_correlation_id)
+            await _publish(uow, event, x_correlation_id)
     return EnterpriseOut.model_validate(row, from_attributes=True)
 
 
@@ -440,11 +433,12 @@ async def set_duty(
 ) -> DutyOut:
     """Hands a duty post to an officer (any officer in the directory). Publishes DutyChanged
     when the holder changed."""
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         officer = await store.officer_row(session, body.officer_id)
         if officer is None:
             raise _invalid("officer_id", f"no officer {body.officer_id} in the directory")
         if await store.set_duty(session, {post: body.officer_id}):
             event = duty_changed(post, body.officer_id)
-            await _publish(request, session, event, x_correlation_id)
+            await _publish(uow, event, x_correlation_id)
     return DutyOut(post=post, officer_id=body.officer_id, officer_name=officer.name)

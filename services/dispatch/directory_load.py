@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import store
 from services.dispatch.directory import Department, Directory, DutyPost, Enterprise, Officer
-from shared.db import Database
 from shared.events import DepartmentChanged, DutyChanged, EnterpriseChanged, OfficerChanged
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 SERVICE = "dispatch"
 # PostgreSQL takes at most 32,767 parameters per statement and an officer row has 15: upserts go
@@ -102,8 +101,7 @@ async def check_references(session: AsyncSession, directory: Directory) -> None:
 
 
 async def apply_directory(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     directory: Directory,
     *,
     progress: Callable[[int, int], None] | None = None,
@@ -114,6 +112,7 @@ async def apply_directory(
     each that is new or actually changed, inside the caller's transaction.
     `progress(done, total)` is called after each batch. DirectoryReferenceError, before anything
     is written, if the directory names departments or officers that do not exist."""
+    session = uow.session
     await check_references(session, directory)
     correlation_id = f"directory-load-{uuid4()}"
     departments = {d.department_id: d for d in directory.departments}
@@ -156,7 +155,7 @@ async def apply_directory(
         *(duty_changed(post, directory.duty[post]) for post in changed_posts),
     ]
     for event in events:
-        await outbox.put_event(session, event, correlation_id=correlation_id, producer=SERVICE)
+        await uow.publish(event, correlation_id=correlation_id)
     return LoadReport(
         officers_changed=len(changed_officers),
         enterprises_changed=len(changed_enterprises),
@@ -165,6 +164,6 @@ async def apply_directory(
     )
 
 
-async def load_directory(db: Database, outbox: Outbox, directory: Directory) -> LoadReport:
-    async with db.transaction() as session:
-        return await apply_directory(session, outbox, directory)
+async def load_directory(units: UnitsOfWork, directory: Directory) -> LoadReport:
+    async with units.begin() as uow:
+        return await apply_directory(uow, directory)

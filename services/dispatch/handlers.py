@@ -3,8 +3,6 @@ closures free capacity and officers' returns and tracking's reassignment request
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.dispatch.ownership import Ownership
 from shared.consumer import Route
 from shared.envelope import Envelope
@@ -14,30 +12,31 @@ from shared.events import (
     ReassignmentRequested,
     ReturnRequested,
 )
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import AppealStatus
 
 
 def appeal_routes(ownership: Ownership) -> dict[str, Route]:
     async def on_appeal_received(
-        session: AsyncSession, envelope: Envelope, event: AppealReceived
+        uow: UnitOfWork, envelope: Envelope, event: AppealReceived
     ) -> None:
-        await ownership.assign(session, event, envelope.correlation_id)
+        await ownership.assign(uow, event, envelope.correlation_id)
 
     return {AppealReceived.TYPE: Route(AppealReceived, on_appeal_received)}
 
 
 def lifecycle_routes(ownership: Ownership) -> dict[str, Route]:
     async def on_status_changed(
-        session: AsyncSession, _envelope: Envelope, event: AppealStatusChanged
+        uow: UnitOfWork, _envelope: Envelope, event: AppealStatusChanged
     ) -> None:
         if event.to_status is AppealStatus.CLOSED:
-            await ownership.close(session, event.appeal_id)
+            await ownership.close(uow.session, event.appeal_id)
 
     async def on_return_requested(
-        session: AsyncSession, envelope: Envelope, event: ReturnRequested
+        uow: UnitOfWork, envelope: Envelope, event: ReturnRequested
     ) -> None:
         await ownership.request_return(
-            session,
+            uow,
             appeal_id=event.appeal_id,
             officer_id=event.officer_id,
             reason_code=event.reason_code,
@@ -46,10 +45,10 @@ def lifecycle_routes(ownership: Ownership) -> dict[str, Route]:
         )
 
     async def on_reassignment_requested(
-        session: AsyncSession, envelope: Envelope, event: ReassignmentRequested
+        uow: UnitOfWork, envelope: Envelope, event: ReassignmentRequested
     ) -> None:
         await ownership.request_reassignment(
-            session,
+            uow,
             appeal_id=event.appeal_id,
             exclude_officer_ids=event.exclude_officer_ids,
             correlation_id=envelope.correlation_id,

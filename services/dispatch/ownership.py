@@ -26,7 +26,7 @@ from shared.events import (
     Event,
     ReturnDecided,
 )
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,15 @@ def routing_input(event: AppealReceived) -> RoutingInput:
 class Ownership:
     def __init__(
         self,
-        outbox: Outbox,
         *,
         today: Callable[[], date] = local_today,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.outbox = outbox
         self.today = today
         self.clock = clock
 
-    async def _publish(self, session: AsyncSession, event: Event, correlation_id: str) -> None:
-        await self.outbox.put_event(session, event, correlation_id=correlation_id, producer=SERVICE)
+    async def _publish(self, uow: UnitOfWork, event: Event, correlation_id: str) -> None:
+        await uow.publish(event, correlation_id=correlation_id)
 
     async def _route_and_claim(
         self,
@@ -122,9 +120,8 @@ class Ownership:
 
     # --- the first assignment -----------------------------------------------------------------
 
-    async def assign(
-        self, session: AsyncSession, event: AppealReceived, correlation_id: str
-    ) -> None:
+    async def assign(self, uow: UnitOfWork, event: AppealReceived, correlation_id: str) -> None:
+        session = uow.session
         if await store.assignment_of(session, event.appeal_id) is not None:
             return  # republished under a new event id: it already has its officer
         inputs = routing_input(event)
@@ -140,7 +137,7 @@ class Ownership:
         decision = routing.decision
         enterprise = await store.cso_of_appellant(session, inputs)
         await self._publish(
-            session,
+            uow,
             AppealAssigned(
                 appeal_id=event.appeal_id,
                 officer_id=decision.officer_id,
@@ -179,7 +176,7 @@ class Ownership:
 
     async def _move(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         row: Any,
         *,
         cause: Cause,
@@ -191,6 +188,7 @@ class Ownership:
     ) -> AppealReassigned:
         """Releases the current officer, claims the next (`routing` when already decided and
         claimed, as a manual pick is), records and publishes AppealReassigned."""
+        session = uow.session
         inputs = RoutingInput.model_validate(row.routing_input)
         await store.release(session, row.officer_id)
         if routing is None:
@@ -220,7 +218,7 @@ class Ownership:
             reassigned_at=moved_at,
             tracking_code=row.tracking_code,
         )
-        await self._publish(session, event, correlation_id)
+        await self._publish(uow, event, correlation_id)
         log.info(
             "appeal reassigned",
             extra={
@@ -237,7 +235,7 @@ class Ownership:
 
     async def request_return(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         *,
         appeal_id: UUID,
         officer_id: str,
@@ -247,6 +245,7 @@ class Ownership:
     ) -> None:
         """Records the request for the duty dispatcher; a `not_my_area` return that the rules
         clearly route elsewhere (not to triage, not over the return limit) is accepted now."""
+        session = uow.session
         row = await store.assignment_of(session, appeal_id, for_update=True)
         if row is None or not row.open or row.officer_id != officer_id:
             # Nothing to give back: unknown, closed, or it already moved on.
@@ -280,7 +279,7 @@ class Ownership:
         if preview.decision.reason_code == "triage":
             return  # no clear other owner: the dispatcher rules
         await self._decide(
-            session,
+            uow,
             row,
             return_id=return_id,
             officer_id=officer_id,
@@ -293,7 +292,7 @@ class Ownership:
 
     async def decide_return(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         appeal_id: UUID,
         *,
         accept: bool,
@@ -301,12 +300,13 @@ class Ownership:
         note: str,
         correlation_id: str,
     ) -> ReturnDecided:
+        session = uow.session
         row = await self._open_assignment(session, appeal_id)
         pending = await store.pending_return(session, appeal_id)
         if pending is None:
             raise OwnershipError(f"appeal {appeal_id} has no return awaiting a ruling")
         return await self._decide(
-            session,
+            uow,
             row,
             return_id=pending.return_id,
             officer_id=pending.officer_id,
@@ -319,7 +319,7 @@ class Ownership:
 
     async def _decide(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         row: Any,
         *,
         return_id: UUID,
@@ -330,6 +330,7 @@ class Ownership:
         automatic: bool,
         correlation_id: str,
     ) -> ReturnDecided:
+        session = uow.session
         decided_at = self.clock()
         await store.decide_return(
             session,
@@ -350,11 +351,11 @@ class Ownership:
             note=note,
             decided_at=decided_at,
         )
-        await self._publish(session, decided, correlation_id)
+        await self._publish(uow, decided, correlation_id)
         if accept and row.officer_id == officer_id:
             accepted = row.accepted_returns + 1
             await self._move(
-                session,
+                uow,
                 row,
                 cause="return",
                 excluded=sorted({*row.excluded_officer_ids, officer_id}),
@@ -370,7 +371,7 @@ class Ownership:
 
     async def request_reassignment(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         *,
         appeal_id: UUID,
         exclude_officer_ids: Sequence[str],
@@ -378,6 +379,7 @@ class Ownership:
     ) -> None:
         """Tracking asks (not acknowledged in time, officer on leave): route again without the
         current officer and those named."""
+        session = uow.session
         row = await store.assignment_of(session, appeal_id, for_update=True)
         if row is None or not row.open:
             log.warning(
@@ -386,7 +388,7 @@ class Ownership:
             return
         excluded = sorted({*row.excluded_officer_ids, *exclude_officer_ids, row.officer_id})
         await self._move(
-            session,
+            uow,
             row,
             cause="reassignment_request",
             excluded=excluded,
@@ -396,7 +398,7 @@ class Ownership:
 
     async def reassign(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         appeal_id: UUID,
         *,
         by: str,
@@ -406,11 +408,12 @@ class Ownership:
     ) -> AppealReassigned:
         """A supervisor's decision: to the officer named (capacity is theirs to overrule), or
         routed again without the current officer."""
+        session = uow.session
         row = await self._open_assignment(session, appeal_id)
         excluded = sorted({*row.excluded_officer_ids, row.officer_id})
         if officer_id is None:
             return await self._move(
-                session,
+                uow,
                 row,
                 cause="manual",
                 excluded=excluded,
@@ -427,7 +430,7 @@ class Ownership:
         routing = Routing(decision, (RuleOutcome("manual", True, reason, decision),))
         await store.claim(session, officer_id, ignore_capacity=True)
         return await self._move(
-            session,
+            uow,
             row,
             cause="manual",
             excluded=[e for e in excluded if e != officer_id],
@@ -440,13 +443,14 @@ class Ownership:
 
     async def set_assistants(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         appeal_id: UUID,
         *,
         by: str,
         officer_ids: Sequence[str],
         correlation_id: str,
     ) -> AssistantsChanged:
+        session = uow.session
         row = await self._open_assignment(session, appeal_id)
         wanted = list(dict.fromkeys(officer_ids))
         if row.officer_id in wanted:
@@ -466,5 +470,5 @@ class Ownership:
             changed_by=by,
             changed_at=changed_at,
         )
-        await self._publish(session, event, correlation_id)
+        await self._publish(uow, event, correlation_id)
         return event

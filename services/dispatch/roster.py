@@ -47,7 +47,7 @@ from services.dispatch.directory import (
     LeavePeriod,
     Officer,
 )
-from services.intake.normalize import (
+from shared.normalize import (
     clean_text,
     normalize_credit_code,
     normalize_identifier,

@@ -25,7 +25,6 @@ from services.intake.classification import Classification, Rules, classify
 from services.intake.duplicates import DEFAULT_THRESHOLD, DEFAULT_WINDOW, OpenAppeal, find_duplicate
 from services.intake.submission import AppealSubmission
 from services.intake.tracking_code import format_tracking_code, local_day
-from shared.db import Database
 from shared.envelope import utcnow
 from shared.events import (
     AppealMerged,
@@ -36,7 +35,7 @@ from shared.events import (
     Location,
     VisitLogged,
 )
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.vocabulary import Channel, Satisfaction
 
 log = logging.getLogger(__name__)
@@ -115,8 +114,7 @@ class UnknownAppeal(LookupError):
 class Intake:
     """The accepting use case; the HTTP routes and the inbound-topic consumers both call it."""
 
-    db: Database
-    outbox: Outbox
+    units: UnitsOfWork
     codes: CodeBook
     rules: Rules
     merge_threshold: float = DEFAULT_THRESHOLD
@@ -127,19 +125,20 @@ class Intake:
     ) -> tuple[Receipt, bool]:
         """The receipt, and whether this call created it (False: answered before). Raises only
         when the database is unreachable, in which case nothing was stored."""
-        async with self.db.transaction() as session:
-            return await self.submit_in(session, submission, correlation_id)
+        async with self.units.begin() as uow:
+            return await self.submit_in(uow, submission, correlation_id)
 
     async def submit_in(
-        self, session: AsyncSession, submission: AppealSubmission, correlation_id: str
+        self, uow: UnitOfWork, submission: AppealSubmission, correlation_id: str
     ) -> tuple[Receipt, bool]:
-        """`submit` inside the caller's transaction (a consumer's, with its inbox row)."""
+        """`submit` inside the caller's unit of work (a consumer's, with its inbox row)."""
+        session = uow.session
         now = utcnow()
         channel, external_id = submission.channel, submission.external_id
         if not await store.claim_submission(session, channel, external_id, now):
             row = await store.find_submission(session, channel, external_id)
             return receipt_of(row), False
-        merged = await self._merge_if_repeat(session, submission, now, correlation_id)
+        merged = await self._merge_if_repeat(uow, submission, now, correlation_id)
         if merged is not None:
             return merged, True
         classification = classify(submission, self.rules)
@@ -160,21 +159,20 @@ class Intake:
             appeal_id=appeal_id,
             tracking_code=code,
         )
-        await self.outbox.put_event(
-            session,
+        await uow.publish(
             received_event(submission, appeal_id, code, classification, now),
             correlation_id=correlation_id,
-            producer=SERVICE,
         )
         return Receipt(status="received", appeal_id=appeal_id, tracking_code=code), True
 
     async def _merge_if_repeat(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         submission: AppealSubmission,
         now: datetime,
         correlation_id: str,
     ) -> Receipt | None:
+        session = uow.session
         appellant = submission.appellant
         if appellant.anonymous:
             return None  # nobody to recognise
@@ -215,8 +213,7 @@ class Intake:
             score=match.score,
             reason=match.reason,
         )
-        await self.outbox.put_event(
-            session,
+        await uow.publish(
             AppealMerged(
                 appeal_id=match.appeal_id,
                 tracking_code=match.tracking_code,
@@ -229,7 +226,6 @@ class Intake:
                 reason=match.reason,
             ),
             correlation_id=correlation_id,
-            producer=SERVICE,
         )
         log.info(
             "submission joined an open appeal",
@@ -247,23 +243,19 @@ class Intake:
         )
 
     async def log_visit(self, visit: VisitLog, correlation_id: str) -> tuple[Receipt, bool]:
-        async with self.db.transaction() as session:
-            return await self.log_visit_in(session, visit, correlation_id)
+        async with self.units.begin() as uow:
+            return await self.log_visit_in(uow, visit, correlation_id)
 
     async def log_visit_in(
-        self, session: AsyncSession, visit: VisitLog, correlation_id: str
+        self, uow: UnitOfWork, visit: VisitLog, correlation_id: str
     ) -> tuple[Receipt, bool]:
+        session = uow.session
         channel = Channel.CSO_VISIT
         if not await store.claim_submission(session, channel, visit.visit_id, utcnow()):
             row = await store.find_submission(session, channel, visit.visit_id)
             return receipt_of(row), False
         await store.settle_submission(session, channel, visit.visit_id, outcome="visit_logged")
-        await self.outbox.put_event(
-            session,
-            VisitLogged(**visit.model_dump()),
-            correlation_id=correlation_id,
-            producer=SERVICE,
-        )
+        await uow.publish(VisitLogged(**visit.model_dump()), correlation_id=correlation_id)
         return Receipt(status="visit_logged", visit_id=visit.visit_id), True
 
     async def record_follow_up(
@@ -280,12 +272,13 @@ class Intake:
     ) -> UUID:
         """Publishes the call-back's result for tracking; UnknownAppeal if intake never
         accepted such an appeal."""
-        async with self.db.transaction() as session:
-            row = await store.find_appeal(session, appeal_id=appeal_id, tracking_code=tracking_code)
+        async with self.units.begin() as uow:
+            row = await store.find_appeal(
+                uow.session, appeal_id=appeal_id, tracking_code=tracking_code
+            )
             if row is None:
                 raise UnknownAppeal(str(appeal_id or tracking_code))
-            await self.outbox.put_event(
-                session,
+            await uow.publish(
                 FollowUpRecorded(
                     appeal_id=row.appeal_id,
                     channel=channel,
@@ -296,11 +289,10 @@ class Intake:
                     recorded_at=utcnow(),
                 ),
                 correlation_id=correlation_id,
-                producer=SERVICE,
             )
         return row.appeal_id
 
     async def receipt(self, channel: Channel, external_id: str) -> Receipt | None:
-        async with self.db.transaction() as session:
-            row = await store.find_submission(session, channel, external_id)
+        async with self.units.begin() as uow:
+            row = await store.find_submission(uow.session, channel, external_id)
         return None if row is None or not row.outcome else receipt_of(row)

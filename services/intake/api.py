@@ -84,8 +84,6 @@ async def submit_appeal(
     if errors:
         raise RequestValidationError(errors)
     receipt, new = await _intake(request).submit(submission, x_correlation_id or str(uuid4()))
-    if new:
-        request.app.state.runtime.relay.wake()
     return _answer(response, receipt, new)
 
 
@@ -120,8 +118,6 @@ def _native_route(spec: ChannelSpec) -> None:
             receipt, new = await intake.submit(result, correlation_id)
         else:
             receipt, new = await intake.log_visit(result, correlation_id)
-        if new:
-            request.app.state.runtime.relay.wake()
         return _answer(response, receipt, new)
 
     submit_native.__name__ = f"submit_{channel.value}"
@@ -243,5 +239,4 @@ async def record_follow_up(
             404,
             detail=[{"loc": ["body", field], "msg": "no such appeal", "type": "not_found"}],
         ) from None
-    request.app.state.runtime.relay.wake()
     return FollowUpAccepted(appeal_id=appeal_id)

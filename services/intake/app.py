@@ -52,8 +52,7 @@ def build(settings: Settings) -> FastAPI:
     # Intake answers adapters while the broker is away: its outbox holds the events.
     runtime = ServiceRuntime(NAME, settings, store.metadata, ready_needs_broker=False)
     intake = Intake(
-        runtime.db,
-        runtime.outbox,
+        runtime.units,
         codes,
         rules,
         merge_threshold=settings.merge_threshold,

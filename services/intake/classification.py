@@ -36,8 +36,8 @@ from pydantic import (
     model_validator,
 )
 
-from services.intake.normalize import clean_text
 from services.intake.submission import AppealSubmission
+from shared.normalize import clean_text
 from shared.vocabulary import AppealType, Category, Channel, Urgency
 
 RULES_RESOURCE = "classification_rules.yaml"

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, uuid5
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.accept import Intake, Receipt
 from services.intake.channels import CHANNELS, window
@@ -21,6 +20,7 @@ from shared.deadletter import Origin
 from shared.envelope import Envelope, utcnow
 from shared.events import Event, SubmissionReceipt
 from shared.topics import INBOUND_PREFIX, inbound_topic
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import Channel
 
 SERVICE = "intake"
@@ -89,9 +89,7 @@ def _receipt_event(
 
 
 def inbound_routes(intake: Intake) -> dict[str, Route]:
-    async def on_submission(
-        session: AsyncSession, envelope: Envelope, event: InboundSubmission
-    ) -> None:
+    async def on_submission(uow: UnitOfWork, envelope: Envelope, event: InboundSubmission) -> None:
         spec = CHANNELS[event.channel]
         try:
             result = spec.parse(event.payload, now=utcnow())
@@ -108,13 +106,11 @@ def inbound_routes(intake: Intake) -> dict[str, Route]:
             )
         else:
             if isinstance(result, AppealSubmission):
-                answer, _ = await intake.submit_in(session, result, envelope.correlation_id)
+                answer, _ = await intake.submit_in(uow, result, envelope.correlation_id)
                 receipt = _receipt_event(event.channel, result.external_id, answer)
             else:
-                answer, _ = await intake.log_visit_in(session, result, envelope.correlation_id)
+                answer, _ = await intake.log_visit_in(uow, result, envelope.correlation_id)
                 receipt = _receipt_event(event.channel, result.visit_id, answer)
-        await intake.outbox.put_event(
-            session, receipt, correlation_id=envelope.correlation_id, producer=SERVICE
-        )
+        await uow.publish(receipt, correlation_id=envelope.correlation_id)
 
     return {InboundSubmission.TYPE: Route(InboundSubmission, on_submission)}

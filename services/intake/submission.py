@@ -2,7 +2,7 @@
 
 Every channel ends here: `POST /v1/appeals` takes this model directly, and the channel mappers
 (`services/intake/channels/`) build it from each channel's native payload. Text is cleaned the
-same way whatever the channel (`services/intake/normalize.py`).
+same way whatever the channel (`shared/normalize.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.intake.normalize import (
+from shared.normalize import (
     clean_text,
     normalize_credit_code,
     normalize_identifier,

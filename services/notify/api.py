@@ -109,7 +109,8 @@ async def resend(
     """Puts a failed notification back in the queue with a fresh retry budget (ops only): 404
     for an unknown id, 409 unless it failed. It keeps its id, so a receiver that did get an
     earlier attempt can drop the repeat."""
-    async with request.app.state.runtime.db.transaction() as session:
+    async with request.app.state.runtime.units.begin() as uow:
+        session = uow.session
         row = await store.resend(session, notification_id, utcnow())
         if row is None:
             raise HTTPException(404, "no such notification")
@@ -119,9 +120,9 @@ async def resend(
             )
         updated = await store.notification(session, notification_id)
         attempts = await store.attempts_of(session, [notification_id])
+        uow.on_commit(request.app.state.delivery.wake)
     log.info(
         "notification resent",
         extra={"notification_id": str(notification_id), "by": caller.sub},
     )
-    request.app.state.delivery.wake()
     return _out(updated, attempts[notification_id])

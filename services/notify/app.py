@@ -68,16 +68,14 @@ def build(settings: Settings) -> FastAPI:
     )
     quiet = QuietHours.parse(settings.notify_quiet_hours)
     worker = DeliveryWorker(
-        runtime.db,
+        runtime.units,
         providers,
-        runtime.outbox,
         retry=RetryPolicy(
             max_attempts=settings.notify_max_attempts,
             base_s=settings.notify_retry_base_s,
             max_s=settings.notify_retry_max_s,
         ),
         quiet=quiet,
-        after_commit=[runtime.relay.wake],
         batch_size=settings.notify_batch_size,
         poll_interval_s=settings.notify_poll_interval_s,
         max_backoff_s=settings.consumer_max_backoff_s,
@@ -88,10 +86,10 @@ def build(settings: Settings) -> FastAPI:
         quiet=quiet,
         available=frozenset(providers),
         webhook_channels=frozenset(webhooks),
+        wake=worker.wake,
     )
     for topic, topic_routes in handlers.routes(notifier).items():
-        consumer = runtime.consume(topic, topic_routes)
-        consumer.after_commit.append(worker.wake)
+        runtime.consume(topic, topic_routes)
     app = runtime.app(
         api.router,
         title="Jiban notify",

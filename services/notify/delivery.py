@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,11 +38,10 @@ from services.notify.providers import (
 from services.notify.quiet_hours import QuietHours
 from services.notify.retry import RetryPolicy
 from shared.clock import utcnow
-from shared.db import Database
 from shared.events import NotificationFailed, NotificationSent
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.vocabulary import Medium, NotificationStatus
-from shared.worker import PollingWorker
+from shared.worker import StateWorker
 
 log = logging.getLogger(__name__)
 
@@ -60,34 +59,31 @@ class Outcome:
     error: DeliveryError | None = None
 
 
-class DeliveryWorker(PollingWorker):
+class DeliveryWorker(StateWorker):
     name = "notify-delivery"
 
     def __init__(
         self,
-        db: Database,
+        units: UnitsOfWork,
         providers: dict[Medium, Provider],
-        outbox: Outbox,
         *,
         retry: RetryPolicy,
         quiet: QuietHours | None = None,
-        after_commit: Sequence[Callable[[], None]] = (),
         batch_size: int = 50,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 10.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(
-            batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
+            units,
+            batch_size=batch_size,
+            poll_interval_s=poll_interval_s,
+            max_backoff_s=max_backoff_s,
         )
-        self.db = db
         self.providers = providers
-        self.outbox = outbox
         self.retry = retry
         self.quiet = quiet
         self.clock = clock
-        # The relay's wake: the NotificationSent events leave now, not at its next poll.
-        self.after_commit = list(after_commit)
 
     async def stop(self) -> None:
         await super().stop()
@@ -98,12 +94,9 @@ class DeliveryWorker(PollingWorker):
         recorded, leased = await self._claim()
         if leased:
             outcomes = await asyncio.gather(*(self._send(row) for row in leased))
-            async with self.db.transaction() as session:
+            async with self.units.begin() as uow:
                 for outcome in outcomes:
-                    await self._finish(session, outcome.row, outcome.error, self.clock())
-        if recorded or leased:
-            for callback in self.after_commit:
-                callback()
+                    await self._finish(uow, outcome.row, outcome.error, self.clock())
         return recorded + len(leased)
 
     async def _claim(self) -> tuple[int, list[Any]]:
@@ -114,7 +107,8 @@ class DeliveryWorker(PollingWorker):
         now = self.clock()
         leased: list[Any] = []
         recorded = 0
-        async with self.db.transaction() as session:
+        async with self.units.begin() as uow:
+            session = uow.session
             for row in await store.claim_due(session, now, self.batch_size):
                 morning = self.quiet.ends_after(now) if row.quiet_hours and self.quiet else None
                 if morning is not None:
@@ -132,7 +126,7 @@ class DeliveryWorker(PollingWorker):
                             await provider.send(session, self._delivery(row))
                     except DeliveryError as exc:
                         error = exc
-                    await self._finish(session, row, error, now)
+                    await self._finish(uow, row, error, now)
                     recorded += 1
                     continue
                 leased.append(row)
@@ -174,24 +168,23 @@ class DeliveryWorker(PollingWorker):
         )
 
     async def _finish(
-        self, session: Any, row: Any, error: DeliveryError | None, now: datetime
+        self, uow: UnitOfWork, row: Any, error: DeliveryError | None, now: datetime
     ) -> None:
         """Records one attempt's outcome and announces it (through the outbox)."""
         if error is not None:
-            await self._failed_attempt(session, row, error, now)
+            await self._failed_attempt(uow, row, error, now)
             return
-        await store.record_attempt(session, row, at=now, status=NotificationStatus.SENT)
-        await self._announce(session, row, NotificationSent, sent_at=now)
+        await store.record_attempt(uow.session, row, at=now, status=NotificationStatus.SENT)
+        await self._announce(uow, row, NotificationSent, sent_at=now)
 
     async def _announce(
         self,
-        session: Any,
+        uow: UnitOfWork,
         row: Any,
         model: type[NotificationSent | NotificationFailed],
         **more: Any,
     ) -> None:
-        await self.outbox.put_event(
-            session,
+        await uow.publish(
             model(
                 notification_id=row.notification_id,
                 appeal_id=row.appeal_id,
@@ -203,11 +196,10 @@ class DeliveryWorker(PollingWorker):
             # The row does not keep the request's correlation id; the event that caused the
             # notification is the next best thread to pull.
             correlation_id=str(row.event_id),
-            producer=SERVICE,
         )
 
     async def _failed_attempt(
-        self, session: Any, row: Any, error: DeliveryError, now: datetime
+        self, uow: UnitOfWork, row: Any, error: DeliveryError, now: datetime
     ) -> None:
         message = str(error)[:500]
         retry_at = (
@@ -221,7 +213,7 @@ class DeliveryWorker(PollingWorker):
             retry_at = self.quiet.ends_after(retry_at) or retry_at
         status = NotificationStatus.PENDING if retry_at else NotificationStatus.FAILED
         await store.record_attempt(
-            session, row, at=now, status=status, error=message, next_attempt_at=retry_at
+            uow.session, row, at=now, status=status, error=message, next_attempt_at=retry_at
         )
         log.warning(
             "delivery failed",
@@ -235,7 +227,7 @@ class DeliveryWorker(PollingWorker):
         )
         if retry_at is None:
             await self._announce(
-                session,
+                uow,
                 row,
                 NotificationFailed,
                 attempts=row.attempts + 1,

@@ -41,6 +41,7 @@ from shared.events import (
     PublicNoticeIssued,
     ReturnRequested,
 )
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import Medium, NotificationStatus
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,11 @@ class Notifier:
     available: frozenset[Medium]
     webhook_channels: frozenset[str] = frozenset()
     clock: Callable[[], datetime] = utcnow
+    # The delivery worker's wake: new notifications go out once committed, not at its next poll.
+    wake: Callable[[], None] | None = None
 
-    async def __call__(self, session: AsyncSession, envelope: Envelope, event: Event) -> int:
+    async def __call__(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> int:
+        session = uow.session
         appeal_id = getattr(event, "appeal_id", None)
         appeal = facts_of(await store.appeal(session, appeal_id)) if appeal_id else None
         created = 0
@@ -138,6 +142,8 @@ class Notifier:
                     status=NotificationStatus.DEFERRED if morning else NotificationStatus.PENDING,
                     not_before=morning,
                 )
+        if created and self.wake is not None:
+            uow.on_commit(self.wake)
         return created
 
 
@@ -186,16 +192,16 @@ class Routes:
     def add(self, model: type[Event], remember: Remember = _nothing) -> None:
         notifier = self.notifier
 
-        async def handle(session: AsyncSession, envelope: Envelope, event: Event) -> None:
-            await remember(session, event)
-            await notifier(session, envelope, event)
+        async def handle(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
+            await remember(uow.session, event)
+            await notifier(uow, envelope, event)
 
         self.routes.setdefault(model.TOPIC, {})[model.TYPE] = Route(model, handle)
 
 
-async def _officer(session: AsyncSession, envelope: Envelope, event: OfficerChanged) -> None:
+async def _officer(uow: UnitOfWork, envelope: Envelope, event: OfficerChanged) -> None:
     await store.save_officer(
-        session,
+        uow.session,
         envelope.occurred_at,
         officer_id=event.officer_id,
         name=event.name,
@@ -208,9 +214,9 @@ async def _officer(session: AsyncSession, envelope: Envelope, event: OfficerChan
     )
 
 
-async def _enterprise(session: AsyncSession, envelope: Envelope, event: EnterpriseChanged) -> None:
+async def _enterprise(uow: UnitOfWork, envelope: Envelope, event: EnterpriseChanged) -> None:
     await store.save_enterprise(
-        session, event.credit_code, event.cso_officer_id, envelope.occurred_at
+        uow.session, event.credit_code, event.cso_officer_id, envelope.occurred_at
     )
 
 
@@ -219,21 +225,21 @@ def receipt_routes(notifier: Notifier) -> dict[str, Route]:
     channel it concerns are only known from the receipt); the receipt then decides those that
     waited, in their order, each under its own event id (so once, as ever)."""
 
-    async def on_received(session: AsyncSession, envelope: Envelope, event: Event) -> None:
+    async def on_received(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
         assert isinstance(event, AppealReceived)
-        await _received(session, event)
-        await notifier(session, envelope, event)
-        for waited in await store.unpark(session, event.appeal_id):
+        await _received(uow.session, event)
+        await notifier(uow, envelope, event)
+        for waited in await store.unpark(uow.session, event.appeal_id):
             parked = Envelope.model_validate_json(waited)
-            await notifier(session, parked, AppealStatusChanged.model_validate(parked.payload))
+            await notifier(uow, parked, AppealStatusChanged.model_validate(parked.payload))
 
-    async def on_status(session: AsyncSession, envelope: Envelope, event: Event) -> None:
+    async def on_status(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
         assert isinstance(event, AppealStatusChanged)
-        known = await store.appeal(session, event.appeal_id)
+        known = await store.appeal(uow.session, event.appeal_id)
         if known is None or known.channel is None:  # the receipt has not been heard yet
-            await store.park(session, event.appeal_id, envelope.model_dump_json())
+            await store.park(uow.session, event.appeal_id, envelope.model_dump_json())
             return
-        await notifier(session, envelope, event)
+        await notifier(uow, envelope, event)
 
     return {
         AppealReceived.TYPE: Route(AppealReceived, on_received),

@@ -39,6 +39,7 @@ from shared.events import ExtensionDecided, ExtensionRequested
 from shared.http import CorrelationId, Cursor, SessionDep
 from shared.identity import Principal, Role, authenticated, forbidden, may_learn_existence
 from shared.pagination import paginate
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["officer's desk"])
@@ -142,12 +143,10 @@ def _workflow(request: Request) -> AppealWorkflow:
 
 
 @asynccontextmanager
-async def _changing(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction for a change and its events; the relay is woken once it committed."""
-    runtime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
-        yield session
-    runtime.relay.wake()
+async def _changing(request: Request) -> AsyncIterator[UnitOfWork]:
+    """One unit of work for a change and its events."""
+    async with request.app.state.runtime.units.begin() as uow:
+        yield uow
 
 
 async def refused(_request: Request, error: Exception) -> JSONResponse:
@@ -182,11 +181,12 @@ async def _act(
     if Role.OFFICER not in caller.roles:
         raise forbidden(request, "only the appeal's officer may act on it")
     workflow = _workflow(request)
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         await _known(session, request, caller, appeal_id)
         try:
             await workflow.act(
-                session,
+                uow,
                 appeal_id,
                 action,
                 at=utcnow(),
@@ -283,7 +283,8 @@ async def ask_extension(
     workflow = _workflow(request)
     now = utcnow()
     correlation_id = x_correlation_id or str(uuid4())
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         await _known(session, request, caller, appeal_id)
         locked = await store.lock_appeal(session, appeal_id)
         if locked.state.officer_id != caller.sub:
@@ -300,7 +301,7 @@ async def ask_extension(
         if await store.pending_extension(session, appeal_id) is not None:
             raise _conflict(locked.state.status, "an extension request is already pending")
         await workflow.act(
-            session,
+            uow,
             appeal_id,
             RequestExtension(by=caller.sub, days=body.days, reason=body.reason),
             at=now,
@@ -321,7 +322,7 @@ async def ask_extension(
         )
         boss = await store.officer_row(session, caller.sub)
         await workflow.publish(
-            session,
+            uow,
             ExtensionRequested(
                 appeal_id=appeal_id,
                 extension_id=extension_id,
@@ -361,7 +362,8 @@ async def decide_extension(
     workflow = _workflow(request)
     now = utcnow()
     correlation_id = x_correlation_id or str(uuid4())
-    async with _changing(request) as session:
+    async with _changing(request) as uow:
+        session = uow.session
         await _known(session, request, caller, appeal_id)
         locked = await store.lock_appeal(session, appeal_id)
         unit = await store.unit_of(session, locked.state.officer_id)
@@ -429,7 +431,7 @@ async def decide_extension(
             locked=locked,
         )
         await workflow.publish(
-            session,
+            uow,
             ExtensionDecided(
                 appeal_id=appeal_id,
                 extension_id=pending.id,

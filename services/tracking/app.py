@@ -38,18 +38,17 @@ NAME = "tracking"
 def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, store.metadata)
     # The one way appeals change (lifecycle, history, events, deadlines), whoever moves them.
-    workflow = AppealWorkflow(runtime.outbox, Timekeeping.from_settings(settings))
+    workflow = AppealWorkflow(Timekeeping.from_settings(settings))
     runtime.consume(APPEALS_IMMEDIATE, handlers.received_routes(workflow))
     runtime.consume(APPEALS_ASSIGNMENTS, handlers.assignment_routes(workflow))
     runtime.consume(APPEALS_FOLLOW_UPS, handlers.follow_up_routes(workflow))
     runtime.add_worker(
         DeadlineScheduler(
-            runtime.db,
+            runtime.units,
             workflow,
             batch_size=settings.scheduler_batch_size,
             poll_interval_s=settings.scheduler_poll_interval_s,
             max_backoff_s=settings.consumer_max_backoff_s,
-            after_commit=runtime.relay.wake,
         )
     )
     # Its own copy of the officers (units decide who may read whose queue) and of the
@@ -60,17 +59,11 @@ def build(settings: Settings) -> FastAPI:
     )
     # CSOs' visits that found no problem: contacts for the five ones.
     runtime.consume(VISITS_LOGGED, five_ones_handlers.visit_routes())
-    runtime.add_worker(
-        five_ones_worker.FiveOnesReminderWorker(
-            runtime.db, runtime.outbox, settings, after_commit=[runtime.relay.wake]
-        )
-    )
+    runtime.add_worker(five_ones_worker.FiveOnesReminderWorker(runtime.units, settings))
     runtime.add_worker(
         cso_proposal_worker.CsoProposalWorker(
-            runtime.db,
-            runtime.outbox,
+            runtime.units,
             counted=cso_proposal_worker.parse_counted(settings.satisfaction_counts),
-            after_commit=[runtime.relay.wake],
         )
     )
     app = runtime.app(

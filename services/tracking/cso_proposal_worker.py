@@ -6,7 +6,7 @@ it when someone asks for a month first (`proposal_for`, shared by both)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,10 +26,9 @@ from services.tracking.rates import (
     reported_in_cycle,
 )
 from shared.clock import utcnow
-from shared.db import Database
 from shared.events import CsoReportersProposed
-from shared.outbox import Outbox
-from shared.worker import PollingWorker
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
+from shared.worker import StateWorker
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,7 @@ async def month_standings(
 
 
 async def proposal_for(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     month: str,
     *,
     now: datetime,
@@ -78,6 +76,7 @@ async def proposal_for(
     `store`, stored with its event (only if this transaction's insert happened, so racing
     replicas announce it once). An empty proposal (no CSO known yet) is never stored: the
     directory may arrive later in the month."""
+    session = uow.session
     csos = await reports_store.chief_service_officers(session)
     stored = await reports_store.load_proposal(session, month)
     if stored is not None:
@@ -93,50 +92,37 @@ async def proposal_for(
         return Proposal(month, officer_ids, None, False, False, csos, standings)
     if await reports_store.insert_proposal(session, month, officer_ids, now):
         event = CsoReportersProposed(month=month, officer_ids=officer_ids, proposed_at=now)
-        await outbox.put_event(
-            session, event, correlation_id=f"cso-report:{month}", producer=SERVICE
-        )
+        await uow.publish(event, correlation_id=f"cso-report:{month}")
         log.info("CSO reporters proposed", extra={"month": month, "officer_ids": officer_ids})
         return Proposal(month, officer_ids, now, True, True, csos, standings)
     # Another replica stored it between our look and our insert (ours waited on the key, then
     # inserted nothing): theirs stands, read back now that it is committed.
-    return await proposal_for(session, outbox, month, now=now, counted=counted, store=False)
+    return await proposal_for(uow, month, now=now, counted=counted, store=False)
 
 
-class CsoProposalWorker(PollingWorker):
+class CsoProposalWorker(StateWorker):
     """Once a month has begun (Asia/Shanghai) and nothing is stored for it, proposes its four."""
 
     name = "cso-proposal"
 
     def __init__(
         self,
-        db: Database,
-        outbox: Outbox,
+        units: UnitsOfWork,
         clock: Callable[[], datetime] = utcnow,
         *,
         counted: Collection[str] = DEFAULT_COUNTED,
         poll_interval_s: float = 60.0,
-        after_commit: Iterable[Callable[[], None]] = (),
     ) -> None:
-        super().__init__(batch_size=1, poll_interval_s=poll_interval_s, max_backoff_s=60.0)
-        self.db = db
-        self.outbox = outbox
+        super().__init__(units, batch_size=1, poll_interval_s=poll_interval_s, max_backoff_s=60.0)
         self.clock = clock
         self.counted = frozenset(counted)
-        # The outbox relay's wake: publish at once, not at its next poll.
-        self.after_commit = list(after_commit)
 
     async def round(self) -> int:
         now = self.clock()
         month = month_of(now)
-        async with self.db.transaction() as session:
+        async with self.units.begin() as uow:
             # The cheap check first: every poll but one a month ends here.
-            if await reports_store.load_proposal(session, month) is not None:
+            if await reports_store.load_proposal(uow.session, month) is not None:
                 return 0
-            proposal = await proposal_for(
-                session, self.outbox, month, now=now, counted=self.counted
-            )
-        if proposal.published:
-            for wake in self.after_commit:
-                wake()
+            proposal = await proposal_for(uow, month, now=now, counted=self.counted)
         return int(proposal.published)

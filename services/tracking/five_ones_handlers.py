@@ -4,22 +4,19 @@ nothing even past the inbox."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.tracking import five_ones_store
 from shared.consumer import Route
 from shared.envelope import Envelope
 from shared.events import EnterpriseChanged, VisitLogged
+from shared.unit_of_work import UnitOfWork
 
 
 def directory_routes() -> dict[str, Route]:
     """Merged into tracking's directory.changes consumer with handlers.directory_routes()."""
 
-    async def on_enterprise(
-        session: AsyncSession, envelope: Envelope, event: EnterpriseChanged
-    ) -> None:
+    async def on_enterprise(uow: UnitOfWork, envelope: Envelope, event: EnterpriseChanged) -> None:
         await five_ones_store.save_enterprise(
-            session,
+            uow.session,
             credit_code=event.credit_code,
             name=event.name,
             community=event.community,
@@ -32,9 +29,9 @@ def directory_routes() -> dict[str, Route]:
 
 
 def visit_routes() -> dict[str, Route]:
-    async def on_visit(session: AsyncSession, envelope: Envelope, event: VisitLogged) -> None:
+    async def on_visit(uow: UnitOfWork, envelope: Envelope, event: VisitLogged) -> None:
         await five_ones_store.record_visit(
-            session,
+            uow.session,
             visit_id=event.visit_id,
             officer_id=event.officer_id,
             credit_code=event.enterprise_credit_code,

@@ -6,17 +6,16 @@ together, and only the transaction that inserted the row puts the event, so each
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from services.tracking import five_ones, five_ones_store
 from services.tracking.five_ones import Month
 from shared.clock import utcnow
-from shared.db import Database
 from shared.events import FiveOnesReminder
-from shared.outbox import Outbox
 from shared.settings import Settings
-from shared.worker import PollingWorker
+from shared.unit_of_work import UnitsOfWork
+from shared.worker import StateWorker
 
 log = logging.getLogger(__name__)
 
@@ -26,31 +25,26 @@ POLL_INTERVAL_S = 60.0
 BATCH_SIZE = 100
 
 
-class FiveOnesReminderWorker(PollingWorker):
+class FiveOnesReminderWorker(StateWorker):
     name = "five-ones-reminders"
 
     def __init__(
         self,
-        db: Database,
-        outbox: Outbox,
+        units: UnitsOfWork,
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
-        after_commit: Sequence[Callable[[], None]] = (),
         batch_size: int = BATCH_SIZE,
         poll_interval_s: float = POLL_INTERVAL_S,
     ) -> None:
         super().__init__(
+            units,
             batch_size=batch_size,
             poll_interval_s=poll_interval_s,
             max_backoff_s=max(poll_interval_s, settings.consumer_max_backoff_s),
         )
-        self.db = db
-        self.outbox = outbox
         self.days_before = settings.five_ones_remind_days_before_month_end
         self.clock = clock
-        # The relay's wake: reminders leave now, not at its next poll.
-        self.after_commit = list(after_commit)
 
     async def round(self) -> int:
         """Sends up to `batch_size` reminders; returns how many this replica sent."""
@@ -59,7 +53,8 @@ class FiveOnesReminderWorker(PollingWorker):
             return 0
         month = Month.of(now)
         sent = 0
-        async with self.db.transaction() as session:
+        async with self.units.begin() as uow:
+            session = uow.session
             people = await five_ones_store.csos(session, unreminded_in=month)
             facts = await five_ones_store.month_facts(session, people, month)
             # In officer order in every replica: two racing for the same rows wait on each other
@@ -71,8 +66,7 @@ class FiveOnesReminderWorker(PollingWorker):
                 )
                 if not claimed:
                     continue
-                await self.outbox.put_event(
-                    session,
+                await uow.publish(
                     FiveOnesReminder(
                         officer_id=status.officer_id,
                         month=str(month),
@@ -82,11 +76,8 @@ class FiveOnesReminderWorker(PollingWorker):
                         month_ends_on=month.last_day,
                     ),
                     correlation_id=f"five-ones:{month}:{status.officer_id}",
-                    producer=SERVICE,
                 )
                 sent += 1
         if sent:
             log.info("five-ones reminders sent", extra={"month": str(month), "count": sent})
-            for wake in self.after_commit:
-                wake()
         return sent

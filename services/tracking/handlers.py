@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tracking import store
 from services.tracking.lifecycle import Action, Assign, FollowUp, Refused, ReturnRejected
@@ -39,6 +38,7 @@ from shared.events import (
     OfficerChanged,
     ReturnDecided,
 )
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import AppealStatus
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ UNKNOWN_FOLLOW_UPS = Counter(
 
 async def _act_or_note(
     workflow: AppealWorkflow,
-    session: AsyncSession,
+    uow: UnitOfWork,
     envelope: Envelope,
     appeal_id: UUID,
     action: Action,
@@ -63,10 +63,10 @@ async def _act_or_note(
     """An event another service or the call-back reports is a fact: if the lifecycle refuses
     it (an assignment of an appeal already closed, a follow-up of one not resolved), the
     appeal does not move, but the history says what came and why it changed nothing."""
-    locked = await store.lock_appeal(session, appeal_id)
+    locked = await store.lock_appeal(uow.session, appeal_id)
     try:
         await workflow.act(
-            session,
+            uow,
             appeal_id,
             action,
             at=at,
@@ -83,7 +83,7 @@ async def _act_or_note(
             extra={"appeal_id": str(appeal_id), "kind": kind, "reason": refused.reason},
         )
         await workflow.note(
-            session,
+            uow.session,
             appeal_id,
             event_id=envelope.event_id,
             at=at,
@@ -96,8 +96,8 @@ async def _act_or_note(
 
 
 def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
-    async def on_received(session: AsyncSession, envelope: Envelope, event: AppealReceived) -> None:
-        locked = await store.lock_appeal(session, event.appeal_id)
+    async def on_received(uow: UnitOfWork, envelope: Envelope, event: AppealReceived) -> None:
+        locked = await store.lock_appeal(uow.session, event.appeal_id)
         # The receipt heard for the first time, even after the assignment (another topic, so
         # it can come first): the lifecycle still announces (None → received), once.
         first = locked.record.received_at is None
@@ -110,7 +110,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             deadlines = workflow.schedule(record, event.received_at, anonymous=anonymous)
         due_at, due_stage = store.officer_due(deadlines)
         locked = await workflow.note(
-            session,
+            uow.session,
             event.appeal_id,
             event_id=envelope.event_id,
             at=envelope.occurred_at,
@@ -124,7 +124,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
         )
         if first:
             await workflow.publish(
-                session,
+                uow,
                 AppealStatusChanged(
                     appeal_id=event.appeal_id,
                     from_status=None,
@@ -136,7 +136,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
                 correlation_id=envelope.correlation_id,
             )
         await workflow.set_deadlines(
-            session,
+            uow.session,
             event.appeal_id,
             deadlines,
             at=envelope.occurred_at,
@@ -146,9 +146,9 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             why="deadlines",
         )
 
-    async def on_merged(session: AsyncSession, envelope: Envelope, event: AppealMerged) -> None:
+    async def on_merged(uow: UnitOfWork, envelope: Envelope, event: AppealMerged) -> None:
         await workflow.note(
-            session,
+            uow.session,
             event.appeal_id,
             event_id=envelope.event_id,
             at=envelope.occurred_at,
@@ -169,7 +169,7 @@ def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:
 
 def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
     async def assign(
-        session: AsyncSession,
+        uow: UnitOfWork,
         envelope: Envelope,
         event: AppealAssigned | AppealReassigned,
         *,
@@ -178,7 +178,7 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
         note: str,
         project: Project,
     ) -> None:
-        locked = await store.lock_appeal(session, event.appeal_id)
+        locked = await store.lock_appeal(uow.session, event.appeal_id)
         last = locked.record.assigned_at
         if last is not None and at < last:
             # An older assignment heard late (a replay): the newer one stands.
@@ -186,7 +186,7 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             return
         await _act_or_note(
             workflow,
-            session,
+            uow,
             envelope,
             event.appeal_id,
             Assign(officer_id=event.officer_id, note=note),
@@ -197,9 +197,9 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             project=project,
         )
 
-    async def on_assigned(session: AsyncSession, envelope: Envelope, event: AppealAssigned) -> None:
+    async def on_assigned(uow: UnitOfWork, envelope: Envelope, event: AppealAssigned) -> None:
         await assign(
-            session,
+            uow,
             envelope,
             event,
             at=event.assigned_at,
@@ -208,11 +208,9 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             project=partial(apply_assigned, event=event),
         )
 
-    async def on_reassigned(
-        session: AsyncSession, envelope: Envelope, event: AppealReassigned
-    ) -> None:
+    async def on_reassigned(uow: UnitOfWork, envelope: Envelope, event: AppealReassigned) -> None:
         await assign(
-            session,
+            uow,
             envelope,
             event,
             at=event.reassigned_at,
@@ -221,12 +219,10 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             project=partial(apply_reassigned, event=event),
         )
 
-    async def on_assistants(
-        session: AsyncSession, envelope: Envelope, event: AssistantsChanged
-    ) -> None:
+    async def on_assistants(uow: UnitOfWork, envelope: Envelope, event: AssistantsChanged) -> None:
         names = "、".join(event.assistant_officer_ids) or "无"
         await workflow.note(
-            session,
+            uow.session,
             event.appeal_id,
             event_id=envelope.event_id,
             at=envelope.occurred_at,
@@ -236,9 +232,7 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             project=partial(apply_assistants, event=event),
         )
 
-    async def on_return_decided(
-        session: AsyncSession, envelope: Envelope, event: ReturnDecided
-    ) -> None:
+    async def on_return_decided(uow: UnitOfWork, envelope: Envelope, event: ReturnDecided) -> None:
         ruling = "同意" if event.decision == "accept" else "驳回"
         note = f"{event.officer_id} 的退单申请：{ruling}"
         if event.note:
@@ -247,7 +241,7 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
         if event.decision == "reject":
             await _act_or_note(
                 workflow,
-                session,
+                uow,
                 envelope,
                 event.appeal_id,
                 ReturnRejected(note=event.note, by=event.decided_by),
@@ -259,7 +253,7 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
             return
         # Accepted: the move itself comes next as AppealReassigned (an Assign).
         await workflow.note(
-            session,
+            uow.session,
             event.appeal_id,
             event_id=envelope.event_id,
             at=event.decided_at,
@@ -282,10 +276,8 @@ def assignment_routes(workflow: AppealWorkflow) -> dict[str, Route]:
 def follow_up_routes(workflow: AppealWorkflow) -> dict[str, Route]:
     """The call-back's results (回访), published by intake for the hotline."""
 
-    async def on_follow_up(
-        session: AsyncSession, envelope: Envelope, event: FollowUpRecorded
-    ) -> None:
-        if not await store.appeal_known(session, event.appeal_id):
+    async def on_follow_up(uow: UnitOfWork, envelope: Envelope, event: FollowUpRecorded) -> None:
+        if not await store.appeal_known(uow.session, event.appeal_id):
             # A call-back can only follow a resolution tracking made, so this one is for an
             # appeal that does not exist here (a wrong id from the hotline): nothing to change,
             # and no record to make of an appeal nobody raised.
@@ -297,7 +289,7 @@ def follow_up_routes(workflow: AppealWorkflow) -> dict[str, Route]:
         said = f"回访：{'已解决' if event.solved else '未解决'}，{event.satisfaction}"
         await _act_or_note(
             workflow,
-            session,
+            uow,
             envelope,
             event.appeal_id,
             FollowUp(
@@ -325,9 +317,9 @@ def directory_routes() -> dict[str, Route]:
     """Only officers matter here (who may read whose queue, whom to escalate to); enterprises
     are followed for the five ones (five_ones_handlers.py); the rest is skipped."""
 
-    async def on_officer(session: AsyncSession, envelope: Envelope, event: OfficerChanged) -> None:
+    async def on_officer(uow: UnitOfWork, envelope: Envelope, event: OfficerChanged) -> None:
         await store.save_officer(
-            session,
+            uow.session,
             officer_id=event.officer_id,
             name=event.name,
             role=event.role.value,

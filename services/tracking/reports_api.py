@@ -220,16 +220,13 @@ async def cso_reporters(request: Request, caller: Overseer, month: Month) -> Cso
     runtime = request.app.state.runtime
     now = datetime.now(UTC)
     begun = month_range(month)[0] <= now
-    async with runtime.db.transaction() as session:
-        proposal = await proposal_for(
-            session, runtime.outbox, month, now=now, counted=_counted(request), store=begun
-        )
+    async with runtime.units.begin() as uow:
+        session = uow.session
+        proposal = await proposal_for(uow, month, now=now, counted=_counted(request), store=begun)
         reported = await reports_store.reported_in(session, month)
         before = reported_in_cycle(
             proposal.csos, await reports_store.reports_before(session, month)
         )
-    if proposal.published:
-        runtime.relay.wake()
     standings = []
     for officer_id in proposal.officer_ids:
         rates = proposal.standings[officer_id]

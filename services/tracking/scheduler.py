@@ -18,7 +18,6 @@ from uuid import UUID
 
 from prometheus_client import Counter
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tracking import store
 from services.tracking.alarms import Alarm, Fired, fire
@@ -31,7 +30,6 @@ from services.tracking.lifecycle import (
 )
 from services.tracking.workflow import AppealWorkflow
 from shared.clock import utcnow
-from shared.db import Database
 from shared.events import (
     AcknowledgementReminder,
     DeadlineOverdue,
@@ -39,8 +37,9 @@ from shared.events import (
     Event,
     PublicNoticeIssued,
 )
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.vocabulary import AppealStatus
-from shared.worker import PollingWorker
+from shared.worker import StateWorker
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +66,37 @@ STAGE_ZH = {
 }
 
 
-class DeadlineScheduler(PollingWorker):
+class DeadlineScheduler(StateWorker):
     name = "deadline-scheduler"
 
     def __init__(
         self,
-        db: Database,
+        units: UnitsOfWork,
         workflow: AppealWorkflow,
         *,
         batch_size: int,
         poll_interval_s: float,
         max_backoff_s: float,
         clock: Callable[[], datetime] = utcnow,
-        after_commit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
-            batch_size=batch_size, poll_interval_s=poll_interval_s, max_backoff_s=max_backoff_s
+            units,
+            batch_size=batch_size,
+            poll_interval_s=poll_interval_s,
+            max_backoff_s=max_backoff_s,
         )
-        self.db = db
         self.workflow = workflow
         self.clock = clock
-        self.after_commit = after_commit
 
     async def round(self) -> int:
         now = self.clock()
-        async with self.db.transaction() as session:
+        async with self.units.begin() as uow:
+            session = uow.session
             appeal_ids = await store.due_appeal_ids(session, now, self.batch_size)
             for appeal_id in appeal_ids:
                 try:
                     async with session.begin_nested():
-                        await self.fire_for(session, appeal_id, now)
+                        await self.fire_for(uow, appeal_id, now)
                 except Exception:
                     log.exception(
                         "deadline alarms failed; set aside", extra={"appeal_id": str(appeal_id)}
@@ -109,12 +109,11 @@ class DeadlineScheduler(PollingWorker):
                         )
                         .values(next_fire_at=now + SET_ASIDE)
                     )
-        if appeal_ids and self.after_commit is not None:
-            self.after_commit()
         return len(appeal_ids)
 
-    async def fire_for(self, session: AsyncSession, appeal_id: UUID, now: datetime) -> int:
+    async def fire_for(self, uow: UnitOfWork, appeal_id: UUID, now: datetime) -> int:
         """Fires what is due for one appeal (the caller holds its lock); returns how many."""
+        session = uow.session
         locked = await store.lock_appeal(session, appeal_id)
         every = self.workflow.time.reminder_every
         count = 0
@@ -123,13 +122,13 @@ class DeadlineScheduler(PollingWorker):
             await store.save_marks(session, appeal_id, marks, reminder_every=every)
             for alarm in fired:
                 ALARMS_FIRED.labels(stage.value, alarm.alarm.value).inc()
-                await self._signal(session, locked, stage, row, alarm, now)
+                await self._signal(uow, locked, stage, row, alarm, now)
                 count += 1
         return count
 
     async def _signal(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         locked: store.LockedAppeal,
         stage: Stage,
         row: Any,
@@ -140,9 +139,10 @@ class DeadlineScheduler(PollingWorker):
         state = locked.state
         event_id = uuid.uuid5(appeal_id, f"{stage}:{fired.alarm}:{fired.due.isoformat()}")
         correlation_id = str(event_id)
+        session = uow.session
         if fired.alarm is Alarm.WINDOW_END:
             await self._act(
-                session, locked, FollowUpWindowExpired(), now, event_id, "closed_no_feedback"
+                uow, locked, FollowUpWindowExpired(), now, event_id, "closed_no_feedback"
             )
             return
         officer = await store.officer_row(session, state.officer_id)
@@ -173,7 +173,7 @@ class DeadlineScheduler(PollingWorker):
             days = self.workflow.time.policy.public_notice_after_working_days
             event = PublicNoticeIssued(**common, overdue_working_days=days)
             note = f"{what}超时 {days} 个工作日仍未办理，通报 {common['unit'] or ''}"
-        await self.workflow.publish(session, event, correlation_id=correlation_id)
+        await self.workflow.publish(uow, event, correlation_id=correlation_id)
         await self.workflow.note(
             session,
             appeal_id,
@@ -195,7 +195,7 @@ class DeadlineScheduler(PollingWorker):
                 reason_code="not_acknowledged", exclude_officer_ids=(state.officer_id,)
             )
             await self._act(
-                session,
+                uow,
                 locked,
                 action,
                 now,
@@ -205,7 +205,7 @@ class DeadlineScheduler(PollingWorker):
 
     async def _act(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         locked: store.LockedAppeal,
         action: Action,
         now: datetime,
@@ -214,7 +214,7 @@ class DeadlineScheduler(PollingWorker):
     ) -> None:
         try:
             await self.workflow.act(
-                session,
+                uow,
                 UUID(locked.record.appeal_id),
                 action,
                 at=now,

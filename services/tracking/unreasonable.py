@@ -91,7 +91,8 @@ async def mark_unreasonable(
     """Marks the appeal unreasonable (不合理诉求) with a reason: the status stays, the rates leave
     it out. Supervisors of the assigned officer's unit and ops; a second mark is 409."""
     runtime = request.app.state.runtime
-    async with runtime.db.transaction() as session:
+    async with runtime.units.begin() as uow:
+        session = uow.session
         # Locked: two marks at once take turns, and the second one sees the first (409).
         row = (
             await session.execute(
@@ -120,13 +121,11 @@ async def mark_unreasonable(
                 updated_at=func.now(),
             )
         )
-        envelope = await runtime.outbox.put_event(
-            session,
+        envelope = await uow.publish(
             AppealMarkedUnreasonable(
                 appeal_id=appeal_id, marked_by=by, reason=body.reason, marked_at=now
             ),
             correlation_id=x_correlation_id or str(uuid4()),
-            producer=SERVICE,
         )
         # The history entry shares the event's id: one fact, traceable from either side.
         await store.append_history(
@@ -139,8 +138,6 @@ async def mark_unreasonable(
             actor=by,
             note=body.reason,
         )
-    # Committed: publish now rather than at the relay's next poll.
-    runtime.relay.wake()
     return MarkedOut(
         appeal_id=appeal_id,
         status=status,

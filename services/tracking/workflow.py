@@ -55,8 +55,8 @@ from shared.events import (
     ReassignmentRequested,
     ReturnRequested,
 )
-from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import AppealStatus, AppealType, Category, Satisfaction, Urgency
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,14 @@ def kind_of(action: Action) -> str:
 
 
 class AppealWorkflow:
-    def __init__(self, outbox: Outbox, timekeeping: Timekeeping) -> None:
-        self.outbox = outbox
+    def __init__(self, timekeeping: Timekeeping) -> None:
         self.time = timekeeping
 
     # -- the one way an appeal changes
 
     async def act(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         appeal_id: UUID,
         action: Action,
         *,
@@ -132,6 +131,7 @@ class AppealWorkflow:
         not the appeal's officer under the lock). `project` folds the event's facts into the
         record as well, but only if the lifecycle accepts the action. `kind` and `note` name
         the history entry (default: the action's, the lifecycle's note)."""
+        session = uow.session
         locked = locked or await store.lock_appeal(session, appeal_id)
         state = locked.state
         if officer_must_be is not None and state.officer_id != officer_must_be:
@@ -158,7 +158,7 @@ class AppealWorkflow:
             )
         for effect in outcome.effects:
             await self._publish(
-                session, appeal_id, record, new, effect, action.by, said, at, correlation_id
+                uow, appeal_id, record, new, effect, action.by, said, at, correlation_id
             )
         await self._move_deadlines(session, appeal_id, record, state, new, action, at, event_id)
         return outcome
@@ -203,8 +203,8 @@ class AppealWorkflow:
         )
         return replace(locked, record=record)
 
-    async def publish(self, session: AsyncSession, event: Event, *, correlation_id: str) -> None:
-        await self.outbox.put_event(session, event, correlation_id=correlation_id, producer=SERVICE)
+    async def publish(self, uow: UnitOfWork, event: Event, *, correlation_id: str) -> None:
+        await uow.publish(event, correlation_id=correlation_id)
 
     # -- deadlines
 
@@ -309,7 +309,7 @@ class AppealWorkflow:
 
     async def _publish(
         self,
-        session: AsyncSession,
+        uow: UnitOfWork,
         appeal_id: UUID,
         record: AppealRecord,
         state: AppealState,
@@ -342,7 +342,7 @@ class AppealWorkflow:
                     appeal_id=appeal_id, reason_code=code, exclude_officer_ids=list(exclude)
                 )
             case Escalation(officer_id=officer, reopen_count=count):
-                boss = await store.officer_row(session, officer)
+                boss = await store.officer_row(uow.session, officer)
                 event = AppealEscalated(
                     appeal_id=appeal_id,
                     officer_id=officer,
@@ -355,7 +355,7 @@ class AppealWorkflow:
             case _:
                 # ExtensionRequest: the extension route publishes it with the request's id.
                 return
-        await self.publish(session, event, correlation_id=correlation_id)
+        await self.publish(uow, event, correlation_id=correlation_id)
 
 
 def _key(record: AppealRecord) -> tuple[str, str, str]:

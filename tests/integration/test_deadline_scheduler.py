@@ -19,7 +19,7 @@ from services.tracking.workflow import AppealWorkflow, Timekeeping
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.events import Event, FollowUpRecorded
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import AppealType, Channel, Satisfaction
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a Monday, 09:00 in Shanghai
 
 
 def _workflow(settings) -> AppealWorkflow:
-    return AppealWorkflow(Outbox(store.outbox), Timekeeping.from_settings(settings))
+    return AppealWorkflow(Timekeeping.from_settings(settings))
 
 
 async def _handle(db: Database, workflow: AppealWorkflow, event: Event) -> None:
@@ -38,8 +38,8 @@ async def _handle(db: Database, workflow: AppealWorkflow, event: Event) -> None:
         **handlers.assignment_routes(workflow),
     }
     env: Envelope = envelope_of(event)
-    async with db.transaction() as session:
-        await routes[event.TYPE].handler(session, env, event)
+    async with UnitsOfWork.of(db, store.metadata, producer="tracking").begin() as uow:
+        await routes[event.TYPE].handler(uow, env, event)
 
 
 async def _seed(db: Database, workflow: AppealWorkflow, n: int) -> list[UUID]:
@@ -69,7 +69,12 @@ async def _run_until_idle(*schedulers: DeadlineScheduler) -> None:
 
 def _scheduler(db: Database, workflow: AppealWorkflow, clock) -> DeadlineScheduler:
     return DeadlineScheduler(
-        db, workflow, batch_size=5, poll_interval_s=1, max_backoff_s=1, clock=clock
+        UnitsOfWork.of(db, store.metadata, producer="tracking"),
+        workflow,
+        batch_size=5,
+        poll_interval_s=1,
+        max_backoff_s=1,
+        clock=clock,
     )
 
 
@@ -148,10 +153,8 @@ async def test_reminders_and_the_warning_before_the_limit(settings):
 
 
 async def _act(db, workflow, appeal_id, action, at) -> None:
-    async with db.transaction() as session:
-        await workflow.act(
-            session, appeal_id, action, at=at, event_id=uuid4(), correlation_id="test"
-        )
+    async with UnitsOfWork.of(db, store.metadata, producer="tracking").begin() as uow:
+        await workflow.act(uow, appeal_id, action, at=at, event_id=uuid4(), correlation_id="test")
 
 
 async def test_a_follow_up_window_that_runs_out_closes_the_appeal_as_no_feedback(settings):
@@ -235,8 +238,8 @@ async def test_an_unreachable_appellant_is_counted_and_the_window_still_closes_i
             )
             env = envelope_of(call)
             for _ in range(2):  # the second time a redelivery under the same event id
-                async with db.transaction() as session:
-                    await follow_up(session, env, call)
+                async with UnitsOfWork.of(db, store.metadata, producer="tracking").begin() as uow:
+                    await follow_up(uow, env, call)
         scheduler = _scheduler(db, workflow, lambda: T0 + timedelta(days=30))
         await _run_until_idle(scheduler)
         async with db.transaction() as session:

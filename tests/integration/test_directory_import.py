@@ -18,8 +18,8 @@ from services.dispatch.directory import Department, Directory, DutyPost, Officer
 from services.dispatch.directory_load import DirectoryReferenceError, load_directory
 from shared.credit_code import complete
 from shared.db import Database
-from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -465,7 +465,7 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
     db = Database(settings)
     try:
         with pytest.raises(DirectoryReferenceError) as raised:
-            await load_directory(db, Outbox(store.outbox), broken)
+            await load_directory(UnitsOfWork.of(db, store.metadata, producer="dispatch"), broken)
         message = str(raised.value)
         assert "department 'hrss' (named by dept-1) is not in the directory" in message
         assert "department 'nr' (named by dept-2)" in message
@@ -479,7 +479,7 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
             enterprises=[],
             departments=[Department(department_id="hrss", name="人社局")],
         )
-        await load_directory(db, Outbox(store.outbox), fixed)
+        await load_directory(UnitsOfWork.of(db, store.metadata, producer="dispatch"), fixed)
         later = Directory(
             officers=[person("dept-1", department_id="hrss")],
             enterprises=[],
@@ -488,7 +488,9 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
             ],
             duty={DutyPost.DISPATCHER: "nobody"},
         )
-        report = await load_directory(db, Outbox(store.outbox), later)
+        report = await load_directory(
+            UnitsOfWork.of(db, store.metadata, producer="dispatch"), later
+        )
         assert (report.officers_changed, report.departments_changed, report.duty_changed) == (
             1,
             1,

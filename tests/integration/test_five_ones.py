@@ -22,12 +22,13 @@ from services.tracking import five_ones_store
 from services.tracking.five_ones import ZONE, Month
 from services.tracking.five_ones_worker import FiveOnesReminderWorker
 from services.tracking.store import appeals, cso_contacts, five_ones_reminders, inbox, outbox
+from services.tracking.store import metadata as tracking_metadata
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.events import EnterpriseChanged, FiveOnesReminder, OfficerChanged, VisitLogged
-from shared.outbox import Outbox
 from shared.settings import Settings
 from shared.topics import DIRECTORY_CHANGES, VISITS_LOGGED
+from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import IndustryChain, OfficerRole
 
 pytestmark = pytest.mark.integration
@@ -282,7 +283,12 @@ async def test_two_replicas_send_each_reminder_once_and_none_before_the_day(sett
     replicas = [Database(settings), Database(settings)]
     try:
         workers = [
-            FiveOnesReminderWorker(r, Outbox(outbox), settings, clock=lambda: now) for r in replicas
+            FiveOnesReminderWorker(
+                UnitsOfWork.of(r, tracking_metadata, producer="tracking"),
+                settings,
+                clock=lambda: now,
+            )
+            for r in replicas
         ]
         assert await asyncio.gather(*(w.round() for w in workers)) == [0, 0]
         assert await _count(db, five_ones_reminders) == 1

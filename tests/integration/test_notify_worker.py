@@ -16,7 +16,7 @@ from services.notify.delivery import LEASE, DeliveryWorker
 from services.notify.providers import Delivery, Provider, RecordingProvider
 from services.notify.retry import RetryPolicy
 from shared.db import Database
-from shared.outbox import Outbox
+from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import Medium, NotificationStatus
 
 pytestmark = pytest.mark.integration
@@ -48,9 +48,8 @@ class Webhooks(Provider):
 
 def worker(db: Database, clock: Clock, providers: dict[Medium, Provider]) -> DeliveryWorker:
     return DeliveryWorker(
-        db,
+        UnitsOfWork.of(db, store.metadata, producer="notify"),
         providers,
-        Outbox(store.outbox),
         retry=RetryPolicy(max_attempts=3, base_s=1, max_s=2),
         clock=clock,
     )

@@ -21,6 +21,7 @@ from services.tracking.cso_proposal_worker import CsoProposalWorker
 from shared.db import Database
 from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -446,17 +447,19 @@ async def test_the_proposal_is_stored_once_and_reports_are_recorded(settings, ru
 async def test_two_workers_racing_publish_the_proposal_once(settings):
     f = proposal_fixture()
     await f.save(settings)
-    outbox = Outbox(store.outbox)
     databases = [Database(settings), Database(settings)]
     wakes: list[int] = []
 
     def worker(db: Database, month_start: datetime) -> CsoProposalWorker:
         # Five minutes into the month, in Shanghai.
-        return CsoProposalWorker(
+        units = UnitsOfWork(
             db,
-            outbox,
-            lambda: (month_start + timedelta(minutes=5)).astimezone(UTC),
-            after_commit=[lambda: wakes.append(1)],
+            Outbox(store.outbox),
+            producer="tracking",
+            after_commit=lambda: wakes.append(1),
+        )
+        return CsoProposalWorker(
+            units, lambda: (month_start + timedelta(minutes=5)).astimezone(UTC)
         )
 
     try:
@@ -488,7 +491,9 @@ async def test_two_workers_racing_publish_the_proposal_once(settings):
 async def test_no_csos_no_proposal(settings):
     db = Database(settings)
     try:
-        worker = CsoProposalWorker(db, Outbox(store.outbox), lambda: sh(3, 1, 9))
+        worker = CsoProposalWorker(
+            UnitsOfWork.of(db, store.metadata, producer="tracking"), lambda: sh(3, 1, 9)
+        )
         assert await worker.round() == 0
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(store.cso_proposals)) == 0

@@ -17,6 +17,7 @@ from shared.consumer import Delivery, EventConsumer, Route
 from shared.deadletter import Origin
 from shared.envelope import Envelope
 from shared.events import AppealAssigned
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 TOPIC = "appeals.assignments"
 GROUP = "jiban.tracking.appeals.assignments"
@@ -42,7 +43,7 @@ class FakeDatabase:
         self.commits = 0
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FakeSession]:
+    async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[FakeSession]:
         self.opened += 1
         session = FakeSession()
         yield session
@@ -68,6 +69,16 @@ class FakeInbox:
         return set(new)
 
 
+class FakeOutbox:
+    """What a handler's `uow.publish` puts: kept only once its transaction commits."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    async def put(self, session: FakeSession, envelope: Envelope, topic: str) -> None:
+        session.on_commit.append(lambda: self.published.append(envelope.type))
+
+
 class FakeDeadLetters:
     def __init__(self, fail_sends: int = 0) -> None:
         self.fail_sends = fail_sends
@@ -89,11 +100,14 @@ class Projection:
         self.calls = 0
         self.officers: list[str] = []
 
-    async def __call__(self, session: FakeSession, envelope: Envelope, event: Any) -> None:
+    async def __call__(self, uow: UnitOfWork, envelope: Envelope, event: Any) -> None:
         self.calls += 1
         if self.fail_with is not None and self.only_for in (None, event.officer_id):
             raise self.fail_with
+        session: FakeSession = uow.session  # type: ignore[assignment]
         session.on_commit.append(lambda: self.officers.append(event.officer_id))
+        # Like a real handler, it causes an event: the relay is woken once it is committed.
+        await uow.publish(event, correlation_id=envelope.correlation_id)
 
 
 @pytest.fixture(autouse=True)
@@ -114,17 +128,33 @@ def make_consumer(
     dead_letters: FakeDeadLetters | None = None,
     max_attempts: int = 3,
 ) -> EventConsumer:
-    return EventConsumer(
+    """`consumer.after_commit` lists what the units of work call once a commit published
+    something (in a service: the relay's wake)."""
+    hooks: list[Callable[[], None]] = []
+
+    def after_commit() -> None:
+        for hook in hooks:
+            hook()
+
+    units = UnitsOfWork(
+        db or FakeDatabase(),  # type: ignore[arg-type]
+        FakeOutbox(),  # type: ignore[arg-type]
+        producer="tracking",
+        after_commit=after_commit,
+    )
+    consumer = EventConsumer(
         service="tracking",
         topic=TOPIC,
         group=GROUP,
         routes={AppealAssigned.TYPE: Route(AppealAssigned, handler)},
-        db=db or FakeDatabase(),  # type: ignore[arg-type]
+        units=units,
         inbox=FakeInbox(),  # type: ignore[arg-type]
         dead_letters=dead_letters or FakeDeadLetters(),  # type: ignore[arg-type]
         max_attempts=max_attempts,
         max_backoff_s=0.01,
     )
+    consumer.after_commit = hooks  # type: ignore[attr-defined]
+    return consumer
 
 
 def assigned_envelope(officer_id: str = "cw-dw01-1") -> Envelope:
@@ -288,7 +318,7 @@ async def test_dead_lettered_event_was_not_recorded_in_the_inbox() -> None:
     assert envelope.event_id not in consumer.inbox.seen  # type: ignore[attr-defined]
 
 
-# --- after_commit hooks --------------------------------------------------------------------
+# --- waking the relay after a commit -------------------------------------------------------
 
 
 async def test_after_commit_hooks_run_only_when_handled() -> None:
@@ -540,8 +570,9 @@ async def test_a_transient_failure_while_unwrapping_rewinds_the_batch_instead_of
 
 
 async def test_anything_escaping_a_batch_rewinds_it_and_cancellation_still_propagates(
-    no_backoff: list[float],
+    no_backoff: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(shared.consumer.random, "random", lambda: 0.5)  # no jitter
     events: list[str] = []
     consumer = make_consumer(Projection())
     records = (FakeRecord(1, 5), FakeRecord(1, 6))
@@ -554,7 +585,8 @@ async def test_anything_escaping_a_batch_rewinds_it_and_cancellation_still_propa
     await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
     await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
     assert events == ["seek 1@5", "seek 1@5"]
-    assert no_backoff[1] > no_backoff[0] * 0.5  # backing off, not spinning
+    # Backing off, not spinning: each rewind waits, the second no less than the first.
+    assert 0 < no_backoff[0] <= no_backoff[1]
 
     async def cancelled(deliveries: list[Delivery]) -> list[str]:
         raise asyncio.CancelledError

@@ -2,14 +2,14 @@
 
 import pytest
 
-from services.intake.normalize import (
+from shared.credit_code import ALPHABET, complete
+from shared.normalize import (
     clean_text,
     fold_width,
     normalize_credit_code,
     normalize_identifier,
     normalize_phone,
 )
-from shared.credit_code import ALPHABET, complete
 
 CREDIT_CODE = complete("91441200MA4WK3Q5X")
 

@@ -1,4 +1,5 @@
-"""Text clean-up shared by every channel: what people type, made comparable and storable.
+"""Text clean-up for what people type (every channel's submissions, the directory's rosters): made
+comparable and storable.
 
 Two strengths, on purpose:
 - prose (content, names, addresses) gets `clean_text`: full-width letters, digits and spaces

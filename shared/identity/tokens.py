@@ -1,35 +1,26 @@
-"""Who a person-facing request comes from: a bearer JWT, verified, becomes a `Principal`.
+"""Sign-in tokens: verifying a bearer JWT into a `Principal` (HS256 with a shared secret, or RS256
+against the identity provider's JWKS), and issuing development tokens.
 
-Tokens carry `sub` (an officer id, or a service account), `roles` (of `Role`), `unit`, `aud` and
-`exp`. In development they are HS256 with a shared secret (`issue_dev_token`, `jiban token`); in
-production RS256, verified against the keys the organisation's identity provider publishes at a
-JWKS URL. Which algorithm a token may use follows from what is configured, never from the token:
-an HS256 token is checked only against the shared secret, an RS256 token only against a JWKS key,
-and anything else (`alg: none` included) is refused.
-
-Services wire it in their composition root (`install_identity(app, verifier_from(...))`) and
-protect routes with `Depends(authenticated())` or `Depends(require_roles(Role.SUPERVISOR, ...))`.
-Health, readiness and metrics stay open: they never depend on these.
-"""
+Which algorithm a token may use follows from what is configured, never from the token: an HS256
+token is checked only against the shared secret, an RS256 token only against a JWKS key, and
+anything else (`alg: none` included) is refused."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
+
+from shared.identity.principal import Principal, Role
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +47,6 @@ REFUSALS = Counter(
 )
 
 
-class Role(StrEnum):
-    OFFICER = "officer"
-    SUPERVISOR = "supervisor"
-    DISPATCHER = "dispatcher"
-    OPS = "ops"
-
-
-class Principal(BaseModel):
-    """The verified caller of a request."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sub: str
-    roles: frozenset[Role]
-    unit: str | None = None
-
-    def has_any(self, *roles: Role) -> bool:
-        return not self.roles.isdisjoint(roles)
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
 class InvalidToken(Exception):
     """The token does not prove who the caller is (answered 401). `kind` is the body's `type`."""
 
@@ -95,9 +63,6 @@ class JwksUnavailable(Exception):
 
 class IdentityNotConfigured(RuntimeError):
     """Raised at start-up: outside dev mode a service must not run without a way to verify."""
-
-
-# --- JWKS -------------------------------------------------------------------------------------
 
 
 class JwksCache:
@@ -207,9 +172,6 @@ def parse_jwks(entries: Iterable[Any]) -> dict[str, RSAPublicKey]:
         if isinstance(key, RSAPublicKey):
             keys[kid] = key
     return keys
-
-
-# --- verification -----------------------------------------------------------------------------
 
 
 def _secret_bytes(secret: str | bytes | SecretStr | None) -> bytes | None:
@@ -390,141 +352,3 @@ def issue_dev_token(
     if issuer:
         claims["iss"] = issuer
     return jwt.encode(claims, key, algorithm=HS256)
-
-
-# --- FastAPI ----------------------------------------------------------------------------------
-
-
-def install_identity(app: FastAPI, verifier: TokenVerifier) -> None:
-    """Makes `verifier` what the dependencies use, and closes its JWKS client at shutdown."""
-    app.state.identity = verifier
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
-        try:
-            async with inner(a) as state:
-                yield state
-        finally:
-            await verifier.aclose()
-
-    app.router.lifespan_context = lifespan
-
-
-# auto_error=False: a missing header is ours to answer (401 with our body), and /docs still
-# shows an "Authorize" button for the scheme.
-_bearer = HTTPBearer(auto_error=False, description="A Jiban sign-in token (JWT)")
-_AUTH_LOC = ["header", "Authorization"]
-
-
-def _refusal(status: int, kind: str, msg: str, path: str) -> HTTPException:
-    REFUSALS.labels(kind).inc()
-    # Never the token itself: it is a credential.
-    log.info("request refused", extra={"reason": kind, "path": path})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    detail = [{"loc": _AUTH_LOC, "msg": msg, "type": kind}]
-    return HTTPException(status, detail=detail, headers=headers)
-
-
-async def _authenticated(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Principal:
-    verifier: TokenVerifier | None = getattr(request.app.state, "identity", None)
-    if verifier is None:
-        # Fail closed: a route that asks for a principal must never run without a verifier.
-        raise RuntimeError("no TokenVerifier installed: call install_identity(app, verifier)")
-    path = request.url.path
-    if credentials is None:
-        raise _refusal(401, "missing_token", "an `Authorization: Bearer <token>` is needed", path)
-    try:
-        principal = await verifier.verify(credentials.credentials)
-    except InvalidToken as exc:
-        raise _refusal(401, exc.kind, exc.msg, path) from None
-    except JwksUnavailable as exc:
-        REFUSALS.labels("jwks_unavailable").inc()
-        log.warning("identity provider unavailable", extra={"path": path, "error": str(exc)})
-        raise HTTPException(
-            503,
-            detail="the identity provider's keys are unavailable; retry",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        ) from None
-    request.state.principal = principal
-    return principal
-
-
-def authenticated() -> Callable[..., Awaitable[Principal]]:
-    """`Depends(authenticated())`: the caller's Principal, or 401. The same callable every time,
-    so FastAPI verifies a token once per request however many dependencies ask for it."""
-    return _authenticated
-
-
-def require_roles(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
-    """`Depends(require_roles(Role.SUPERVISOR, Role.OPS))`: the Principal if it holds at least one
-    of `roles`; 401 without a valid token, 403 with none of them."""
-    wanted = frozenset(Role(r) for r in roles)  # a typo fails at import, not at request time
-    if not wanted:
-        raise ValueError("require_roles needs at least one role")
-    names = ", ".join(sorted(wanted))
-
-    async def dependency(
-        request: Request, principal: Principal = Depends(_authenticated)
-    ) -> Principal:
-        if principal.roles.isdisjoint(wanted):
-            raise _refusal(403, "forbidden", f"needs one of the roles: {names}", request.url.path)
-        return principal
-
-    return dependency
-
-
-def forbidden(request: Request, msg: str) -> HTTPException:
-    """A 403 for a route's own check on a valid principal (whose thing it is, which unit),
-    shaped and counted like `require_roles`' refusals. `raise forbidden(request, "…")`."""
-    return _refusal(403, "forbidden", msg, request.url.path)
-
-
-# --- policy -----------------------------------------------------------------------------------
-
-
-def oversees(principal: Principal, unit: str | None) -> bool:
-    """Ops, or a supervisor or dispatcher of `unit` (an officer's unit as the service last
-    heard it; None, unknown: ops only). Supervisors and dispatchers see everything of their
-    unit."""
-    if Role.OPS in principal.roles:
-        return True
-    return (
-        principal.has_any(Role.SUPERVISOR, Role.DISPATCHER)
-        and principal.unit is not None
-        and unit is not None
-        and principal.unit == unit
-    )
-
-
-def can_read_officer(principal: Principal, officer_id: str, officer_unit: str | None) -> bool:
-    """May `principal` read this officer's things (queue, assignments)? The officer themself,
-    a supervisor of the officer's unit, or ops. Pure: the caller looks the unit up."""
-    if Role.OFFICER in principal.roles and principal.sub == officer_id:
-        return True
-    return oversees(principal, officer_unit)
-
-
-def can_read_appeal(
-    principal: Principal,
-    *,
-    officer_id: str | None,
-    assistant_officer_ids: Iterable[str],
-    officer_unit: str | None,
-) -> bool:
-    """Ops; the officer it is assigned to; one of its assistants; a supervisor of the assigned
-    officer's unit. An appeal not yet assigned is for ops only."""
-    if Role.OFFICER in principal.roles and (
-        principal.sub == officer_id or principal.sub in set(assistant_officer_ids)
-    ):
-        return True
-    return oversees(principal, officer_unit)
-
-
-def may_learn_existence(principal: Principal) -> bool:
-    """Whether an unknown appeal is answered 404 (ops, supervisors: they oversee many appeals and
-    need to tell "not heard of yet" from "not yours") rather than 403 (a plain officer learns
-    nothing about appeals that are not theirs, not even whether they exist)."""
-    return principal.has_any(Role.OPS, Role.SUPERVISOR)
