@@ -139,8 +139,8 @@ class AppealMarkedUnreasonable(Event):
 
 class ExtensionCancelled(Event):
     """A pending extension request (延期) that no longer applies, because the round it was asked
-    for ended before anyone ruled on it: the appeal was resolved, moved to another officer,
-    returned or closed. Nobody may rule on it any more; whoever was asked to is told."""
+    for ended before anyone ruled on it: the appeal was resolved, moved to another officer or
+    closed. Nobody may rule on it any more; whoever was asked to is told."""
 
     TYPE: ClassVar[str] = "ExtensionCancelled"
     TOPIC: ClassVar[str] = APPEALS_LIFECYCLE
@@ -149,7 +149,7 @@ class ExtensionCancelled(Event):
     extension_id: int
     officer_id: str  # who asked for it
     supervisor_id: str | None = None  # the requester's supervisor (asked to rule), if known
-    reason: Literal["resolved", "reassigned", "returned", "closed"]
+    reason: Literal["resolved", "reassigned", "closed"]
     cancelled_at: AwareDatetime
 
     def subject(self) -> str:
