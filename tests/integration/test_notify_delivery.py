@@ -16,7 +16,7 @@ from harness import bearer, dev_token, running
 from local_servers import Mailbox, Receiver, serve, smtp_server
 from sqlalchemy import select
 
-from services.notify import store
+from services.notify import tables
 from services.notify.app import build
 from shared.clock import ZONE
 from shared.events import (
@@ -78,7 +78,7 @@ async def knows_the_directory(db: Any, wait_until: Any) -> None:
 
     async def known() -> bool:
         async with db.transaction() as session:
-            found = await session.scalars(select(store.officers.c.officer_id))
+            found = await session.scalars(select(tables.officers.c.officer_id))
             return {"sup-1", "cw-7"} <= set(found)
 
     await wait_until(known)
@@ -397,7 +397,7 @@ async def test_status_changes_heard_before_the_receipt_wait_for_it_then_reach_ev
         # Heard before the receipt (another topic): who they concern is not known yet.
         async def parked() -> list[uuid.UUID]:
             async with db.transaction() as session:
-                return list(await session.scalars(select(store.waiting_events.c.appeal_id)))
+                return list(await session.scalars(select(tables.waiting_events.c.appeal_id)))
 
         async def waiting() -> bool:
             return await parked() == [appeal.appeal_id] * len(changes)

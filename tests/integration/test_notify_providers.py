@@ -15,18 +15,15 @@ from uuid import UUID, uuid4
 import pytest
 from local_servers import Mailbox, Receiver, free_port, serve, smtp_server
 
-from services.notify.providers import (
+from services.notify.providers.base import (
     Delivery,
     DeliveryError,
     PermanentDeliveryError,
-    SmsGatewayConfig,
-    SmsGatewayProvider,
-    SmtpConfig,
-    SmtpProvider,
     TransientDeliveryError,
-    WebhookProvider,
-    WebhookTarget,
 )
+from services.notify.providers.sms_gateway import SmsGatewayConfig, SmsGatewayProvider
+from services.notify.providers.smtp import SmtpConfig, SmtpProvider
+from services.notify.providers.webhooks import WebhookProvider, WebhookTarget
 from shared.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
 
 EMAIL = "officer.wang@example.org"

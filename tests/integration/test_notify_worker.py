@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.notify import store
-from services.notify.delivery import LEASE, DeliveryWorker
-from services.notify.providers import Delivery, Provider, RecordingProvider
-from services.notify.retry import RetryPolicy
+from services.notify import tables
+from services.notify.deliveries import store
+from services.notify.deliveries.retry import RetryPolicy
+from services.notify.deliveries.worker import LEASE, DeliveryWorker
+from services.notify.providers.base import Delivery, Provider
+from services.notify.providers.recording import RecordingProvider
 from shared.db import Database
 from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import Medium, NotificationStatus
@@ -48,7 +50,7 @@ class Webhooks(Provider):
 
 def worker(db: Database, clock: Clock, providers: dict[Medium, Provider]) -> DeliveryWorker:
     return DeliveryWorker(
-        UnitsOfWork.of(db, store.metadata, producer="notify"),
+        UnitsOfWork.of(db, tables.metadata, producer="notify"),
         providers,
         retry=RetryPolicy(max_attempts=3, base_s=1, max_s=2),
         clock=clock,
@@ -71,8 +73,8 @@ async def add(db: Database, medium: Medium, **values: Any) -> uuid.UUID:
             **values,
         )
         return await session.scalar(
-            select(store.notifications.c.notification_id).order_by(
-                store.notifications.c.created_at.desc()
+            select(tables.notifications.c.notification_id).order_by(
+                tables.notifications.c.created_at.desc()
             )
         )
 
@@ -102,8 +104,8 @@ async def test_a_deferred_message_goes_when_its_time_comes(db):
     assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 1)
     async with db.transaction() as session:
         recorded = await session.scalar(
-            select(store.recorded_messages.c.notification_id).where(
-                store.recorded_messages.c.notification_id == notification_id
+            select(tables.recorded_messages.c.notification_id).where(
+                tables.recorded_messages.c.notification_id == notification_id
             )
         )
     assert recorded == notification_id

@@ -1,4 +1,4 @@
-"""Masks of the appellant's phone and name (services/notify/masking.py)."""
+"""Masks of the appellant's phone and name (services/notify/decisions/masking.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.notify.masking import mask_name, mask_phone
+from services.notify.decisions.masking import mask_name, mask_phone
 
 # --- phone -------------------------------------------------------------------------------------
 

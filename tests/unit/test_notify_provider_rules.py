@@ -13,30 +13,32 @@ import httpx
 import pytest
 from pydantic import HttpUrl, ValidationError
 
-from services.notify.providers import (
-    DEFAULT_SMS_BODY_TEMPLATE,
+from services.notify.providers.assembly import build_providers
+from services.notify.providers.base import (
     Delivery,
     DeliveryError,
     PermanentDeliveryError,
     RateLimiter,
-    RecordingProvider,
+    TransientDeliveryError,
+    default_burst,
+)
+from services.notify.providers.http import classify_http_error, http_status_error
+from services.notify.providers.recording import RecordingProvider
+from services.notify.providers.sms_gateway import (
+    DEFAULT_SMS_BODY_TEMPLATE,
     SmsGatewayConfig,
     SmsGatewayProvider,
-    SmtpConfig,
-    SmtpProvider,
-    TransientDeliveryError,
-    WebhookProvider,
-    WebhookTarget,
-    build_email,
-    build_providers,
-    classify_http_error,
-    classify_smtp_error,
-    default_burst,
-    http_status_error,
-    message_id,
     render_sms_body,
     sms_template,
 )
+from services.notify.providers.smtp import (
+    SmtpConfig,
+    SmtpProvider,
+    build_email,
+    classify_smtp_error,
+    message_id,
+)
+from services.notify.providers.webhooks import WebhookProvider, WebhookTarget
 from shared.vocabulary import Medium
 
 DELIVERY_ID = UUID("3f2c1a4e-8b7d-4c2a-9e1f-0a1b2c3d4e5f")

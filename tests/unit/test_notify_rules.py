@@ -1,4 +1,4 @@
-"""Who hears what (services/notify/rules.py), as a table over the real event models."""
+"""Who hears what (services/notify/decisions/rules.py), as a table over the real event models."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from services.notify import rules
-from services.notify.audience import (
+from services.notify.appeals.facts import AppealFacts
+from services.notify.decisions import rules
+from services.notify.decisions.audience import (
     Appellant,
     Audience,
     CsoAssistant,
@@ -20,8 +21,8 @@ from services.notify.audience import (
     SupervisorOf,
     UnitLeadership,
 )
-from services.notify.rules import AppealFacts, Intent, decide
-from services.notify.words import KINDS
+from services.notify.decisions.rules import Intent, decide
+from services.notify.decisions.words import KINDS
 from shared.events import (
     AcknowledgementReminder,
     AppealAssigned,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.notify.media import Contact, Route, choose
-from services.notify.quiet_hours import QuietHours, waits_for_morning
-from services.notify.retry import RetryPolicy
+from services.notify.decisions.media import Contact, Route, choose
+from services.notify.deliveries.quiet_hours import QuietHours, waits_for_morning
+from services.notify.deliveries.retry import RetryPolicy
 from shared.clock import ZONE
 from shared.vocabulary import Medium
 

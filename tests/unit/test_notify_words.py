@@ -1,5 +1,5 @@
-"""The words (services/notify/words.py and its templates), tested with the contexts the rules
-make: every sample context below comes from rules.decide on a real event."""
+"""The words (services/notify/decisions/words.py and its templates), tested with the contexts
+the rules make: every sample context below comes from rules.decide on a real event."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from services.notify.rules import AppealFacts, decide
-from services.notify.words import (
+from services.notify.appeals.facts import AppealFacts
+from services.notify.decisions.rules import decide
+from services.notify.decisions.words import (
     DEFAULT_LANGUAGE,
     KINDS,
     LANGUAGES,

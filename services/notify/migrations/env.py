@@ -1,4 +1,4 @@
-from services.notify.store import metadata
+from services.notify.tables import metadata
 from shared.migrations import run_env
 
 run_env(metadata)

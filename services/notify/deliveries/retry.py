@@ -20,7 +20,7 @@ class RetryPolicy:
         """The wait after `attempts` failed tries: a random point in [ceiling/2, ceiling], where
         the ceiling doubles each time up to `max_s`. Half of it is fixed so that a retry never
         comes immediately; the random half spreads a crowd of retries after an outage."""
-        ceiling = min(self.max_s, self.base_s * 2 ** max(0, attempts - 1))
+        ceiling = min(self.max_s, self.base_s * 2.0 ** max(0, attempts - 1))
         draw = (rng or random).random()
         return ceiling / 2 + draw * ceiling / 2
 

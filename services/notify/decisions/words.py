@@ -1,6 +1,6 @@
 """The words of every notification: Jinja2 templates per language, kind and medium.
 
-Templates live in ``services/notify/templates/<language>/``:
+Templates live in ``services/notify/decisions/templates/<language>/``:
 
 - ``<kind>.sms.j2``: one line. Starts with 【即办】 (en: ``[Jiban] ``). In Chinese each fits one
   segment (`SMS_SEGMENT` characters) with typical values (a 20-character tracking code, a
@@ -67,7 +67,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from services.notify.masking import mask_name, mask_phone
+from services.notify.decisions.masking import mask_name, mask_phone
 from shared.clock import ZONE
 from shared.vocabulary import AppealStatus
 
@@ -235,9 +235,9 @@ def _language(context: Context) -> str:
 def _label(table: str) -> Callable[[Context, Any], str]:
     @pass_context
     def label(context: Context, code: Any) -> str:
-        code = str(_given(code))
+        key = str(_given(code))
         # An unknown code (a newer vocabulary) is shown as is rather than refused.
-        return _LABELS[table][_language(context)].get(code, code)
+        return _LABELS[table][_language(context)].get(key, key)
 
     return label
 

@@ -60,7 +60,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from services.notify.audience import (
+from services.notify.appeals.facts import AppealFacts
+from services.notify.decisions.audience import (
     Appellant,
     Audience,
     CsoAssistant,
@@ -90,24 +91,6 @@ from shared.vocabulary import AppealStatus, Urgency
 
 TRIAGE = "triage"  # dispatch's reason code when no rule found an owner: routed by hand
 URGENT_APPEALS = frozenset({Urgency.EMERGENCY.value, Urgency.URGENT.value})
-
-
-@dataclass(frozen=True)
-class AppealFacts:
-    """What notify knows of an appeal (its own copy, from appeal events)."""
-
-    appeal_id: UUID
-    tracking_code: str | None = None
-    channel: str | None = None
-    external_id: str | None = None
-    anonymous: bool = False
-    appellant_name: str | None = None
-    appellant_phone: str | None = None
-    urgency: str = "normal"
-    officer_id: str | None = None  # currently responsible
-    assistant_officer_ids: tuple[str, ...] = ()
-    enterprise_credit_code: str | None = None
-    status: str | None = None
 
 
 @dataclass(frozen=True)

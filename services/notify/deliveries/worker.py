@@ -25,18 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-
-from services.notify import store
-from services.notify.providers import (
+from services.notify.deliveries import store
+from services.notify.deliveries.quiet_hours import QuietHours
+from services.notify.deliveries.retry import RetryPolicy
+from services.notify.providers.base import (
     Delivery,
     DeliveryError,
     PermanentDeliveryError,
     Provider,
     TransientDeliveryError,
 )
-from services.notify.quiet_hours import QuietHours
-from services.notify.retry import RetryPolicy
 from shared.clock import utcnow
 from shared.events import NotificationFailed, NotificationSent
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -131,15 +129,7 @@ class DeliveryWorker(StateWorker):
                     continue
                 leased.append(row)
             if leased:
-                await session.execute(
-                    update(store.notifications)
-                    .where(
-                        store.notifications.c.notification_id.in_(
-                            [row.notification_id for row in leased]
-                        )
-                    )
-                    .values(next_attempt_at=now + LEASE)
-                )
+                await store.lease(session, [row.notification_id for row in leased], now + LEASE)
         return recorded, leased
 
     async def _send(self, row: Any) -> Outcome:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify import store
-from services.notify.audience import (
+from services.notify.appeals.facts import AppealFacts
+from services.notify.decisions.audience import (
     Appellant,
     Audience,
     CsoAssistant,
@@ -21,8 +21,8 @@ from services.notify.audience import (
     SupervisorOf,
     UnitLeadership,
 )
-from services.notify.media import Contact
-from services.notify.rules import AppealFacts
+from services.notify.decisions.media import Contact
+from services.notify.directory import store
 from shared.vocabulary import APPELLANT_RECIPIENT, channel_recipient, officer_recipient
 
 

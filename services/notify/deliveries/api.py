@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from services.notify import store
+from services.notify.deliveries import store
+from services.notify.tables import notifications
 from shared.clock import utcnow
 from shared.http import Cursor, Limit, Page, SnapshotSessionDep
 from shared.identity import Principal, Role, require_roles
@@ -77,7 +78,7 @@ async def list_notifications(
     status: NotificationStatus | None = None,
 ) -> Page[NotificationOut]:
     """The delivery log, oldest first, each message with its attempts. Ops and supervisors."""
-    t = store.notifications
+    t = notifications
     query = select(t)
     if appeal_id is not None:
         query = query.where(t.c.appeal_id == appeal_id)

@@ -1,0 +1,92 @@
+"""Notify's consumers of the appeal topics: each event first updates notify's copy of the appeal
+(appeals/handlers.py), then becomes the notifications the rules ask for (service.py), in the
+consumer's unit of work with its inbox row."""
+
+from __future__ import annotations
+
+from services.notify.appeals import handlers as appeals
+from services.notify.appeals import store as appeal_copies
+from services.notify.decisions import store
+from services.notify.decisions.service import Notifier
+from shared.consumer import Handler, Route
+from shared.envelope import Envelope
+from shared.events import (
+    AcknowledgementReminder,
+    AppealAssigned,
+    AppealEscalated,
+    AppealMerged,
+    AppealReassigned,
+    AppealReceived,
+    AppealStatusChanged,
+    AssistantsChanged,
+    DeadlineOverdue,
+    DeadlineWarning,
+    Event,
+    ExtensionDecided,
+    ExtensionRequested,
+    FiveOnesReminder,
+    PublicNoticeIssued,
+    ReturnRequested,
+)
+from shared.unit_of_work import UnitOfWork
+
+# What each event tells notify's copy of the appeal before it is decided on.
+REMEMBER: dict[type[Event], appeals.Remember] = {
+    AppealMerged: appeals.nothing,
+    AppealAssigned: appeals.assigned,
+    AppealReassigned: appeals.assigned,
+    AssistantsChanged: appeals.assistants,
+    AppealEscalated: appeals.nothing,
+    ExtensionRequested: appeals.nothing,
+    ExtensionDecided: appeals.nothing,
+    ReturnRequested: appeals.nothing,
+    AcknowledgementReminder: appeals.nothing,
+    DeadlineWarning: appeals.nothing,
+    DeadlineOverdue: appeals.nothing,
+    PublicNoticeIssued: appeals.nothing,
+    FiveOnesReminder: appeals.nothing,
+}
+
+
+def _remember_then_notify(remember: appeals.Remember, notifier: Notifier) -> Handler:
+    async def handle(uow: UnitOfWork, envelope: Envelope, event: Event) -> None:
+        await remember(uow.session, event)
+        await notifier(uow, envelope, event)
+
+    return handle
+
+
+def receipt_routes(notifier: Notifier) -> dict[str, Route]:
+    """A status change heard before the appeal's receipt waits for it (the appellant and the
+    channel it concerns are only known from the receipt); the receipt then decides those that
+    waited, in their order, each under its own event id (so once, as ever)."""
+
+    async def on_received(uow: UnitOfWork, envelope: Envelope, event: AppealReceived) -> None:
+        await appeals.received(uow.session, event)
+        await notifier(uow, envelope, event)
+        for waited in await store.unpark(uow.session, event.appeal_id):
+            parked = Envelope.model_validate_json(waited)
+            await notifier(uow, parked, AppealStatusChanged.model_validate(parked.payload))
+
+    async def on_status(uow: UnitOfWork, envelope: Envelope, event: AppealStatusChanged) -> None:
+        known = await appeal_copies.facts(uow.session, event.appeal_id)
+        if known is None or known.channel is None:  # the receipt has not been heard yet
+            await store.park(uow.session, event.appeal_id, envelope.model_dump_json())
+            return
+        await notifier(uow, envelope, event)
+
+    return {
+        AppealReceived.TYPE: Route(AppealReceived, on_received),
+        AppealStatusChanged.TYPE: Route(AppealStatusChanged, on_status),
+    }
+
+
+def routes(notifier: Notifier) -> dict[str, dict[str, Route]]:
+    """Routes per topic: every appeal event someone hears about."""
+    table: dict[str, dict[str, Route]] = {}
+    for model, remember in REMEMBER.items():
+        route = Route(model, _remember_then_notify(remember, notifier))
+        table.setdefault(model.TOPIC, {})[model.TYPE] = route
+    for model_type, route in receipt_routes(notifier).items():
+        table.setdefault(route.model.TOPIC, {})[model_type] = route
+    return table

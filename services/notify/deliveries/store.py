@@ -1,0 +1,179 @@
+"""The delivery queue (notify.notifications and their attempts): notifications are queued by the
+decisions, claimed, leased and recorded by the delivery worker, listed and resent by ops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify.tables import notification_attempts, notifications
+from shared.vocabulary import NotificationStatus
+
+# Statuses the delivery worker picks up when their time has come.
+WAITING = (NotificationStatus.PENDING, NotificationStatus.DEFERRED)
+
+
+async def add_notification(
+    session: AsyncSession,
+    *,
+    event_id: UUID,
+    appeal_id: UUID | None,
+    recipient: str,
+    medium: str,
+    kind: str,
+    language: str,
+    subject: str | None,
+    body: str,
+    address: str | None,
+    quiet_hours: bool = False,
+    status: NotificationStatus = NotificationStatus.PENDING,
+    not_before: datetime | None = None,
+) -> bool:
+    """False when this (event, recipient, medium) was already decided (a redelivery)."""
+    values: dict[str, Any] = {
+        "notification_id": uuid4(),
+        "event_id": event_id,
+        "appeal_id": appeal_id,
+        "recipient": recipient,
+        "medium": medium,
+        "kind": kind,
+        "status": status,
+        "language": language,
+        "subject": subject,
+        "body": body,
+        "address": address,
+        "quiet_hours": quiet_hours,
+    }
+    if not_before is not None:
+        values["next_attempt_at"] = not_before
+    result = await session.execute(
+        insert(notifications)
+        .values(**values)
+        .on_conflict_do_nothing(constraint="uq_notifications_once")
+        .returning(notifications.c.notification_id)
+    )
+    return result.first() is not None
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Any]:
+    """Notifications whose time has come that no other notify replica is working on."""
+    return (
+        await session.execute(
+            select(notifications)
+            .where(notifications.c.status.in_(WAITING), notifications.c.next_attempt_at <= now)
+            .order_by(notifications.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def lease(session: AsyncSession, notification_ids: Sequence[UUID], until: datetime) -> None:
+    """Nobody else picks these up before `until`: they are being sent."""
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.notification_id.in_(notification_ids))
+        .values(next_attempt_at=until)
+    )
+
+
+async def postpone(session: AsyncSession, notification_id: UUID, until: datetime) -> None:
+    """Not an attempt: quiet hours began, or the provider's rate limit is spent."""
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.notification_id == notification_id)
+        .values(status=NotificationStatus.DEFERRED, next_attempt_at=until)
+    )
+
+
+async def record_attempt(
+    session: AsyncSession,
+    row: Any,
+    *,
+    at: datetime,
+    status: NotificationStatus,
+    error: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """One try and its outcome: sent, pending again (`next_attempt_at`), or failed."""
+    attempt = row.attempts + 1
+    outcome = {
+        NotificationStatus.SENT: "sent",
+        NotificationStatus.FAILED: "failed",
+    }.get(status, "retry")
+    await session.execute(
+        insert(notification_attempts).values(
+            notification_id=row.notification_id,
+            attempt=attempt,
+            at=at,
+            outcome=outcome,
+            error=error,
+        )
+    )
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": attempt,
+        "attempts_since_resend": row.attempts_since_resend + 1,
+        "last_error": error,
+        "sent_at": at if status == NotificationStatus.SENT else None,
+    }
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.notification_id == row.notification_id)
+        .values(**values)
+    )
+
+
+async def resend(session: AsyncSession, notification_id: UUID, now: datetime) -> Any:
+    """A failed notification goes back in the queue with a fresh retry budget. Returns the row
+    as it was (None: no such notification); only a failed one is changed."""
+    row = (
+        await session.execute(
+            select(notifications)
+            .where(notifications.c.notification_id == notification_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is not None and row.status == NotificationStatus.FAILED:
+        await session.execute(
+            update(notifications)
+            .where(notifications.c.notification_id == notification_id)
+            .values(
+                status=NotificationStatus.PENDING,
+                attempts_since_resend=0,
+                next_attempt_at=now,
+            )
+        )
+    return row
+
+
+async def notification(session: AsyncSession, notification_id: UUID) -> Any:
+    return (
+        await session.execute(
+            select(notifications).where(notifications.c.notification_id == notification_id)
+        )
+    ).first()
+
+
+async def attempts_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+    if not ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(notification_attempts)
+            .where(notification_attempts.c.notification_id.in_(ids))
+            .order_by(notification_attempts.c.notification_id, notification_attempts.c.attempt)
+        )
+    ).all()
+    found: dict[UUID, list[Any]] = {i: [] for i in ids}
+    for row in rows:
+        found[row.notification_id].append(row)
+    return found
