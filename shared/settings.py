@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     smtp_sender: str = "jiban@localhost"
     smtp_use_tls: bool = False
     smtp_start_tls: bool | None = None
-    smtp_timeout_s: float = Field(10.0, gt=0)
+    # The whole send, at most 120 s: the delivery lease follows from the providers' timeouts.
+    smtp_timeout_s: float = Field(10.0, gt=0, le=120)
     # Message-IDs are <delivery id@this domain>: the same for every attempt of one delivery.
     smtp_message_id_domain: str = "jiban.local"
     # SMS through an HTTP gateway: the vendor's URL, its headers (JSON object, e.g. the
@@ -127,11 +128,11 @@ class Settings(BaseSettings):
     sms_gateway_url: str | None = None
     sms_gateway_headers: dict[str, SecretStr] = Field(default_factory=dict)
     sms_gateway_body_template: str | None = None
-    sms_gateway_timeout_s: float = Field(5.0, gt=0)
+    sms_gateway_timeout_s: float = Field(5.0, gt=0, le=60)
     # Status callbacks to the channels' systems: a JSON object of channel → {"url", "key_id",
     # "secret"}; the body is signed like adapters sign what they send to intake.
     notify_webhooks: dict[str, dict[str, str]] = Field(default_factory=dict)
-    notify_webhook_timeout_s: float = Field(5.0, gt=0)
+    notify_webhook_timeout_s: float = Field(5.0, gt=0, le=60)
 
     @field_validator("database_url")
     @classmethod

@@ -57,6 +57,9 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True)),
+    # Which claim is sending it (set when a worker leases it, cleared when an outcome is
+    # recorded): an outcome is recorded only by the claim that still holds the row.
+    Column("lease_id", PgUUID(as_uuid=True)),
     # Once per (event, recipient, medium, kind), however often the event is delivered (one
     # event can mean two messages to one person: resolved, and how satisfied are you?).
     UniqueConstraint("event_id", "recipient", "medium", "kind", name="uq_notifications_once"),

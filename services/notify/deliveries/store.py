@@ -74,12 +74,14 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
     ).all()
 
 
-async def lease(session: AsyncSession, notification_ids: Sequence[UUID], until: datetime) -> None:
-    """Nobody else picks these up before `until`: they are being sent."""
+async def lease(
+    session: AsyncSession, notification_ids: Sequence[UUID], until: datetime, lease_id: UUID
+) -> None:
+    """Nobody else picks these up before `until`: they are being sent by the claim `lease_id`."""
     await session.execute(
         update(notifications)
         .where(notifications.c.notification_id.in_(notification_ids))
-        .values(next_attempt_at=until)
+        .values(next_attempt_at=until, lease_id=lease_id)
     )
 
 
@@ -96,13 +98,40 @@ async def record_attempt(
     session: AsyncSession,
     row: Any,
     *,
+    lease_id: UUID | None,
     at: datetime,
     status: NotificationStatus,
     error: str | None = None,
     next_attempt_at: datetime | None = None,
-) -> None:
-    """One try and its outcome: sent, pending again (`next_attempt_at`), or failed."""
-    attempt = row.attempts + 1
+) -> int | None:
+    """One try and its outcome: sent, pending again (`next_attempt_at`), or failed. `row` is the
+    notification as claimed, `lease_id` the claim's lease (None: it was never leased); the
+    outcome is recorded only while that lease still holds the row (and it still waits), and the
+    attempt's number is counted here, under the row's lock.
+    Returns that number, or None when the claim no longer holds the row (it was leased again,
+    recorded, or failed and resent since): then nothing is written, and nothing clashes."""
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": notifications.c.attempts + 1,
+        "attempts_since_resend": notifications.c.attempts_since_resend + 1,
+        "last_error": error,
+        "sent_at": at if status == NotificationStatus.SENT else None,
+        "lease_id": None,
+    }
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    attempt: int | None = await session.scalar(
+        update(notifications)
+        .where(
+            notifications.c.notification_id == row.notification_id,
+            notifications.c.lease_id.is_not_distinct_from(lease_id),
+            notifications.c.status.in_(WAITING),
+        )
+        .values(**values)
+        .returning(notifications.c.attempts)
+    )
+    if attempt is None:
+        return None
     outcome = {
         NotificationStatus.SENT: "sent",
         NotificationStatus.FAILED: "failed",
@@ -116,20 +145,7 @@ async def record_attempt(
             error=error,
         )
     )
-    values: dict[str, Any] = {
-        "status": status,
-        "attempts": attempt,
-        "attempts_since_resend": row.attempts_since_resend + 1,
-        "last_error": error,
-        "sent_at": at if status == NotificationStatus.SENT else None,
-    }
-    if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    await session.execute(
-        update(notifications)
-        .where(notifications.c.notification_id == row.notification_id)
-        .values(**values)
-    )
+    return attempt
 
 
 async def resend(session: AsyncSession, notification_id: UUID, now: datetime) -> Any:
@@ -150,6 +166,7 @@ async def resend(session: AsyncSession, notification_id: UUID, now: datetime) ->
                 status=NotificationStatus.PENDING,
                 attempts_since_resend=0,
                 next_attempt_at=now,
+                lease_id=None,
             )
         )
     return row

@@ -5,13 +5,19 @@ Deciding (in the consumers) and sending (here) are apart, and a retry waits in t
 its messages, it does not stop the topics being consumed.
 
 A round has three steps, so that no transaction stays open across the network:
-1. claim due rows (SKIP LOCKED: several notify replicas share the work) and lease them, by moving
-   `next_attempt_at` past the send's timeout, in a short transaction;
-2. send, concurrently, outside any transaction;
+1. claim due rows (SKIP LOCKED: several notify replicas share the work) and lease them, in a
+   short transaction;
+2. send, concurrently, outside any transaction, each send held to its provider's bound
+   (`max_send_s`) whatever the provider does;
 3. record each outcome (and the NotificationSent / NotificationFailed event, through the outbox)
    in one transaction.
-A crash between 2 and 3 leaves the rows leased; when the lease runs out they are sent again
-with the same delivery id (the notification id), which receivers use to drop the repeat.
+The lease outlasts the slowest send any provider allows plus the time to record the outcomes,
+so nobody sends a row again while its claim may still record it. A crash between 2 and 3 leaves
+the rows leased; when the lease runs out they are sent again with the same delivery id (the
+notification id), which receivers use to drop the repeat. Each lease names its claim, and an
+outcome is recorded only while its claim still holds the row: a claim that stalled past its
+lease (the row leased again, recorded, or failed and resent meanwhile) has its outcome dropped,
+and the rest of its batch stands.
 The recording provider (development) writes into this database: its messages are recorded in
 the claiming transaction itself, once, with no lease to wait out after a crash."""
 
@@ -20,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID, uuid4
+
+from prometheus_client import Counter
 
 from services.notify.deliveries import store
 from services.notify.deliveries.quiet_hours import QuietHours
@@ -44,17 +53,43 @@ from shared.worker import StateWorker
 log = logging.getLogger(__name__)
 
 SERVICE = "notify"
-# Longer than any provider's timeout (a send is bounded by it): a leased row is not picked up
-# again while it is being sent; after a crash it waits this long before it is sent again.
-LEASE = timedelta(seconds=60)
+# What a lease holds beyond the batch's sends: the time to record their outcomes.
+RECORDING_MARGIN = timedelta(seconds=15)
 # How long a message the rate limit held back waits before it is looked at again.
 RATE_LIMITED_WAIT = timedelta(seconds=1)
+
+STALE_OUTCOMES = Counter(
+    "jiban_notify_stale_outcomes_total",
+    "Delivery outcomes dropped: their claim no longer held the notification when it recorded",
+    ["medium"],
+)
+
+
+def send_window_s(providers: Mapping[Medium, Provider]) -> float:
+    """The longest a send that leaves the process may take, with these providers."""
+    return max((p.max_send_s for p in providers.values() if not p.needs_session), default=0.0)
 
 
 @dataclass(frozen=True)
 class Outcome:
     row: Any
     error: DeliveryError | None = None
+
+
+@dataclass
+class Claim:
+    """One round's claim: the rows it leased for sending, under one lease id, and how many it
+    did in its own transaction (held back, or recorded in this database)."""
+
+    lease_id: UUID = field(default_factory=uuid4)
+    leased: list[Any] = field(default_factory=list)
+    done: int = 0
+
+
+def _forget(sending: asyncio.Future[None]) -> None:
+    """Retrieves what a send given up on ended with (nobody waits for it any more)."""
+    if not sending.cancelled():
+        sending.exception()
 
 
 class DeliveryWorker(StateWorker):
@@ -82,6 +117,10 @@ class DeliveryWorker(StateWorker):
         self.retry = retry
         self.quiet = quiet
         self.clock = clock
+        # Every send of a round ends within this window after the claim began…
+        self.send_window_s = send_window_s(providers)
+        # …and the lease lasts longer still, until its outcomes are recorded.
+        self.lease = timedelta(seconds=self.send_window_s) + RECORDING_MARGIN
 
     async def stop(self) -> None:
         await super().stop()
@@ -89,22 +128,24 @@ class DeliveryWorker(StateWorker):
             await provider.aclose()
 
     async def round(self) -> int:
-        recorded, leased = await self._claim()
-        if leased:
-            outcomes = await asyncio.gather(*(self._send(row) for row in leased))
+        sends_end = time.monotonic() + self.send_window_s
+        claim = await self._claim()
+        if claim.leased:
+            outcomes = await asyncio.gather(*(self._send(row, sends_end) for row in claim.leased))
             async with self.units.begin() as uow:
                 for outcome in outcomes:
-                    await self._finish(uow, outcome.row, outcome.error, self.clock())
-        return recorded + len(leased)
+                    await self._finish(
+                        uow, outcome.row, claim.lease_id, outcome.error, self.clock()
+                    )
+        return claim.done + len(claim.leased)
 
-    async def _claim(self) -> tuple[int, list[Any]]:
+    async def _claim(self) -> Claim:
         """Takes the due rows. Those the quiet hours or a rate limit hold back wait; those a
         provider keeps in this database (the recording provider) are done here and now, in this
         transaction (nothing leaves the process, so nothing needs a lease); the rest are leased
-        for sending. Returns (done here, leased)."""
+        for sending."""
         now = self.clock()
-        leased: list[Any] = []
-        recorded = 0
+        claim = Claim()
         async with self.units.begin() as uow:
             session = uow.session
             for row in await store.claim_due(session, now, self.batch_size):
@@ -124,26 +165,47 @@ class DeliveryWorker(StateWorker):
                             await provider.send(session, self._delivery(row))
                     except DeliveryError as exc:
                         error = exc
-                    await self._finish(uow, row, error, now)
-                    recorded += 1
+                    # Under this transaction's lock: whatever lease the row had is this claim's.
+                    await self._finish(uow, row, row.lease_id, error, now)
+                    claim.done += 1
                     continue
-                leased.append(row)
-            if leased:
-                await store.lease(session, [row.notification_id for row in leased], now + LEASE)
-        return recorded, leased
+                claim.leased.append(row)
+            if claim.leased:
+                await store.lease(
+                    session,
+                    [row.notification_id for row in claim.leased],
+                    now + self.lease,
+                    claim.lease_id,
+                )
+        return claim
 
-    async def _send(self, row: Any) -> Outcome:
+    async def _send(self, row: Any, sends_end: float) -> Outcome:
+        """One send, given up on at its provider's bound (and within the round's send window)
+        even if the provider does not return when cancelled."""
         provider = self.providers.get(Medium(row.medium))
         if provider is None:
             return Outcome(row, PermanentDeliveryError(f"no provider for medium {row.medium}"))
+        bound_s = max(0.0, min(provider.max_send_s, sends_end - time.monotonic()))
+        sending = asyncio.ensure_future(provider.send(None, self._delivery(row)))
         try:
-            await provider.send(None, self._delivery(row))
-        except DeliveryError as exc:
-            return Outcome(row, exc)
-        except Exception as exc:  # a provider's bug must not stop the others: retry it
-            log.exception("provider raised", extra={"medium": row.medium})
-            return Outcome(row, DeliveryError(f"{type(exc).__name__} in provider"))
-        return Outcome(row)
+            await asyncio.wait({sending}, timeout=bound_s)
+        finally:
+            if not sending.done():
+                sending.cancel()
+                sending.add_done_callback(_forget)
+        if not sending.done():
+            return Outcome(
+                row,
+                TransientDeliveryError(f"{provider.name} gave no answer within {bound_s:.1f} s"),
+            )
+        failure = sending.exception()
+        if failure is None:
+            return Outcome(row)
+        if isinstance(failure, DeliveryError):
+            return Outcome(row, failure)
+        # A provider's bug must not stop the others: retry it.
+        log.error("provider raised", exc_info=failure, extra={"medium": row.medium})
+        return Outcome(row, DeliveryError(f"{type(failure).__name__} in provider"))
 
     @staticmethod
     def _delivery(row: Any) -> Delivery:
@@ -158,14 +220,34 @@ class DeliveryWorker(StateWorker):
         )
 
     async def _finish(
-        self, uow: UnitOfWork, row: Any, error: DeliveryError | None, now: datetime
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        lease_id: UUID | None,
+        error: DeliveryError | None,
+        now: datetime,
     ) -> None:
-        """Records one attempt's outcome and announces it (through the outbox)."""
+        """Records one attempt's outcome and announces it (through the outbox), unless the
+        claim no longer holds the row."""
         if error is not None:
-            await self._failed_attempt(uow, row, error, now)
+            await self._failed_attempt(uow, row, lease_id, error, now)
             return
-        await store.record_attempt(uow.session, row, at=now, status=NotificationStatus.SENT)
+        recorded = await store.record_attempt(
+            uow.session, row, lease_id=lease_id, at=now, status=NotificationStatus.SENT
+        )
+        if recorded is None:
+            self._stale(row)
+            return
         await self._announce(uow, row, NotificationSent, sent_at=now)
+
+    @staticmethod
+    def _stale(row: Any) -> None:
+        STALE_OUTCOMES.labels(row.medium).inc()
+        log.warning(
+            "delivery outcome dropped: the notification was leased again, recorded or resent "
+            "before this claim recorded it",
+            extra={"notification_id": str(row.notification_id), "medium": row.medium},
+        )
 
     async def _announce(
         self,
@@ -189,7 +271,12 @@ class DeliveryWorker(StateWorker):
         )
 
     async def _failed_attempt(
-        self, uow: UnitOfWork, row: Any, error: DeliveryError, now: datetime
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        lease_id: UUID | None,
+        error: DeliveryError,
+        now: datetime,
     ) -> None:
         message = str(error)[:500]
         retry_at = (
@@ -202,15 +289,24 @@ class DeliveryWorker(StateWorker):
         if retry_at is not None and row.quiet_hours and self.quiet:
             retry_at = self.quiet.ends_after(retry_at) or retry_at
         status = NotificationStatus.PENDING if retry_at else NotificationStatus.FAILED
-        await store.record_attempt(
-            uow.session, row, at=now, status=status, error=message, next_attempt_at=retry_at
+        attempt = await store.record_attempt(
+            uow.session,
+            row,
+            lease_id=lease_id,
+            at=now,
+            status=status,
+            error=message,
+            next_attempt_at=retry_at,
         )
+        if attempt is None:
+            self._stale(row)
+            return
         log.warning(
             "delivery failed",
             extra={
                 "notification_id": str(row.notification_id),
                 "medium": row.medium,
-                "attempt": row.attempts + 1,
+                "attempt": attempt,
                 "final": retry_at is None,
                 "error": message,
             },
@@ -220,7 +316,7 @@ class DeliveryWorker(StateWorker):
                 uow,
                 row,
                 NotificationFailed,
-                attempts=row.attempts + 1,
+                attempts=attempt,
                 error=message,
                 failed_at=now,
             )

@@ -4,9 +4,11 @@ sms_gateway.py, webhooks.py, recording.py; assembly.py builds those the settings
 A provider returns when the message was accepted and raises a `DeliveryError` otherwise:
 transient (try again later) or permanent (give up). Error texts go to logs and to the delivery
 log, so they name the status or the failure, never the address, the phone number or the body,
-and they carry no chained exception (whose text might). Each provider also says how long one
-send may take at most (`max_send_s`): the delivery worker holds every send to it, and leases the
-rows it sends for longer."""
+and they carry no chained exception (whose text might).
+
+Each provider also says how long one send may take at most (`max_send_s`: its own timeout, which
+the configuration bounds, and a moment more): the delivery worker stops waiting for a send after
+that long whatever the provider does, and leases the rows it sends for longer."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from shared.vocabulary import Medium
 
 HEADER_DELIVERY_ID = "X-Jiban-Delivery-Id"
 HEADER_ATTEMPT = "X-Jiban-Attempt"
+# How much longer than its own timeout a provider's send is given before the worker stops
+# waiting: the provider's own error (which says what timed out) normally comes first.
+GIVE_UP_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,11 @@ class Provider(ABC):
     def __init__(self, *, rate_limit: RateLimiter | None = None) -> None:
         # The worker asks it before each send and leaves the message for later on a no.
         self.rate_limit = rate_limit
+
+    @property
+    @abstractmethod
+    def max_send_s(self) -> float:
+        """The longest one send may take, in seconds."""
 
     @abstractmethod
     async def send(self, session: AsyncSession | None, delivery: Delivery) -> None:

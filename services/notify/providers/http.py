@@ -19,6 +19,8 @@ from services.notify.providers.base import (
 from shared.failures import is_transient
 
 USER_AGENT = "jiban-notify"
+# The longest a request may be configured to take (the delivery lease follows from it).
+MAX_TIMEOUT_S = 60.0
 
 
 def _retry_after_s(value: str | None, now: datetime) -> float | None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.providers import http
 from services.notify.providers.base import (
+    GIVE_UP_AFTER_S,
     HEADER_DELIVERY_ID,
     Delivery,
     PermanentDeliveryError,
@@ -70,7 +71,7 @@ class SmsGatewayConfig(BaseModel):
     # Jinja2 over phone, text, delivery_id, kind; any other name is an error.
     body_template: str = DEFAULT_SMS_BODY_TEMPLATE
     content_type: str = "application/json"
-    timeout_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(5.0, gt=0, le=http.MAX_TIMEOUT_S)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -113,6 +114,10 @@ class SmsGatewayProvider(Provider):
         self.config = config
         self.template = sms_template(config.body_template)
         self.client = http.client()
+
+    @property
+    def max_send_s(self) -> float:
+        return self.config.timeout_s + GIVE_UP_AFTER_S
 
     def render(self, delivery: Delivery) -> bytes:
         failed: str | None = None

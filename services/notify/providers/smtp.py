@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.providers.base import (
+    GIVE_UP_AFTER_S,
     HEADER_DELIVERY_ID,
     Delivery,
     DeliveryError,
@@ -28,6 +29,9 @@ from services.notify.providers.base import (
 )
 from shared.failures import is_transient
 from shared.vocabulary import Medium
+
+# The longest a send may be configured to take (the delivery lease follows from it).
+MAX_TIMEOUT_S = 120.0
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
@@ -42,7 +46,8 @@ class SmtpConfig(BaseModel):
     sender: str = Field(min_length=3)  # the From header, e.g. "Jiban <jiban@example.org>"
     use_tls: bool = False  # TLS from the first byte (port 465)
     start_tls: bool | None = None  # None: upgrade when the server offers it
-    timeout_s: float = Field(10.0, gt=0)  # the whole send: connect to the server's last answer
+    # The whole send: connect to the server's last answer.
+    timeout_s: float = Field(10.0, gt=0, le=MAX_TIMEOUT_S)
     # The right-hand side of each Message-ID (<delivery id@domain>).
     message_id_domain: str = "jiban.local"
     # The name we give in EHLO; None: the host's FQDN (a DNS lookup on every send).
@@ -174,6 +179,10 @@ class SmtpProvider(Provider):
         super().__init__(rate_limit=rate_limit)
         self.config = config
         self.clock = clock
+
+    @property
+    def max_send_s(self) -> float:
+        return self.config.timeout_s + GIVE_UP_AFTER_S
 
     async def send(self, session: AsyncSession | None, delivery: Delivery) -> None:
         message = build_email(self.config, delivery, self.clock())

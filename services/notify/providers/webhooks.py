@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.providers import http
 from services.notify.providers.base import (
+    GIVE_UP_AFTER_S,
     HEADER_ATTEMPT,
     HEADER_DELIVERY_ID,
     Delivery,
@@ -30,7 +31,7 @@ class WebhookTarget(BaseModel):
     url: str  # absolute http(s); an HttpUrl is taken too
     key_id: str = Field(min_length=1)
     secret: SecretStr = Field(min_length=1)
-    timeout_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(5.0, gt=0, le=http.MAX_TIMEOUT_S)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -64,6 +65,10 @@ class WebhookProvider(Provider):
         self.targets = dict(targets)
         self.clock = clock
         self.client = http.client()
+
+    @property
+    def max_send_s(self) -> float:
+        return max((t.timeout_s for t in self.targets.values()), default=0.0) + GIVE_UP_AFTER_S
 
     async def send(self, session: AsyncSession | None, delivery: Delivery) -> None:
         if not delivery.recipient.startswith(CHANNEL_PREFIX):
