@@ -1,6 +1,7 @@
 """Notify end to end against a real broker, Postgres, SMTP server and HTTP servers: who hears
 what through which provider, in which words, once; a provider down then up; a failure ops
-resend; quiet hours; status callbacks to the submitting channel."""
+resend; quiet hours; status callbacks to the submitting channel; a refused follow-up told to
+the channel that reported it; a called-off extension told to whoever was to rule on it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from shared.events import (
     AppealStatusChanged,
     Appellant,
     Event,
+    ExtensionCancelled,
     ExtensionRequested,
+    FollowUpRefused,
     NotificationFailed,
     NotificationSent,
     OfficerChanged,
@@ -448,3 +451,89 @@ async def test_a_providers_rate_limit_spreads_its_messages_without_using_up_atte
     assert sent_at[-1] - sent_at[0] >= timedelta(seconds=1.5)
     assert all(log[0]["attempts"] == 1 for log in logs)
     assert len(providers.hooks.requests) == len(appeals)
+
+
+async def test_a_refused_follow_up_reaches_the_channel_that_reported_it_signed(
+    settings, topics, wait_until, providers
+):
+    appeal = received(appellant=Appellant(anonymous=True))  # the channel hears all the same
+    async with running(build(providers.settings(settings))) as notify:
+        await send(topics, appeal)
+
+        async def receipt_called_back() -> bool:
+            return len(providers.hooks.requests) == 1
+
+        await wait_until(receipt_called_back)
+        follow_up_event_id = uuid.uuid4()
+        await send(
+            topics,
+            FollowUpRefused(
+                appeal_id=appeal.appeal_id,
+                follow_up_event_id=follow_up_event_id,
+                channel=appeal.channel,
+                status=AppealStatus.CLOSED,
+                reason="Follow-up refused: the appeal is closed, not resolved",
+                refused_at=datetime.now(UTC),
+                tracking_code=appeal.tracking_code,
+            ),
+        )
+
+        async def told():
+            items = await log_of(notify, appeal.appeal_id, recipient="channel:hotline_12345")
+            refusals = [n for n in items if n["kind"] == "follow_up_refused"]
+            return refusals if refusals and refusals[0]["status"] == "sent" else None
+
+        [logged] = await wait_until(told)
+
+    [hook] = [r for r in providers.hooks.requests if b"jiban.follow_up.refused" in r.body]
+    document = json.loads(hook.body)
+    assert document["type"] == "jiban.follow_up.refused"
+    assert (document["channel"], document["external_id"]) == ("hotline_12345", appeal.external_id)
+    assert document["appeal_id"] == str(appeal.appeal_id)
+    assert document["tracking_code"] == appeal.tracking_code
+    assert document["follow_up_event_id"] == str(follow_up_event_id)
+    assert (document["status"], document["reason"]) == (
+        "closed",
+        "Follow-up refused: the appeal is closed, not resolved",
+    )
+    assert "回访结果未采用" in document["text"]
+    assert hook.headers["x-jiban-delivery-id"] == logged["notification_id"]
+    expected = sign(
+        HOOK_SECRET, "POST", hook.raw_path, hook.headers[HEADER_TIMESTAMP.lower()], hook.body
+    )
+    assert hook.headers[HEADER_SIGNATURE.lower()] == expected
+
+
+async def test_a_called_off_extension_reaches_the_supervisor_and_the_officer_it_moved_from(
+    settings, topics, wait_until, providers, db
+):
+    await directory(topics)
+    appeal = received()
+    async with running(build(providers.settings(settings))) as notify:
+        await knows_the_directory(db, wait_until)
+        await send(topics, appeal)
+        await send(
+            topics,
+            ExtensionCancelled(
+                appeal_id=appeal.appeal_id,
+                extension_id=3,
+                officer_id="cw-7",
+                supervisor_id="sup-1",
+                reason="reassigned",
+                cancelled_at=datetime.now(UTC),
+            ),
+        )
+        await wait_until(lambda: _mail_count(providers, 2))
+        items = by_kind(await log_of(notify, appeal.appeal_id))
+
+    assert items[("officer:sup-1", "extension_cancelled")]["medium"] == "email"
+    assert items[("officer:cw-7", "extension_lapsed")]["medium"] == "email"
+    mails = {tuple(m.rcpt_tos): m.message for m in providers.mailbox.received}
+    to_supervisor = mails[(SUPERVISOR_EMAIL,)]
+    assert "延期申请已撤销" in str(to_supervisor["Subject"])
+    assert appeal.tracking_code in to_supervisor.get_content()
+    assert "诉求已改派" in to_supervisor.get_content()
+    to_officer = mails[("cw7@example.org",)]
+    assert "延期申请已失效" in str(to_officer["Subject"])
+    # Nothing of the appellant travels in either.
+    assert all(PHONE not in m.get_content() for m in mails.values())

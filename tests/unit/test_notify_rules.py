@@ -15,9 +15,9 @@ from services.notify.decisions import rules
 from services.notify.decisions.audience import (
     Appellant,
     Audience,
+    ChannelSystem,
     CsoAssistant,
     Officer,
-    SubmittingChannel,
     SupervisorOf,
     UnitLeadership,
 )
@@ -34,9 +34,11 @@ from shared.events import (
     DeadlineOverdue,
     DeadlineWarning,
     Event,
+    ExtensionCancelled,
     ExtensionDecided,
     ExtensionRequested,
     FiveOnesReminder,
+    FollowUpRefused,
     OfficerChanged,
     PublicNoticeIssued,
     ReturnRequested,
@@ -178,8 +180,35 @@ FIVE_ONES = FiveOnesReminder(
     month_ends_on=date(2026, 11, 30),
 )
 
-CHANNEL = SubmittingChannel(Channel.WEB.value)
-HOTLINE = SubmittingChannel(Channel.HOTLINE_12345.value)
+
+def cancelled(reason: str, supervisor_id: str | None = SUPERVISOR) -> ExtensionCancelled:
+    return ExtensionCancelled(
+        appeal_id=APPEAL_ID,
+        extension_id=7,
+        officer_id=OFFICER,
+        supervisor_id=supervisor_id,
+        reason=reason,
+        cancelled_at=NOW,
+    )
+
+
+FOLLOW_UP_EVENT_ID = uuid.UUID("0b7e2a4c-1d3f-4e5a-9b8c-7d6e5f4a3b2c")
+
+
+def refused(channel: Channel = Channel.HOTLINE_12345) -> FollowUpRefused:
+    return FollowUpRefused(
+        appeal_id=APPEAL_ID,
+        follow_up_event_id=FOLLOW_UP_EVENT_ID,
+        channel=channel,
+        status=AppealStatus.CLOSED,
+        reason="Follow-up refused: the appeal is closed, not resolved",
+        refused_at=NOW,
+        tracking_code=CODE,
+    )
+
+
+CHANNEL = ChannelSystem(Channel.WEB.value)
+HOTLINE = ChannelSystem(Channel.HOTLINE_12345.value)
 
 # (id, event, what notify knows, {(audience, kind)}): the module docstring's table, run.
 TABLE: list[tuple[str, Event, AppealFacts | None, set[tuple[Audience, str]]]] = [
@@ -266,6 +295,38 @@ TABLE: list[tuple[str, Event, AppealFacts | None, set[tuple[Audience, str]]]] = 
         {(SupervisorOf(OFFICER, SUPERVISOR), "extension_requested")},
     ),
     ("extension_decided", EXTENSION_DECIDED, FACTS, {(Officer(OFFICER), "extension_decided")}),
+    (
+        "extension_cancelled_resolved",
+        cancelled("resolved"),
+        FACTS,
+        {(Officer(SUPERVISOR), "extension_cancelled")},
+    ),
+    (
+        "extension_cancelled_closed",
+        cancelled("closed"),
+        None,
+        {(Officer(SUPERVISOR), "extension_cancelled")},
+    ),
+    (
+        "extension_cancelled_reassigned",  # the requester no longer holds it: they hear too
+        cancelled("reassigned"),
+        FACTS,
+        {(Officer(SUPERVISOR), "extension_cancelled"), (Officer(OFFICER), "extension_lapsed")},
+    ),
+    (
+        "extension_cancelled_nobody_named",  # the requester's supervisor in the directory copy
+        cancelled("resolved", supervisor_id=None),
+        FACTS,
+        {(SupervisorOf(OFFICER), "extension_cancelled")},
+    ),
+    ("follow_up_refused", refused(), FACTS, {(HOTLINE, "follow_up_refused")}),
+    ("follow_up_refused_unknown_appeal", refused(), None, {(HOTLINE, "follow_up_refused")}),
+    (
+        "follow_up_refused_anonymous",
+        refused(Channel.WEB),
+        ANONYMOUS,
+        {(CHANNEL, "follow_up_refused")},
+    ),
     ("return_requested", RETURN_REQUESTED, FACTS, {(SupervisorOf(OFFICER), "return_requested")}),
     (
         "acknowledgement_reminder",
@@ -622,3 +683,64 @@ def test_cso_copy_goes_to_the_assistant_dispatch_named_before_notify_heard_the_r
     assert intent.audience == CsoAssistant(CREDIT_CODE, "pba-094")
     assert intent.context["enterprise_credit_code"] == CREDIT_CODE
     assert intent.context["appellant_anonymous"] is False
+
+
+@pytest.mark.parametrize(
+    ("event", "appeal", "external_id", "tracking_code"),
+    [
+        (refused(Channel.WEB), FACTS, "W-0001", CODE),  # the channel that submitted it
+        (refused(Channel.HOTLINE_12345), FACTS, None, CODE),  # another channel's id is not sent
+        (refused(Channel.WEB), None, None, CODE),
+        (
+            refused(Channel.WEB).model_copy(update={"tracking_code": None}),
+            FACTS,
+            "W-0001",
+            CODE,
+        ),
+        (refused(Channel.WEB).model_copy(update={"tracking_code": None}), None, None, None),
+    ],
+    ids=["submitter", "other_channel", "unknown_appeal", "code_from_copy", "nothing_known"],
+)
+def test_a_refused_follow_up_tells_the_reporting_channel_what_it_knows(
+    event: FollowUpRefused,
+    appeal: AppealFacts | None,
+    external_id: str | None,
+    tracking_code: str | None,
+) -> None:
+    [intent] = decide(event, appeal)
+    assert intent.context == {
+        "channel": event.channel.value,
+        "external_id": external_id,
+        "appeal_id": str(APPEAL_ID),
+        "tracking_code": tracking_code,
+        "follow_up_event_id": str(FOLLOW_UP_EVENT_ID),
+        "status": "closed",
+        "reason": "Follow-up refused: the appeal is closed, not resolved",
+        "occurred_at": NOW.isoformat(),
+    }
+    # A channel never hears of the appellant.
+    assert not any(key.startswith("appellant") for key in intent.context)
+
+
+def test_a_cancelled_extension_says_whose_request_and_why_in_local_time() -> None:
+    intents = by_kind(cancelled("reassigned"), FACTS)
+    expected = {
+        "tracking_code": CODE,
+        "officer_id": OFFICER,
+        "reason": "reassigned",
+        "cancelled_at": "2026-11-27T17:00:00+08:00",
+    }
+    assert intents["extension_cancelled"].context == expected
+    assert intents["extension_lapsed"].context == expected
+
+
+@pytest.mark.parametrize(
+    ("appeal", "urgent"),
+    [(FACTS, False), (URGENT, True), (None, False)],
+    ids=["normal", "urgent", "unknown"],
+)
+def test_a_cancelled_extension_and_a_refused_follow_up_are_urgent_only_for_an_urgent_appeal(
+    appeal: AppealFacts | None, urgent: bool
+) -> None:
+    intents = decide(cancelled("reassigned"), appeal) + decide(refused(), appeal)
+    assert [intent.urgent for intent in intents] == [urgent] * 3

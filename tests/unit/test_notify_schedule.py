@@ -121,6 +121,17 @@ BOTH = Contact(phone="13800138000", email="cw7@example.org")
         # Urgent work by SMS first, reading matter by e-mail first, else the other.
         ("officer:cw-7", "acknowledgement_reminder", BOTH, REAL, Route(Medium.SMS, BOTH.phone)),
         ("officer:cw-7", "public_notice", BOTH, REAL, Route(Medium.EMAIL, BOTH.email)),
+        # Like the request, its calling off is read at a desk: e-mail first.
+        ("officer:sup-1", "extension_requested", BOTH, REAL, Route(Medium.EMAIL, BOTH.email)),
+        ("officer:sup-1", "extension_cancelled", BOTH, REAL, Route(Medium.EMAIL, BOTH.email)),
+        ("officer:cw-7", "extension_lapsed", BOTH, REAL, Route(Medium.EMAIL, BOTH.email)),
+        (
+            "channel:hotline_12345",
+            "follow_up_refused",
+            Contact(webhook=True),
+            REAL,
+            Route(Medium.WEBHOOK, None),
+        ),
         (
             "officer:cw-7",
             "public_notice",

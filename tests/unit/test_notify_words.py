@@ -15,6 +15,7 @@ import pytest
 from services.notify.appeals.facts import AppealFacts
 from services.notify.decisions.rules import decide
 from services.notify.decisions.words import (
+    CALLBACKS,
     DEFAULT_LANGUAGE,
     KINDS,
     LANGUAGES,
@@ -22,6 +23,7 @@ from services.notify.decisions.words import (
     MEDIA_WITH_WORDS,
     SMS_SEGMENT,
     TEMPLATES_DIR,
+    FollowUpRefusedCallback,
     Message,
     MissingWords,
     StatusCallback,
@@ -39,9 +41,11 @@ from shared.events import (
     DeadlineOverdue,
     DeadlineWarning,
     Event,
+    ExtensionCancelled,
     ExtensionDecided,
     ExtensionRequested,
     FiveOnesReminder,
+    FollowUpRefused,
     PublicNoticeIssued,
     ReturnRequested,
 )
@@ -123,6 +127,32 @@ def _decided(decision: str, note: str) -> ExtensionDecided:
     )
 
 
+def _cancelled(reason: str) -> ExtensionCancelled:
+    return ExtensionCancelled(
+        appeal_id=APPEAL_ID,
+        extension_id=7,
+        officer_id=OFFICER,
+        supervisor_id="sup-dw-1",
+        reason=reason,
+        cancelled_at=NOW,
+    )
+
+
+FOLLOW_UP_EVENT_ID = uuid.UUID("0b7e2a4c-1d3f-4e5a-9b8c-7d6e5f4a3b2c")
+
+
+def _refused(channel: Channel = Channel.HOTLINE_12345) -> FollowUpRefused:
+    return FollowUpRefused(
+        appeal_id=APPEAL_ID,
+        follow_up_event_id=FOLLOW_UP_EVENT_ID,
+        channel=channel,
+        status=AppealStatus.CLOSED,
+        reason="Follow-up refused: the appeal is closed, not resolved",
+        refused_at=NOW,
+        tracking_code=CODE,
+    )
+
+
 # (label, event, what notify knows): every branch of the words is reached by one of them.
 EVENTS: list[tuple[str, Event, AppealFacts | None]] = [
     (
@@ -190,6 +220,11 @@ EVENTS: list[tuple[str, Event, AppealFacts | None]] = [
     ),
     ("extension_granted", _decided("grant", "同意延期"), FACTS),
     ("extension_refused", _decided("refuse", "理由不充分"), FACTS),
+    ("extension_cancelled_resolved", _cancelled("resolved"), FACTS),
+    ("extension_cancelled_reassigned", _cancelled("reassigned"), FACTS),
+    ("extension_cancelled_closed", _cancelled("closed"), FACTS),
+    ("follow_up_refused", _refused(), HOTLINE),
+    ("follow_up_refused_elsewhere", _refused(Channel.WEB), HOTLINE),
     (
         "return_requested",
         ReturnRequested(
@@ -285,9 +320,10 @@ def test_the_templates_on_disk_are_exactly_the_words_announced() -> None:
         assert {f for f in files if not f.startswith("_")} == expected, language
 
 
-def test_status_callback_is_webhook_only_and_the_rest_are_for_people() -> None:
-    assert MEDIA["status_callback"] == ("webhook",)
-    assert all(MEDIA[kind] == ("sms", "email") for kind in KINDS - {"status_callback"})
+def test_callbacks_are_webhook_only_and_the_rest_are_for_people() -> None:
+    assert set(CALLBACKS) == {"status_callback", "follow_up_refused"}
+    assert all(MEDIA[kind] == ("webhook",) for kind in CALLBACKS)
+    assert all(MEDIA[kind] == ("sms", "email") for kind in KINDS - set(CALLBACKS))
 
 
 @pytest.mark.parametrize(("kind", "medium", "language", "context"), CASES)
@@ -312,7 +348,7 @@ def test_every_kind_medium_and_language_renders(
         assert message.body.count("\n\n") >= 2  # greeting, words, footer
     else:
         assert message.subject is None
-        assert json.loads(message.body)["type"] == "jiban.appeal.status"
+        assert json.loads(message.body)["type"] == CALLBACKS[kind].model_fields["type"].default
 
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -353,10 +389,13 @@ def test_record_uses_the_sms_words_and_the_callback_document() -> None:
     assert render("new_assignment", "record", context, reveal_appellant=False) == render(
         "new_assignment", "sms", context, reveal_appellant=False
     )
-    callback = sample("received/status_callback")
-    assert render("status_callback", "record", callback, reveal_appellant=False) == render(
-        "status_callback", "webhook", callback, reveal_appellant=False
-    )
+    for kind, callback in (
+        ("status_callback", sample("received/status_callback")),
+        ("follow_up_refused", sample("follow_up_refused/follow_up_refused")),
+    ):
+        assert render(kind, "record", callback, reveal_appellant=False) == render(
+            kind, "webhook", callback, reveal_appellant=False
+        )
 
 
 # --- one SMS segment ---------------------------------------------------------------------------
@@ -406,8 +445,8 @@ def test_none_where_the_words_need_a_value_raises_missing_words(
 ) -> None:
     key = ESSENTIAL[kind]
     holed = context | {key: None}
-    if kind == "status_callback":
-        # The callback sends what it knows: a tracking code may be null there.
+    if kind in CALLBACKS:
+        # A callback sends what it knows: a tracking code may be null there.
         message = render(kind, medium, holed, language=language, reveal_appellant=True)
         assert json.loads(message.body)["tracking_code"] is None
         return
@@ -449,6 +488,7 @@ def test_an_optional_value_may_be_none(kind: str, key: str, absent: str) -> None
         ("new_assignment", "webhook", "zh-CN"),
         ("status_callback", "sms", "zh-CN"),
         ("status_callback", "email", "en"),
+        ("follow_up_refused", "sms", "en"),
     ],
 )
 def test_no_words_raises_missing_words(kind: str, medium: str, language: str) -> None:
@@ -570,6 +610,10 @@ def test_follow_up_request_says_who_calls_back_or_how_to_answer() -> None:
         ("assigned/new_assignment", "【紧急】"),
         ("five_ones/five_ones_reminder", "2家"),
         ("public_notice/public_notice", "3个工作日"),
+        ("extension_cancelled_resolved/extension_cancelled", "诉求已办结"),
+        ("extension_cancelled_closed/extension_cancelled", "诉求已结案"),
+        ("extension_cancelled_reassigned/extension_cancelled", "无需审批"),
+        ("extension_cancelled_reassigned/extension_lapsed", "诉求已改派"),
     ],
 )
 def test_the_branches_say_what_happened(sample_id: str, phrase: str) -> None:
@@ -599,6 +643,49 @@ def test_webhook_body_is_the_documented_json(language: str) -> None:
     assert datetime.fromisoformat(document["occurred_at"]) == NOW
     assert CODE in document["text"]
     assert body == json.dumps(document, ensure_ascii=False, sort_keys=True)
+
+
+REFUSED_FIELDS = {
+    "type",
+    "channel",
+    "external_id",
+    "appeal_id",
+    "tracking_code",
+    "follow_up_event_id",
+    "status",
+    "reason",
+    "occurred_at",
+    "text",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_refused_follow_up_body_is_the_documented_json(language: str) -> None:
+    context = sample("follow_up_refused/follow_up_refused")
+    body = render(
+        "follow_up_refused", "webhook", context, language=language, reveal_appellant=False
+    ).body
+    document = json.loads(body)
+    assert set(document) == REFUSED_FIELDS == set(FollowUpRefusedCallback.model_fields)
+    assert document["type"] == "jiban.follow_up.refused"
+    assert document["channel"] == "hotline_12345"
+    assert document["external_id"] == "W-0001"  # the hotline submitted it: its own id
+    assert document["appeal_id"] == str(APPEAL_ID)
+    assert document["tracking_code"] == CODE
+    assert document["follow_up_event_id"] == str(FOLLOW_UP_EVENT_ID)
+    assert document["status"] == "closed"
+    assert document["reason"] == "Follow-up refused: the appeal is closed, not resolved"
+    assert datetime.fromisoformat(document["occurred_at"]) == NOW
+    assert CODE in document["text"]
+    assert ("已结案" if language == "zh-CN" else "closed") in document["text"]
+    assert body == json.dumps(document, ensure_ascii=False, sort_keys=True)
+
+
+def test_a_refused_follow_up_from_another_channel_carries_no_external_id() -> None:
+    context = sample("follow_up_refused_elsewhere/follow_up_refused")
+    body = render("follow_up_refused", "webhook", context, reveal_appellant=False).body
+    document = json.loads(body)
+    assert (document["channel"], document["external_id"]) == ("web", None)
 
 
 def test_webhook_language_changes_only_the_text() -> None:

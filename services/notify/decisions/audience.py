@@ -46,10 +46,11 @@ class CsoAssistant:
 
 
 @dataclass(frozen=True)
-class SubmittingChannel:
-    """The channel system that submitted the appeal: it hears every status (a callback)."""
+class ChannelSystem:
+    """A channel's system, by its signed callback: the one that submitted the appeal hears every
+    status; the one that reported a follow-up hears when it was not applied."""
 
     channel: str
 
 
-Audience = Appellant | Officer | SupervisorOf | UnitLeadership | CsoAssistant | SubmittingChannel
+Audience = Appellant | Officer | SupervisorOf | UnitLeadership | CsoAssistant | ChannelSystem

@@ -22,6 +22,8 @@ EMAIL_FIRST = frozenset(
         "public_notice",
         "extension_requested",
         "extension_decided",
+        "extension_cancelled",
+        "extension_lapsed",
         "return_requested",
         "cso_copy",
         "escalation",

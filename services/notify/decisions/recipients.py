@@ -15,9 +15,9 @@ from services.notify.appeals.facts import AppealFacts
 from services.notify.decisions.audience import (
     Appellant,
     Audience,
+    ChannelSystem,
     CsoAssistant,
     Officer,
-    SubmittingChannel,
     SupervisorOf,
     UnitLeadership,
 )
@@ -83,7 +83,7 @@ async def resolve(
                 cso = await store.officer(session, await store.cso_of(session, credit_code))
                 assistant_id = cso.paired_officer_id if cso else None
             return await _officers(session, [assistant_id], appeal)
-        case SubmittingChannel(channel=channel):
+        case ChannelSystem(channel=channel):
             if channel not in webhook_channels:
                 return []  # a channel with no callback endpoint has not asked to hear
             return [

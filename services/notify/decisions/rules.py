@@ -8,7 +8,7 @@ later (media.py, recipients.py).
 | event                   | when           | audience                  | kind                     |
 |-------------------------|----------------|---------------------------|--------------------------|
 | AppealReceived          | reachable¹     | Appellant                 | appeal_received          |
-| AppealReceived          | always         | SubmittingChannel³        | status_callback          |
+| AppealReceived          | always         | ChannelSystem(submitter)³ | status_callback          |
 | AppealAssigned          | code ≠ triage  | Officer(officer_id)       | new_assignment           |
 | AppealAssigned          | code = triage  | Officer(officer_id)⁵      | triage                   |
 | AppealAssigned          | has enterprise | CsoAssistant(enterprise)⁶ | cso_copy                 |
@@ -19,10 +19,12 @@ later (media.py, recipients.py).
 | AppealStatusChanged     | to resolved, ¹ | Appellant                 | follow_up_request        |
 | AppealStatusChanged     | to closed, ¹   | Appellant                 | appeal_closed            |
 | AppealStatusChanged     | to reopened, ² | Officer(responsible)      | appeal_reopened          |
-| AppealStatusChanged     | any status     | SubmittingChannel³        | status_callback          |
+| AppealStatusChanged     | any status     | ChannelSystem(submitter)³ | status_callback          |
 | AppealEscalated         | always         | SupervisorOf(officer_id)⁴ | escalation               |
 | ExtensionRequested      | always         | SupervisorOf(officer_id)⁴ | extension_requested      |
 | ExtensionDecided        | always         | Officer(officer_id)       | extension_decided        |
+| ExtensionCancelled      | always         | Officer(supervisor_id)⁷   | extension_cancelled      |
+| ExtensionCancelled      | reassigned⁸    | Officer(officer_id)       | extension_lapsed         |
 | ReturnRequested         | always         | SupervisorOf(officer_id)  | return_requested         |
 | AcknowledgementReminder | an officer²    | Officer(responsible)      | acknowledgement_reminder |
 | DeadlineWarning         | an officer²    | Officer(responsible)      | deadline_warning         |
@@ -30,6 +32,7 @@ later (media.py, recipients.py).
 | DeadlineOverdue         | an officer²    | SupervisorOf(responsible)⁴| overdue_supervision      |
 | PublicNoticeIssued      | always         | UnitLeadership(unit)⁴     | public_notice            |
 | FiveOnesReminder        | always         | Officer(officer_id)       | five_ones_reminder       |
+| FollowUpRefused         | always         | ChannelSystem(reporter)⁹  | follow_up_refused        |
 
 ¹ The appellant is reachable: notify knows the appeal, it is not anonymous and has a phone.
   AppealReceived carries the appellant itself, so it needs no copy.
@@ -41,6 +44,12 @@ later (media.py, recipients.py).
 ⁵ The duty supervisor that triage assigns it to: no rule found an owner, so it is routed by hand.
 ⁶ The enterprise and its CSO's assistant as dispatch named them in the event (it knows them as it
   routes, while notify's directory copy may still be catching up); else notify's copies.
+⁷ The supervisor asked to rule, as the event names them; when it names none, the requesting
+  officer's supervisor in notify's directory copy (who heard the request).
+⁸ The requesting officer hears it only when the appeal moved to someone else: nobody else tells
+  them their request is void. Resolved or closed, they know why themselves.
+⁹ The channel that reported the follow-up result, whichever submitted the appeal (its
+  `external_id` is sent only when it is the same channel). Anonymous appeals too.
 
 Urgent (may be sent in quiet hours): the three deadline reminders to officers (签收 and 催办
 cannot wait for morning), and every intent about an emergency or urgent appeal.
@@ -64,9 +73,9 @@ from services.notify.appeals.facts import AppealFacts
 from services.notify.decisions.audience import (
     Appellant,
     Audience,
+    ChannelSystem,
     CsoAssistant,
     Officer,
-    SubmittingChannel,
     SupervisorOf,
     UnitLeadership,
 )
@@ -81,9 +90,11 @@ from shared.events import (
     DeadlineOverdue,
     DeadlineWarning,
     Event,
+    ExtensionCancelled,
     ExtensionDecided,
     ExtensionRequested,
     FiveOnesReminder,
+    FollowUpRefused,
     PublicNoticeIssued,
     ReturnRequested,
 )
@@ -154,7 +165,7 @@ def _status_callback(
     urgent: bool = False,
 ) -> Intent:
     return Intent(
-        SubmittingChannel(str(channel)),
+        ChannelSystem(str(channel)),
         "status_callback",
         {
             "channel": str(channel),
@@ -350,6 +361,23 @@ def on_extension_decided(event: ExtensionDecided, appeal: AppealFacts | None) ->
     ]
 
 
+def on_extension_cancelled(event: ExtensionCancelled, appeal: AppealFacts | None) -> list[Intent]:
+    context: dict[str, Any] = {
+        "tracking_code": _code(event, appeal),
+        "officer_id": event.officer_id,
+        "reason": event.reason,
+        "cancelled_at": _local(event.cancelled_at),
+    }
+    urgent = _urgent(appeal)
+    ruler: Audience = (
+        Officer(event.supervisor_id) if event.supervisor_id else SupervisorOf(event.officer_id)
+    )
+    intents = [Intent(ruler, "extension_cancelled", context, urgent)]
+    if event.reason == "reassigned":
+        intents.append(Intent(Officer(event.officer_id), "extension_lapsed", context, urgent))
+    return intents
+
+
 def on_return_requested(event: ReturnRequested, appeal: AppealFacts | None) -> list[Intent]:
     return [
         Intent(
@@ -437,6 +465,28 @@ def on_five_ones(event: FiveOnesReminder, appeal: AppealFacts | None) -> list[In
     ]
 
 
+def on_follow_up_refused(event: FollowUpRefused, appeal: AppealFacts | None) -> list[Intent]:
+    # The channel's own id for the appeal, when the channel that reported it submitted it.
+    submitted_here = appeal is not None and appeal.channel == event.channel.value
+    return [
+        Intent(
+            ChannelSystem(event.channel.value),
+            "follow_up_refused",
+            {
+                "channel": event.channel.value,
+                "external_id": appeal.external_id if appeal and submitted_here else None,
+                "appeal_id": str(event.appeal_id),
+                "tracking_code": event.tracking_code or (appeal.tracking_code if appeal else None),
+                "follow_up_event_id": str(event.follow_up_event_id),
+                "status": event.status.value,
+                "reason": event.reason,
+                "occurred_at": event.refused_at.isoformat(),
+            },
+            _urgent(appeal),
+        )
+    ]
+
+
 RULES: dict[str, Rule] = {
     AppealReceived.TYPE: on_received,
     AppealAssigned.TYPE: on_assigned,
@@ -445,12 +495,14 @@ RULES: dict[str, Rule] = {
     AppealEscalated.TYPE: on_escalated,
     ExtensionRequested.TYPE: on_extension_requested,
     ExtensionDecided.TYPE: on_extension_decided,
+    ExtensionCancelled.TYPE: on_extension_cancelled,
     ReturnRequested.TYPE: on_return_requested,
     AcknowledgementReminder.TYPE: _deadline("acknowledgement_reminder"),
     DeadlineWarning.TYPE: _deadline("deadline_warning"),
     DeadlineOverdue.TYPE: _deadline("urging_notice"),
     PublicNoticeIssued.TYPE: on_public_notice,
     FiveOnesReminder.TYPE: on_five_ones,
+    FollowUpRefused.TYPE: on_follow_up_refused,
 }
 
 

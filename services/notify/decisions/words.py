@@ -10,10 +10,11 @@ Templates live in ``services/notify/decisions/templates/<language>/``:
   cut. English words are longer; an English SMS takes two or more segments.
 - ``<kind>.email.j2``: extends ``_layout.email.j2`` and fills ``{% block subject %}`` (one
   line) and ``{% block body %}``.
-- ``status_callback.webhook.j2``: the short human `text` of the callback below.
+- ``status_callback.webhook.j2``, ``follow_up_refused.webhook.j2``: the short human `text` of
+  the callbacks below.
 
 The ``record`` medium (development) keeps what the SMS would say, or the callback's document
-for `status_callback`, which has no SMS.
+for the callbacks, which have no SMS.
 
 Values come from the intent's context (rules.py). Rendering is strict: a value a template
 needs and the context lacks, or that is None where the template prints it without testing it
@@ -23,11 +24,12 @@ are replaced by their masks (masking.py) before any template sees them.
 
 Filters the templates use (language-aware): ``when`` (an ISO datetime → local month, day and
 time), ``day`` (an ISO date), ``month`` (``2026-11``), ``stage``, ``status``, ``channel``,
-``closed_reason``, ``urgency`` (labels), ``clause`` (free text without its final punctuation, so
-the template ends the sentence).
+``closed_reason``, ``urgency``, ``cancelled_because`` (labels), ``clause`` (free text without
+its final punctuation, so the template ends the sentence).
 
-The webhook document (`StatusCallback`; the body is ``json.dumps(..., ensure_ascii=False,
-sort_keys=True)``; the delivery id travels in a header, not here)::
+The webhook documents (`CALLBACKS`: the body is ``json.dumps(..., ensure_ascii=False,
+sort_keys=True)``; the delivery id travels in a header, not here). A status change
+(`StatusCallback`, kind `status_callback`)::
 
     {
       "type": "jiban.appeal.status",    # always this value
@@ -41,6 +43,22 @@ sort_keys=True)``; the delivery id travels in a header, not here)::
       "note": "…" | null,               # what was said: the resolution, the reason, …
       "occurred_at": "2026-11-27T09:00:00Z",                # ISO 8601, with offset
       "text": "…"                       # a short text for people, in the configured language
+    }
+
+A follow-up result (回访) the channel reported that was not applied, because the appeal was
+not awaiting a follow-up when it arrived (`FollowUpRefusedCallback`, kind `follow_up_refused`)::
+
+    {
+      "type": "jiban.follow_up.refused",   # always this value
+      "channel": "hotline_12345",          # the channel that reported the result
+      "external_id": "GD-0001" | null,     # its own id for the appeal, when it submitted it
+      "appeal_id": "6a1f3c2e-…",
+      "tracking_code": "DW-20261127-418305-7" | null,
+      "follow_up_event_id": "0b7e…",       # the result's event id (FollowUpRecorded)
+      "status": "closed" | …,              # where the appeal stood when the result arrived
+      "reason": "…",                       # why it was not applied
+      "occurred_at": "2026-11-27T09:00:00Z",
+      "text": "…"
     }
 """
 
@@ -75,7 +93,7 @@ Language = Literal["zh-CN", "en"]
 DEFAULT_LANGUAGE: Language = "zh-CN"
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 
-# "record" (the development provider) uses the sms words (the webhook's for status_callback).
+# "record" (the development provider) uses the sms words (a callback's document for callbacks).
 MEDIA_WITH_WORDS = ("sms", "email", "webhook")
 RECORD = "record"
 
@@ -108,8 +126,11 @@ MEDIA: dict[str, tuple[str, ...]] = {
     # to chief service officers and their assistants
     "cso_copy": _PEOPLE,
     "five_ones_reminder": _PEOPLE,
-    # to the submitting channel's system
+    "extension_cancelled": _PEOPLE,
+    "extension_lapsed": _PEOPLE,
+    # to the channels' systems
     "status_callback": ("webhook",),
+    "follow_up_refused": ("webhook",),
 }
 KINDS: frozenset[str] = frozenset(MEDIA)
 
@@ -141,6 +162,30 @@ class StatusCallback(BaseModel):
     note: str | None
     occurred_at: AwareDatetime
     text: str
+
+
+class FollowUpRefusedCallback(BaseModel):
+    """What a channel's system is told of a follow-up result it reported that was not applied."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["jiban.follow_up.refused"] = "jiban.follow_up.refused"
+    channel: str
+    external_id: str | None
+    appeal_id: UUID
+    tracking_code: str | None
+    follow_up_event_id: UUID
+    status: AppealStatus
+    reason: str
+    occurred_at: AwareDatetime
+    text: str
+
+
+# Kind → the JSON document its webhook body is (the template gives its `text`).
+CALLBACKS: dict[str, type[StatusCallback | FollowUpRefusedCallback]] = {
+    "status_callback": StatusCallback,
+    "follow_up_refused": FollowUpRefusedCallback,
+}
 
 
 # --- labels and filters ----------------------------------------------------------------------
@@ -195,6 +240,14 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
     "closed_reason": {
         "zh-CN": {"resolved": "已回访评价", "no_feedback": "回访期内未收到评价"},
         "en": {"resolved": "followed up", "no_feedback": "no feedback in time"},
+    },
+    "cancelled_because": {
+        "zh-CN": {"resolved": "诉求已办结", "reassigned": "诉求已改派", "closed": "诉求已结案"},
+        "en": {
+            "resolved": "the appeal was resolved",
+            "reassigned": "the appeal was reassigned",
+            "closed": "the appeal was closed",
+        },
     },
     "urgency": {
         "zh-CN": {"emergency": "特急", "urgent": "紧急", "normal": "一般"},
@@ -350,18 +403,17 @@ def _text(name: str, values: Mapping[str, Any], block: str | None = None) -> str
         raise MissingWords(f"{name} needs {', '.join(names)} (None given)") from e
 
 
-def _status_callback(values: Mapping[str, Any], text: str) -> str:
-    fields = [name for name in StatusCallback.model_fields if name not in ("type", "text")]
+def _callback(kind: str, values: Mapping[str, Any], text: str) -> str:
+    model = CALLBACKS[kind]
+    fields = [name for name in model.model_fields if name not in ("type", "text")]
     missing = [name for name in fields if name not in values]
     if missing:
-        raise MissingWords(f"status_callback needs {', '.join(missing)}")
+        raise MissingWords(f"{kind} needs {', '.join(missing)}")
     try:
-        document = StatusCallback.model_validate(
-            {name: values[name] for name in fields} | {"text": text}
-        )
+        document = model.model_validate({name: values[name] for name in fields} | {"text": text})
     except ValidationError as e:
         wrong = sorted({str(error["loc"][0]) for error in e.errors() if error["loc"]})
-        raise MissingWords(f"status_callback has no usable {', '.join(wrong)}") from e
+        raise MissingWords(f"{kind} has no usable {', '.join(wrong)}") from e
     return json.dumps(document.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
 
 
@@ -395,5 +447,5 @@ def render(
         subject = " ".join(_text(name, values, block="subject").split())
         return Message(subject, _text(name, values))
     if words == "webhook":
-        return Message(None, _status_callback(values, _text(name, values)))
+        return Message(None, _callback(kind, values, _text(name, values)))
     return Message(None, _text(name, values))
