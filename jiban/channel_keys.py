@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
-from services.intake import store
-from services.intake.keys import (
+from services.intake.channel_keys import store
+from services.intake.channel_keys.keys import (
     KeyInfo,
     Scope,
     SecretCipher,

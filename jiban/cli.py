@@ -84,7 +84,11 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 
 def _channel_keys_create(args: argparse.Namespace) -> int:
     from jiban.channel_keys import ChannelKeyError, create_key, format_created, parse_channel
-    from services.intake.keys import MissingEncryptionKey, cipher_from_settings, parse_scopes
+    from services.intake.channel_keys.keys import (
+        MissingEncryptionKey,
+        cipher_from_settings,
+        parse_scopes,
+    )
 
     settings = Settings()
     try:

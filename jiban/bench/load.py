@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from services.intake.tracking_code import format_tracking_code, local_day
+from services.intake.tracking_codes.codes import format_tracking_code, local_day
 from shared.broker import headers_for
 from shared.events import AppealReceived, Appellant, Location
 from shared.topics import TopicNames

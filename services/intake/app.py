@@ -7,10 +7,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import api, handlers, inbound, store
-from services.intake.accept import CodeBook, Intake
-from services.intake.auth import AuthConfig, ChannelAuth, install
-from services.intake.classification import Rules, default_rules, load_rules
+from services.intake import tables
+from services.intake.channel_keys.dependencies import install
+from services.intake.channel_keys.service import AuthConfig, ChannelAuth
+from services.intake.channel_keys.worker import SignaturePruner
+from services.intake.classification.rules import Rules, default_rules, load_rules
+from services.intake.follow_ups import api as follow_ups_api
+from services.intake.lifecycle import handlers as lifecycle_handlers
+from services.intake.repeats.service import Repeats
+from services.intake.submissions import api as submissions_api
+from services.intake.submissions import handlers as submissions_handlers
+from services.intake.submissions.service import Intake
+from services.intake.tracking_codes.store import CodeBook
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import APPEALS_LIFECYCLE
@@ -50,29 +58,32 @@ def build(settings: Settings) -> FastAPI:
     rules = classification_rules(settings)
     auth_config = AuthConfig.from_settings(settings)  # no encryption key: refuses to start
     # Intake answers adapters while the broker is away: its outbox holds the events.
-    runtime = ServiceRuntime(NAME, settings, store.metadata, ready_needs_broker=False)
+    runtime = ServiceRuntime(NAME, settings, tables.metadata, ready_needs_broker=False)
     intake = Intake(
         runtime.units,
         codes,
         rules,
-        merge_threshold=settings.merge_threshold,
-        merge_window=timedelta(hours=settings.merge_window_hours),
+        Repeats(
+            threshold=settings.merge_threshold,
+            window=timedelta(hours=settings.merge_window_hours),
+        ),
     )
-    runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes())
+    runtime.consume(APPEALS_LIFECYCLE, lifecycle_handlers.lifecycle_routes())
     # All channels' inbound topics in one group: one group join, not five.
     runtime.consume(
         "appeals.inbound",
-        inbound.inbound_routes(intake),
-        unwrap=inbound.unwrap,
-        topics=inbound.TOPICS,
+        submissions_handlers.inbound_routes(intake),
+        unwrap=submissions_handlers.unwrap,
+        topics=submissions_handlers.TOPICS,
     )
-    channel_auth = ChannelAuth(runtime.db, auth_config)
-    runtime.add_worker(channel_auth.pruner)
+    runtime.add_worker(SignaturePruner(runtime.units))
     app = runtime.app(
-        api.router,
+        submissions_api.router,
+        follow_ups_api.router,
         title="Jiban intake",
         description="Channel adapters submit appeals here (接诉即办: accept).",
     )
     app.state.intake = intake
-    install(app, channel_auth)  # dev keys under JIBAN_DEV_MODE=1, else refuses while any exist
+    # Dev keys under JIBAN_DEV_MODE=1, else refuses to start while any exists.
+    install(app, ChannelAuth(runtime.units, auth_config))
     return app

@@ -18,35 +18,44 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from jiban import cli
-from services.intake import store
-from services.intake.auth import (
-    AuthConfig,
-    ChannelAuth,
-    DevKeysInProduction,
-    SignaturePruner,
-    ensure_dev_keys,
+from services.intake import tables
+from services.intake.channel_keys import store
+from services.intake.channel_keys.dependencies import (
+    GuardedRoute,
+    Signed,
+    SignedForBody,
+    WebClient,
     install,
-    rate_limited_web,
-    refuse_dev_keys_in_production,
-    signed,
-    submitter,
 )
-from services.intake.keys import (
+from services.intake.channel_keys.keys import (
     ChannelKey,
     Scope,
     SecretCipher,
     cipher_for,
     generate_encryption_key,
 )
-from services.intake.ratelimit import TokenBucketLimiter, parse_trusted_proxies
+from services.intake.channel_keys.ratelimit import TokenBucketLimiter, parse_trusted_proxies
+from services.intake.channel_keys.service import (
+    AuthConfig,
+    ChannelAuth,
+    DevKeysInProduction,
+    ensure_dev_keys,
+    refuse_dev_keys_in_production,
+)
+from services.intake.channel_keys.worker import SignaturePruner
 from shared.db import Database
 from shared.signing import HEADER_SIGNATURE, signature_headers
+from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import Channel
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CIPHER = SecretCipher([generate_encryption_key()])
+
+
+def units_of(db: Database) -> UnitsOfWork:
+    return UnitsOfWork.of(db, tables.metadata, producer="intake")
 
 
 @asynccontextmanager
@@ -158,28 +167,29 @@ class Thing(BaseModel):
 
 def small_app(db: Database, config: AuthConfig, clock, limiter=None) -> FastAPI:
     app = FastAPI()
-    install(app, ChannelAuth(db, config, clock=clock, limiter=limiter))
+    app.router.route_class = GuardedRoute  # the guards run before the body is validated
+    install(app, ChannelAuth(units_of(db), config, clock=clock, limiter=limiter))
 
     @app.post("/v1/things", status_code=202)
     async def submit(
-        thing: Thing, key: Annotated[ChannelKey, Depends(signed("submit"))]
+        thing: Thing, key: Annotated[ChannelKey, Depends(Signed("submit"))]
     ) -> dict[str, str]:
         return {"key": key.key_id, "text": thing.text}  # the body is still parsed
 
     @app.post("/v1/things/{thing_id}/follow-ups", status_code=202)
     async def follow_up(
-        thing_id: str, key: Annotated[ChannelKey, Depends(signed(Scope.FOLLOW_UP))]
+        thing_id: str, key: Annotated[ChannelKey, Depends(Signed(Scope.FOLLOW_UP))]
     ) -> dict[str, str]:
         return {"key": key.key_id, "thing": thing_id}
 
     @app.post("/v1/appeals", status_code=202)
     async def appeals(
-        thing: Thing, key: Annotated[ChannelKey, Depends(submitter("submit"))]
+        thing: Thing, key: Annotated[ChannelKey | None, Depends(SignedForBody("submit"))]
     ) -> dict[str, str]:
-        return {"key": key.key_id, "channel": thing.channel}
+        return {"key": key.key_id if key else "", "channel": thing.channel}
 
     @app.post("/v1/web-only", status_code=202)
-    async def web_only(client: Annotated[str, Depends(rate_limited_web)]) -> dict[str, str]:
+    async def web_only(client: Annotated[str, Depends(WebClient())]) -> dict[str, str]:
         return {"client": client}
 
     return app
@@ -371,7 +381,7 @@ async def test_trusted_proxy_forwarded_for_gives_each_client_its_own_bucket(sett
 async def test_dev_keys_are_made_in_dev_mode_and_refused_in_production(settings):
     dev_cipher = cipher_for(None, dev_mode=True)
     async with database(settings) as db:
-        await refuse_dev_keys_in_production(db, dev_mode=False)  # none yet: fine
+        await refuse_dev_keys_in_production(units_of(db), dev_mode=False)  # none yet: fine
         # Dev mode: intake's start-up makes them, and they sign like any key.
         clock = Clock()
         app = small_app(db, AuthConfig(cipher=dev_cipher, dev_mode=True), clock)
@@ -384,15 +394,15 @@ async def test_dev_keys_are_made_in_dev_mode_and_refused_in_production(settings)
                 key_id="dev-web",
                 secret="dev-secret-web",
             )
-        assert sorted(await ensure_dev_keys(db, dev_cipher)) == sorted(
+        assert sorted(await ensure_dev_keys(units_of(db), dev_cipher)) == sorted(
             f"dev-{c.value}" for c in Channel
         )
         async with db.transaction() as session:
             keys = {k.key_id: k for k in await store.list_keys(session)}
             hotline = await store.get_key(session, dev_cipher, "dev-hotline_12345")
         with pytest.raises(DevKeysInProduction, match="dev-cso_visit"):
-            await refuse_dev_keys_in_production(db, dev_mode=False)
-        await refuse_dev_keys_in_production(db, dev_mode=True)
+            await refuse_dev_keys_in_production(units_of(db), dev_mode=False)
+        await refuse_dev_keys_in_production(units_of(db), dev_mode=True)
 
         # Production start-up refuses; in production a dev key does not authenticate.
         prod_config = AuthConfig(cipher=dev_cipher, dev_mode=False)
@@ -414,7 +424,7 @@ async def test_dev_keys_are_made_in_dev_mode_and_refused_in_production(settings)
         async with db.transaction() as session:
             for key_id in keys:
                 await store.revoke_key(session, key_id, now=T0)
-        await refuse_dev_keys_in_production(db, dev_mode=False)
+        await refuse_dev_keys_in_production(units_of(db), dev_mode=False)
     assert dev_signed.status_code == 202, dev_signed.text
     assert set(keys) == {f"dev-{c.value}" for c in Channel}
     assert all(k.scopes == frozenset(Scope) for k in keys.values())
@@ -497,7 +507,7 @@ async def test_pruner_drops_only_records_past_expiry_and_grace(settings):
             for n, age_s in enumerate([400, 120, 30, -200]):  # expired that long ago
                 expires = now - timedelta(seconds=age_s)
                 await store.record_signature(session, "k", f"{n:064x}", expires)
-        pruner = SignaturePruner(db, clock=clock, grace_s=60, batch_size=1)
+        pruner = SignaturePruner(units_of(db), clock=clock, grace_s=60, batch_size=1)
         rounds = [await pruner.round(), await pruner.round(), await pruner.round()]
         async with db.transaction() as session:
             left = await store.count_signatures(session)
@@ -514,6 +524,6 @@ async def test_start_up_with_the_database_away_still_starts(settings):
     async with database(away) as db:
         for dev_mode in (True, False):
             auth = ChannelAuth(
-                db, AuthConfig(cipher=cipher_for(None, dev_mode=True), dev_mode=dev_mode)
+                units_of(db), AuthConfig(cipher=cipher_for(None, dev_mode=True), dev_mode=dev_mode)
             )
             await auth.prepare()  # logs a warning, does not raise

@@ -10,7 +10,7 @@ from harness import running
 from sqlalchemy import func, select
 
 from jiban.local_infra import free_port
-from services.intake.tracking_code import is_valid_tracking_code
+from services.intake.tracking_codes.codes import is_valid_tracking_code
 from shared.db import Database
 from shared.topics import APPEALS_IMMEDIATE
 
@@ -43,7 +43,7 @@ async def test_accepted_appeal_is_stored_and_published_once(run_service, topics,
     db = Database(settings)
     try:
         async with db.transaction() as session:
-            from services.intake.store import appeals, outbox
+            from services.intake.tables import appeals, outbox
 
             assert await session.scalar(select(func.count()).select_from(appeals)) == 1
             # Published rows leave the outbox.
@@ -141,15 +141,15 @@ async def test_ops_endpoints_answer(run_service, wait_until):
 
 
 async def test_broker_outage_keeps_intake_ready_but_not_a_consumer(settings):
-    from services.dispatch import store as dispatch_store
-    from services.intake import store as intake_store
+    from services.intake import tables as intake_tables
     from shared.service import ServiceRuntime
 
     unreachable = settings.model_copy(
         update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}
     )
-    intake = ServiceRuntime("intake", unreachable, intake_store.metadata, ready_needs_broker=False)
-    dispatch = ServiceRuntime("dispatch", unreachable, dispatch_store.metadata)
+    intake = ServiceRuntime("intake", unreachable, intake_tables.metadata, ready_needs_broker=False)
+    # Readiness reads no table: any service's metadata will do for one that needs the broker.
+    dispatch = ServiceRuntime("dispatch", unreachable, intake_tables.metadata)
     try:
         intake_ready, intake_checks = await intake.readiness()
         dispatch_ready, dispatch_checks = await dispatch.readiness()
@@ -166,7 +166,7 @@ async def test_intake_starts_and_accepts_while_the_broker_is_away(settings, topi
     """Its consumers cannot join, its relay cannot publish: it still takes appeals (202) into
     its outbox, and they leave once the broker answers (here: never, within the test)."""
     from services.intake.app import build
-    from services.intake.store import outbox
+    from services.intake.tables import outbox
 
     unreachable = settings.model_copy(
         update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}

@@ -327,8 +327,8 @@ async def test_outside_development_the_unified_form_needs_a_signature(settings, 
     )
     from factories import submission
 
-    from services.intake import store
-    from services.intake.keys import Scope, cipher_from_settings
+    from services.intake.channel_keys import store
+    from services.intake.channel_keys.keys import Scope, cipher_from_settings
     from shared.vocabulary import Channel
 
     web_key = ("web-portal", "secret-of-the-web-portal")

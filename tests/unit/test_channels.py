@@ -10,7 +10,7 @@ from services.intake.channels import CHANNELS, VisitLog
 from services.intake.channels._common import CHINA_TIME
 from services.intake.channels.mayor_line import MAX_BODY, MAX_TITLE
 from services.intake.channels.window import external_id_of
-from services.intake.submission import MAX_CONTENT, AppealSubmission
+from services.intake.submissions.form import MAX_CONTENT, AppealSubmission
 from shared.credit_code import complete
 from shared.vocabulary import AppealType, Category, Channel
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.intake.classification import (
+from services.intake.classification.rules import (
     Classification,
     Rules,
     RulesError,
@@ -14,7 +14,7 @@ from services.intake.classification import (
     default_rules,
     load_rules,
 )
-from services.intake.submission import AppealSubmission
+from services.intake.submissions.form import AppealSubmission
 from shared.vocabulary import AppealType, Category, Urgency
 
 RULES = default_rules()

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from services.intake.duplicates import (
+from services.intake.repeats.matching import (
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW,
     OpenAppeal,

@@ -9,7 +9,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from services.intake.keys import (
+from services.intake.channel_keys.keys import (
     DEV_ENCRYPTION_KEY,
     ChannelKey,
     MissingEncryptionKey,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.ratelimit import TokenBucketLimiter, client_address, parse_trusted_proxies
+from services.intake.channel_keys.ratelimit import (
+    TokenBucketLimiter,
+    client_address,
+    parse_trusted_proxies,
+)
 
 
 class Clock:

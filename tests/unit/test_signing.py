@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from services.intake.keys import ChannelKey, Scope
-from services.intake.signing import (
+from services.intake.channel_keys.keys import ChannelKey, Scope
+from services.intake.channel_keys.signatures import (
     AuthFailure,
     FailureKind,
     Verified,

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.intake.submission import (
+from services.intake.submissions.form import (
     MAX_ATTACHMENTS,
     AppealSubmission,
     check_not_future,

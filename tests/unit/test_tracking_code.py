@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from services.intake.tracking_code import (
+from services.intake.tracking_codes.codes import (
     _permute,
     check_character,
     format_tracking_code,

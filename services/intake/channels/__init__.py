@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from services.intake.channels import cso_visit, hotline_12345, mayor_line, web, window
 from services.intake.channels.cso_visit import VisitLog
-from services.intake.submission import AppealSubmission
+from services.intake.submissions.form import AppealSubmission
 from shared.vocabulary import Channel
 
 __all__ = ["CHANNELS", "ChannelSpec", "VisitLog"]

@@ -8,11 +8,13 @@ found none creates no appeal: it is a `VisitLog`, the record that the CSO was th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from services.intake.submission import (
+from services.intake.submissions.form import (
+    BLANK_IS_NONE,
+    CLEAN_TEXT,
     MAX_CONTENT,
     AppealSubmission,
     AppellantIn,
@@ -21,15 +23,15 @@ from services.intake.submission import (
     Id,
     Name,
     OptionalPhone,
+    at_most,
     not_future_in_context,
-    optional_text,
 )
 from shared.vocabulary import Category, Channel
 
 MAX_NOTE = 1000
 
-Problem = optional_text(MAX_CONTENT)
-Note = optional_text(MAX_NOTE)
+Problem = Annotated[Annotated[str, CLEAN_TEXT, at_most(MAX_CONTENT)] | None, BLANK_IS_NONE]
+Note = Annotated[Annotated[str, CLEAN_TEXT, at_most(MAX_NOTE)] | None, BLANK_IS_NONE]
 
 
 class VisitLog(BaseModel):

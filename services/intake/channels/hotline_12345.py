@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 from services.intake.channels._common import ChinaDatetime
-from services.intake.submission import (
+from services.intake.submissions.form import (
     Address,
     AppealSubmission,
     AppellantIn,

@@ -7,12 +7,14 @@ the letter left one — the writer asked not to be identified, so no follow-up c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from services.intake.channels._common import ChinaDatetime
-from services.intake.submission import (
+from services.intake.submissions.form import (
+    CLEAN_LINE,
+    CLEAN_TEXT,
     MAX_CONTENT,
     Address,
     AppealSubmission,
@@ -21,9 +23,8 @@ from services.intake.submission import (
     LocationIn,
     Name,
     OptionalPhone,
-    line,
     not_future_in_context,
-    text,
+    required,
 )
 from shared.vocabulary import Channel
 
@@ -31,8 +32,8 @@ MAX_TITLE = 200
 # Title, a line break and the body must fit the unified content.
 MAX_BODY = MAX_CONTENT - MAX_TITLE - 1
 
-Title = line(MAX_TITLE)
-Body = text(MAX_BODY)
+Title = Annotated[str, CLEAN_LINE, required(MAX_TITLE)]
+Body = Annotated[str, CLEAN_TEXT, required(MAX_BODY)]
 
 
 class MayorLineMessage(BaseModel):

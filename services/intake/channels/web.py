@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from services.intake.submission import (
+from services.intake.submissions.form import (
     MAX_ATTACHMENTS,
     Address,
     AppealSubmission,

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from services.intake.submission import (
+from services.intake.submissions.form import (
     Address,
     AppealSubmission,
     AppellantIn,

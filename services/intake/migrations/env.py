@@ -1,4 +1,4 @@
-from services.intake.store import metadata
+from services.intake.tables import metadata
 from shared.migrations import run_env
 
 run_env(metadata)

@@ -1,15 +1,6 @@
-"""Signed requests from channel adapters (pure: no I/O, no clock; `now` is given).
-
-An adapter sends three headers:
-
-    X-Jiban-Key:        the key id
-    X-Jiban-Timestamp:  Unix seconds when it signed
-    X-Jiban-Signature:  lowercase hex HMAC-SHA256(secret, canonical string)
-
-where the canonical string is METHOD (upper case), the raw path without the query, the
-timestamp header exactly as sent, and the raw body (empty if none), joined by "\\n":
-
-    POST\\n/v1/appeals\\n1767225600\\n{"channel": "hotline_12345", ...}
+"""Verifying channel adapters' signed requests (pure: no I/O, no clock; `now` is given). The
+scheme itself (headers, canonical string, HMAC) is `shared/signing.py`, the one implementation
+that notify's webhooks are signed with too; this module decides whether a request passes.
 
 Intake recomputes the signature from the stored secret and answers 401 when a header is missing,
 the key is unknown or revoked, the signature does not match, the timestamp is more than the
@@ -25,13 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.intake.keys import ChannelKey, Scope, is_dev_key_id
-from shared.signing import (
-    HEADER_KEY,
-    HEADER_SIGNATURE,
-    HEADER_TIMESTAMP,
-    sign,
-)
+from services.intake.channel_keys.keys import ChannelKey, Scope, is_dev_key_id
+from shared.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
 
 HEADERS = (HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE)
 DEFAULT_WINDOW_S = 300
@@ -133,6 +119,7 @@ def verify(
     key: ChannelKey | None,
     scope: Scope | str,
     channel: str | None = None,
+    channel_loc: tuple[str, ...] = ("body", "channel"),
     window_s: int = DEFAULT_WINDOW_S,
     allow_dev_keys: bool = True,
 ) -> Verified | AuthFailure:
@@ -176,14 +163,16 @@ def verify(
             f"this key does not have the {Scope(scope).value!r} scope",
         )
     if channel is not None and channel != key.channel.value:
-        return wrong_channel(key, channel)
+        return wrong_channel(key, channel, channel_loc)
     return Verified(key=key, signature=expected, expires_at=float(timestamp + window_s))
 
 
-def wrong_channel(key: ChannelKey, channel: str) -> AuthFailure:
+def wrong_channel(
+    key: ChannelKey, channel: str, loc: tuple[str, ...] = ("body", "channel")
+) -> AuthFailure:
     return AuthFailure(
         FailureKind.WRONG_CHANNEL,
-        ("body", "channel"),
+        loc,
         f"this key submits for channel {key.channel.value!r}, not {channel!r}",
     )
 

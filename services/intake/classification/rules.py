@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.intake.submission import AppealSubmission
+from services.intake.submissions.form import AppealSubmission
 from shared.normalize import clean_text
 from shared.vocabulary import AppealType, Category, Channel, Urgency
 
@@ -197,8 +197,8 @@ def _message(error: Any) -> str:
 
 
 def default_rules() -> Rules:
-    """The rules shipped with intake (`services/intake/classification_rules.yaml`)."""
-    text = resources.files("services.intake").joinpath(RULES_RESOURCE).read_text("utf-8")
+    """The rules shipped with intake (`classification_rules.yaml`, next to this module)."""
+    text = resources.files(__package__ or "").joinpath(RULES_RESOURCE).read_text("utf-8")
     return load_rules(text, name=RULES_RESOURCE)
 
 
@@ -264,15 +264,15 @@ def classify(submission: AppealSubmission, rules: Rules) -> Classification:
             by[name] = DEFAULT
 
     # Emergencies override: the most urgent escalating rule that matched, if more urgent.
-    escalating = [r for r in matching if r.escalate and r.urgency is not None]
+    escalating = [(r.urgency, r) for r in matching if r.escalate and r.urgency is not None]
     if escalating:
-        top = max(escalating, key=lambda r: _URGENCY_RANK[r.urgency])  # first among equals
-        if _URGENCY_RANK[top.urgency] > _URGENCY_RANK[decided["urgency"]]:
+        urgency, top = max(escalating, key=lambda e: _URGENCY_RANK[e[0]])  # first among equals
+        if _URGENCY_RANK[urgency] > _URGENCY_RANK[decided["urgency"]]:
             notes.append(
                 f"urgency raised from {decided['urgency']} ({by['urgency']}) "
-                f"to {top.urgency} by rule:{top.name}"
+                f"to {urgency} by rule:{top.name}"
             )
-            decided["urgency"] = top.urgency
+            decided["urgency"] = urgency
             by["urgency"] = f"rule:{top.name}"
 
     return Classification(

@@ -71,67 +71,36 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def line(max_length: int) -> Any:
-    """A required one-line text: cleaned, not blank, at most `max_length` characters."""
-    return Annotated[
-        str,
-        BeforeValidator(_clean_line),
-        StringConstraints(min_length=1, max_length=max_length),
-    ]
+# The cleaning each kind of text gets before its length is checked, and, outermost on an
+# optional field, blank meaning None.
+CLEAN_LINE = BeforeValidator(_clean_line)  # one line
+CLEAN_TEXT = BeforeValidator(_clean_multiline)  # keeps its line breaks (content, a letter)
+CLEAN_IDENTIFIER = BeforeValidator(_clean_identifier)  # an id or code: NFKC, stripped
+BLANK_IS_NONE = BeforeValidator(_blank_to_none)
 
 
-def optional_line(max_length: int) -> Any:
-    """An optional one-line text; blank means None."""
-    return Annotated[
-        Annotated[str, BeforeValidator(_clean_line), StringConstraints(max_length=max_length)]
-        | None,
-        BeforeValidator(_blank_to_none),
-    ]
+def required(max_length: int) -> StringConstraints:
+    """Not blank (once cleaned), at most `max_length` characters."""
+    return StringConstraints(min_length=1, max_length=max_length)
 
 
-def text(max_length: int) -> Any:
-    """A required text that keeps its line breaks (content, a letter's body)."""
-    return Annotated[
-        str,
-        BeforeValidator(_clean_multiline),
-        StringConstraints(min_length=1, max_length=max_length),
-    ]
-
-
-def optional_text(max_length: int) -> Any:
-    return Annotated[
-        Annotated[str, BeforeValidator(_clean_multiline), StringConstraints(max_length=max_length)]
-        | None,
-        BeforeValidator(_blank_to_none),
-    ]
-
-
-def identifier(max_length: int) -> Any:
-    """An id or code: NFKC, stripped, not blank."""
-    return Annotated[
-        str,
-        BeforeValidator(_clean_identifier),
-        StringConstraints(min_length=1, max_length=max_length),
-    ]
-
-
-def optional_identifier(max_length: int) -> Any:
-    return Annotated[identifier(max_length) | None, BeforeValidator(_blank_to_none)]
+def at_most(max_length: int) -> StringConstraints:
+    return StringConstraints(max_length=max_length)
 
 
 Phone = Annotated[str, AfterValidator(normalize_phone)]
-OptionalPhone = Annotated[Phone | None, BeforeValidator(_blank_to_none)]
+OptionalPhone = Annotated[Phone | None, BLANK_IS_NONE]
 CreditCode = Annotated[str, AfterValidator(normalize_credit_code)]
-OptionalCreditCode = Annotated[CreditCode | None, BeforeValidator(_blank_to_none)]
+OptionalCreditCode = Annotated[CreditCode | None, BLANK_IS_NONE]
 
-Content = text(MAX_CONTENT)
-Name = optional_line(MAX_NAME)
-Address = optional_line(MAX_ADDRESS)
-Community = optional_line(MAX_COMMUNITY)
-ExternalId = identifier(MAX_EXTERNAL_ID)
-Id = identifier(MAX_ID)
-OptionalId = optional_identifier(MAX_ID)
-Code = optional_identifier(MAX_CODE)
+Content = Annotated[str, CLEAN_TEXT, required(MAX_CONTENT)]
+Name = Annotated[Annotated[str, CLEAN_LINE, at_most(MAX_NAME)] | None, BLANK_IS_NONE]
+Address = Annotated[Annotated[str, CLEAN_LINE, at_most(MAX_ADDRESS)] | None, BLANK_IS_NONE]
+Community = Annotated[Annotated[str, CLEAN_LINE, at_most(MAX_COMMUNITY)] | None, BLANK_IS_NONE]
+ExternalId = Annotated[str, CLEAN_IDENTIFIER, required(MAX_EXTERNAL_ID)]
+Id = Annotated[str, CLEAN_IDENTIFIER, required(MAX_ID)]
+OptionalId = Annotated[Id | None, BLANK_IS_NONE]
+Code = Annotated[Annotated[str, CLEAN_IDENTIFIER, required(MAX_CODE)] | None, BLANK_IS_NONE]
 
 
 # --- time --------------------------------------------------------------------------------------
@@ -181,7 +150,7 @@ def _media_type(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-FileName = optional_line(255)
+FileName = Annotated[Annotated[str, CLEAN_LINE, at_most(255)] | None, BLANK_IS_NONE]
 
 
 class Attachment(BaseModel):
@@ -192,8 +161,8 @@ class Attachment(BaseModel):
 
     url: Annotated[
         str,
-        BeforeValidator(_clean_identifier),
-        StringConstraints(min_length=1, max_length=MAX_URL),
+        CLEAN_IDENTIFIER,
+        required(MAX_URL),
         AfterValidator(_http_url_string),
     ]
     media_type: Annotated[

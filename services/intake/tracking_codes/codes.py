@@ -153,7 +153,8 @@ def _permute(x: int, width: int, key: bytes, tweak: bytes) -> int:
     odd widths alike."""
     u = width // 2
     v = width - u
-    a, b = divmod(x, 10**v)  # a has u digits, b has v digits
+    high: int = 10**v  # int ** int is typed loosely (a negative power is a float)
+    a, b = divmod(x, high)  # a has u digits, b has v digits
     base = hmac.new(bytes(key), tweak, hashlib.sha256)
     for i in range(ROUNDS):
         m = u if i % 2 == 0 else v  # a has m digits this round; sizes swap every round
@@ -161,4 +162,4 @@ def _permute(x: int, width: int, key: bytes, tweak: bytes) -> int:
         mac.update(i.to_bytes(1, "big") + b.to_bytes(8, "big"))
         f = int.from_bytes(mac.digest()[:8], "big")  # 64 bits: bias mod 10**m is negligible
         a, b = b, (a + f) % 10**m
-    return a * 10**v + b  # after an even number of rounds a has u digits again
+    return a * high + b  # after an even number of rounds a has u digits again

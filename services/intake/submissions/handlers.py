@@ -12,18 +12,18 @@ from uuid import NAMESPACE_URL, uuid5
 
 from pydantic import ValidationError
 
-from services.intake.accept import Intake, Receipt
 from services.intake.channels import CHANNELS, window
-from services.intake.submission import AppealSubmission
+from services.intake.submissions.form import AppealSubmission
+from services.intake.submissions.service import Intake, Receipt
+from shared.clock import utcnow
 from shared.consumer import PoisonMessage, Route
 from shared.deadletter import Origin
-from shared.envelope import Envelope, utcnow
+from shared.envelope import Envelope
 from shared.events import Event, SubmissionReceipt
 from shared.topics import INBOUND_PREFIX, inbound_topic
 from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import Channel
 
-SERVICE = "intake"
 TOPICS: tuple[str, ...] = tuple(inbound_topic(channel) for channel in Channel)
 
 

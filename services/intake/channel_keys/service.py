@@ -1,0 +1,212 @@
+"""Who may push appeals into intake: checking a signed request against the key store (the
+signature recorded in the same unit of work, so a replay is caught on any replica), the web
+channel's rate limit, and the development keys.
+
+The FastAPI side (reading headers, answering 401/403/429) is `dependencies.py`; the pruner of
+old replay records is `worker.py`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.channel_keys import store
+from services.intake.channel_keys.keys import (
+    ChannelKey,
+    Scope,
+    SecretCipher,
+    cipher_from_settings,
+    dev_key_id,
+    dev_secret,
+)
+from services.intake.channel_keys.ratelimit import (
+    Decision,
+    IPNetwork,
+    TokenBucketLimiter,
+    parse_trusted_proxies,
+)
+from services.intake.channel_keys.signatures import (
+    DEFAULT_WINDOW_S,
+    AuthFailure,
+    SignedHeaders,
+    replayed,
+    verify,
+)
+from shared.failures import is_transient
+from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
+from shared.vocabulary import Channel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEB_PER_MINUTE = 60
+DEFAULT_WEB_BURST = 20
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    cipher: SecretCipher
+    dev_mode: bool = False
+    window_s: int = DEFAULT_WINDOW_S
+    web_per_minute: int = DEFAULT_WEB_PER_MINUTE
+    web_burst: int = DEFAULT_WEB_BURST
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthConfig:
+        """Raises keys.MissingEncryptionKey outside dev mode when no encryption key is set, so
+        intake refuses to start."""
+        return cls(
+            cipher=cipher_from_settings(settings),
+            dev_mode=settings.dev_mode,
+            window_s=settings.signature_window_s,
+            web_per_minute=settings.web_rate_limit_per_minute,
+            web_burst=settings.web_rate_limit_burst,
+            trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+        )
+
+
+class DevKeysInProduction(RuntimeError):
+    pass
+
+
+# --- development keys -------------------------------------------------------------------------
+
+
+async def ensure_dev_keys(units: UnitsOfWork, cipher: SecretCipher) -> list[str]:
+    """JIBAN_DEV_MODE=1 only: one key per channel with both scopes, id `dev-<channel>`, secret
+    `dev-secret-<channel>`, reset (un-revoked) at every start. Returns their ids."""
+    async with units.begin() as uow:
+        return await _put_dev_keys(uow.session, cipher)
+
+
+async def _put_dev_keys(session: AsyncSession, cipher: SecretCipher) -> list[str]:
+    now = datetime.now(UTC)
+    ids = []
+    # One order: no deadlock between replicas starting together.
+    for channel in sorted(Channel, key=lambda c: c.value):
+        await store.put_key(
+            session,
+            cipher,
+            key_id=dev_key_id(channel),
+            channel=channel,
+            scopes=frozenset(Scope),
+            secret=dev_secret(channel),
+            now=now,
+        )
+        ids.append(dev_key_id(channel))
+    return ids
+
+
+async def refuse_dev_keys_in_production(units: UnitsOfWork, *, dev_mode: bool) -> None:
+    """Outside dev mode, raises DevKeysInProduction while any `dev-*` key is not revoked (their
+    secrets are published). `jiban channel-keys revoke dev-<channel>` clears it."""
+    if dev_mode:
+        return
+    async with units.begin() as uow:
+        found = await store.active_dev_key_ids(uow.session)
+    if found:
+        raise DevKeysInProduction(
+            "development channel keys exist outside JIBAN_DEV_MODE=1: "
+            + ", ".join(found)
+            + "; revoke them (`jiban channel-keys revoke ID`) before starting intake"
+        )
+
+
+# --- checking requests ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a signature covers, as the request came."""
+
+    headers: SignedHeaders
+    method: str
+    raw_path: str
+    body: bytes
+
+
+class ChannelAuth:
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        config: AuthConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        limiter: TokenBucketLimiter | None = None,
+    ) -> None:
+        self.units = units
+        self.config = config
+        self.clock = clock
+        if limiter is None:  # not `or`: an empty limiter is falsy (it has a length)
+            limiter = TokenBucketLimiter(config.web_per_minute, config.web_burst)
+        self.limiter = limiter
+        # Dev mode only: the dev keys still to be made (start-up found the database away).
+        self._dev_keys_pending = config.dev_mode
+
+    async def prepare(self) -> None:
+        """At start-up: make the dev keys (dev mode) or refuse to start while any exists. With
+        the database away, intake still starts (it answers 503 until it is back): the dev keys
+        are then made before the first signed request, and outside dev mode `dev-*` keys are
+        refused by every request anyway."""
+        try:
+            if self.config.dev_mode:
+                ids = await ensure_dev_keys(self.units, self.config.cipher)
+                self._dev_keys_pending = False
+                log.info("development channel keys ready", extra={"key_ids": ids})
+            else:
+                await refuse_dev_keys_in_production(self.units, dev_mode=False)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "database unavailable at start-up; channel keys will be checked on use",
+                extra={"error": type(exc).__name__},
+            )
+
+    async def authenticate(
+        self,
+        request: SignedRequest,
+        scope: Scope,
+        channel: str | None = None,
+        channel_loc: tuple[str, ...] = ("body", "channel"),
+    ) -> ChannelKey | AuthFailure:
+        """The key that signed `request` for `scope` (and `channel`, when given), or why not.
+        An accepted signature is recorded in the same unit of work as the key lookup, before the
+        route does anything; keys.UndecryptableSecret when the stored secret does not decrypt."""
+        key_id = request.headers.key_id
+        async with self.units.begin() as uow:
+            if self._dev_keys_pending:
+                await _put_dev_keys(uow.session, self.config.cipher)
+            key = await store.get_key(uow.session, self.config.cipher, key_id)
+            result = verify(
+                request.headers,
+                method=request.method,
+                path=request.raw_path,
+                body=request.body,
+                now=self.clock(),
+                key=key,
+                scope=scope,
+                channel=channel,
+                channel_loc=channel_loc,
+                window_s=self.config.window_s,
+                allow_dev_keys=self.config.dev_mode,
+            )
+            if not isinstance(result, AuthFailure) and not await store.record_signature(
+                uow.session,
+                result.key.key_id,
+                result.signature,
+                datetime.fromtimestamp(result.expires_at, UTC),
+            ):
+                result = replayed()
+        self._dev_keys_pending = False
+        return result if isinstance(result, AuthFailure) else result.key
+
+    def limit(self, client: str) -> Decision:
+        """One unsigned submission from `client` against its rate limit."""
+        return self.limiter.hit(client)

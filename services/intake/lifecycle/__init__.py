@@ -1,0 +1,2 @@
+"""What intake keeps of tracking's lifecycle (appeals.lifecycle): the consumer (handlers.py) and
+its store."""

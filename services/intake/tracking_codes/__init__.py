@@ -1,0 +1,1 @@
+"""Tracking codes: the pure format and check (codes.py) and drawing the next one (store.py)."""
