@@ -1,6 +1,6 @@
 """`jiban directory import FILE`: a roster (CSV or XLSX) into dispatch's directory.
 
-The file is read and checked row by row (services/dispatch/roster.py), the report printed, and
+The file is read and checked row by row (services/dispatch/roster/), the report printed, and
 the good rows upserted in ONE transaction with an OfficerChanged / EnterpriseChanged /
 DepartmentChanged / DutyChanged for each row that is new or changed — so importing the same file
 twice changes nothing the second time. References (supervisors, partners, CSOs, departments,
@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import store
+from services.dispatch import tables
 from services.dispatch.directory import Directory
-from services.dispatch.directory_load import LoadReport, apply_directory
+from services.dispatch.directory.load import LoadReport, apply_directory
 from services.dispatch.roster import RosterReport, RosterUnreadable, check_roster, open_roster
 from shared.db import Database
 from shared.settings import Settings
@@ -123,9 +123,9 @@ class ImportResult:
 async def _known_ids(db: Database) -> tuple[set[str], set[str]]:
     """The officer ids and department ids the directory holds."""
     async with db.transaction() as session:
-        officers = set((await session.execute(select(store.officers.c.officer_id))).scalars())
+        officers = set((await session.execute(select(tables.officers.c.officer_id))).scalars())
         departments = set(
-            (await session.execute(select(store.departments.c.department_id))).scalars()
+            (await session.execute(select(tables.departments.c.department_id))).scalars()
         )
     return officers, departments
 
@@ -134,24 +134,24 @@ async def _keep_absent_fields(session: AsyncSession, report: RosterReport) -> Di
     """The good rows, with the directory's values for fields whose column the sheet lacks."""
     officers = await _merge(
         session,
-        store.officers,
-        store.officers.c.officer_id,
+        tables.officers,
+        tables.officers.c.officer_id,
         report.officers,
         lambda o: o.officer_id,
         report.officer_fields_absent,
     )
     enterprises = await _merge(
         session,
-        store.enterprises,
-        store.enterprises.c.credit_code,
+        tables.enterprises,
+        tables.enterprises.c.credit_code,
         report.enterprises,
         lambda e: e.credit_code,
         report.enterprise_fields_absent,
     )
     departments = await _merge(
         session,
-        store.departments,
-        store.departments.c.department_id,
+        tables.departments,
+        tables.departments.c.department_id,
         report.departments,
         lambda d: d.department_id,
         report.department_fields_absent,
@@ -228,7 +228,7 @@ async def import_roster(
             return ImportResult(exit_code, report, None, committed=False)
         changes: LoadReport | None = None
         try:
-            units = UnitsOfWork.of(db, store.metadata, producer="dispatch")
+            units = UnitsOfWork.of(db, tables.metadata, producer="dispatch")
             async with units.begin() as uow:
                 directory = await _keep_absent_fields(uow.session, report)
                 changes = await apply_directory(uow, directory, progress=bar.phase("importing"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.dispatch import store as dispatch_store
-from services.dispatch.demo_directory import generate_demo_directory
+from services.dispatch import tables as dispatch_tables
 from services.dispatch.directory import Directory, local_today
-from services.dispatch.directory_load import LoadReport, load_directory
+from services.dispatch.directory.demo import generate_demo_directory
+from services.dispatch.directory.load import LoadReport, load_directory
 from shared.db import Database
 from shared.settings import Settings
 from shared.unit_of_work import UnitsOfWork
@@ -21,7 +21,7 @@ async def load_demo_directory(
     db = Database(settings)
     try:
         return await load_directory(
-            UnitsOfWork.of(db, dispatch_store.metadata, producer="dispatch"),
+            UnitsOfWork.of(db, dispatch_tables.metadata, producer="dispatch"),
             directory or generate_demo_directory(today=today or local_today()),
         )
     finally:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.dispatch import store as dispatch_store
+from services.dispatch import tables as dispatch_tables
 from services.dispatch.directory import DutyPost
 from shared.db import Database
 from shared.identity import (
@@ -87,7 +87,7 @@ async def officer_token(
     now: datetime | None = None,
 ) -> str:
     _check_minutes(minutes)
-    officers, duty = dispatch_store.officers, dispatch_store.duty
+    officers, duty = dispatch_tables.officers, dispatch_tables.duty
     db = Database(settings)
     try:
         async with db.sessions() as session:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.dispatch import appeals_api, directory_api, handlers, store
-from services.dispatch.ownership import Ownership, OwnershipError
+from services.dispatch import tables
+from services.dispatch.assignments import api as assignments_api
+from services.dispatch.assignments import handlers
+from services.dispatch.assignments.service import Ownership, OwnershipError
+from services.dispatch.directory import api as directory_api
+from services.dispatch.directory.service import DirectoryRefusal
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import APPEALS_IMMEDIATE, APPEALS_LIFECYCLE
@@ -14,16 +18,17 @@ NAME = "dispatch"
 
 
 def build(settings: Settings) -> FastAPI:
-    runtime = ServiceRuntime(NAME, settings, store.metadata)
+    runtime = ServiceRuntime(NAME, settings, tables.metadata)
     ownership = Ownership()
     runtime.consume(APPEALS_IMMEDIATE, handlers.appeal_routes(ownership))
     runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes(ownership))
     app = runtime.app(
         directory_api.router,
-        appeals_api.router,
+        assignments_api.router,
         title="Jiban dispatch",
         description="The directory, and routing of every appeal to its officer (派单).",
     )
     app.state.ownership = ownership
-    app.add_exception_handler(OwnershipError, appeals_api.ownership_refused)
+    app.add_exception_handler(OwnershipError, assignments_api.ownership_refused)
+    app.add_exception_handler(DirectoryRefusal, directory_api.refused)
     return app

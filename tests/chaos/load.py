@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from services.dispatch.demo_directory import generate_demo_directory
+from services.dispatch.directory.demo import generate_demo_directory
 
 # Retries back off exponentially with jitter, as a real adapter's would: a fixed short pause
 # turns hundreds of waiting submissions into a storm that starves the generator itself (and

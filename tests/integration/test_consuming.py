@@ -26,7 +26,7 @@ async def count(settings, table) -> int:
 
 
 async def test_redelivered_event_changes_nothing(settings, run_service, topics, wait_until):
-    from services.dispatch.store import assignments, inbox
+    from services.dispatch.tables import assignments, inbox
 
     await load_demo_directory(settings, small_directory())
     event = received(
@@ -53,7 +53,7 @@ async def _inbox_has(settings, inbox, n: int) -> bool:
 
 
 async def test_community_workers_share_residents_appeals(settings, run_service, topics, wait_until):
-    from services.dispatch.store import assignments
+    from services.dispatch.tables import assignments
 
     await load_demo_directory(settings, small_directory())
     async with run_service("dispatch"):
@@ -122,7 +122,7 @@ async def test_events_in_either_order_converge(settings, run_service, topics, wa
 async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
     settings, run_service, topics, wait_until
 ):
-    from services.dispatch.store import assignments
+    from services.dispatch.tables import assignments
 
     await load_demo_directory(settings, small_directory())
     key = b"same-key-same-partition"

@@ -16,7 +16,6 @@ from harness import bearer, dev_token
 
 from jiban.setup import load_demo_directory
 from services.dispatch.app import build
-from services.dispatch.demo_directory import DEPARTMENTS, DUTY_DISPATCHER_ID, SUP_DISPATCH
 from services.dispatch.directory import (
     Department,
     Directory,
@@ -24,6 +23,7 @@ from services.dispatch.directory import (
     Enterprise,
     local_today,
 )
+from services.dispatch.directory.demo import DEPARTMENTS, DUTY_DISPATCHER_ID, SUP_DISPATCH
 from shared.credit_code import is_valid
 from shared.settings import Settings
 from shared.topics import DIRECTORY_CHANGES

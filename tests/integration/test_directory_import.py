@@ -13,9 +13,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from jiban.directory_import import ProgressBar, format_result, import_roster, run_import
-from services.dispatch import store
+from services.dispatch import tables
 from services.dispatch.directory import Department, Directory, DutyPost, Officer
-from services.dispatch.directory_load import DirectoryReferenceError, load_directory
+from services.dispatch.directory.load import DirectoryReferenceError, load_directory
 from shared.credit_code import complete
 from shared.db import Database
 from shared.settings import Settings
@@ -70,12 +70,12 @@ async def counts(settings: Settings) -> dict[str, Any]:
                 stmt = select(func.count()).select_from(table)
                 return int((await session.execute(stmt.where(*where))).scalar_one())
 
-            event = store.outbox.c.headers["x-event-type"].astext
+            event = tables.outbox.c.headers["x-event-type"].astext
             return {
-                "officers": await count(store.officers),
-                "enterprises": await count(store.enterprises),
-                "OfficerChanged": await count(store.outbox, event == "OfficerChanged"),
-                "EnterpriseChanged": await count(store.outbox, event == "EnterpriseChanged"),
+                "officers": await count(tables.officers),
+                "enterprises": await count(tables.enterprises),
+                "OfficerChanged": await count(tables.outbox, event == "OfficerChanged"),
+                "EnterpriseChanged": await count(tables.outbox, event == "EnterpriseChanged"),
             }
     finally:
         await db.dispose()
@@ -107,7 +107,7 @@ async def test_good_rows_imported_bad_rows_reported(settings: Settings, tmp_path
         async with db.transaction() as session:
             cso = (
                 await session.execute(
-                    select(store.officers).where(store.officers.c.officer_id == "cso-001")
+                    select(tables.officers).where(tables.officers.c.officer_id == "cso-001")
                 )
             ).one()
     finally:
@@ -239,10 +239,10 @@ async def test_a_column_left_out_keeps_what_the_directory_has(
     db = Database(settings)
     try:
         async with db.transaction() as session:
-            enterprise = (await session.execute(select(store.enterprises))).one()
+            enterprise = (await session.execute(select(tables.enterprises))).one()
             capacity = (
                 await session.execute(
-                    select(store.officers.c.capacity).where(store.officers.c.officer_id == "cw-1")
+                    select(tables.officers.c.capacity).where(tables.officers.c.officer_id == "cw-1")
                 )
             ).scalar_one()
     finally:
@@ -306,20 +306,21 @@ async def directory_state(settings: Settings) -> dict[str, Any]:
     db = Database(settings)
     try:
         async with db.transaction() as session:
-            event = store.outbox.c.headers["x-event-type"].astext
+            event = tables.outbox.c.headers["x-event-type"].astext
 
             async def events(kind: str) -> int:
-                stmt = select(func.count()).select_from(store.outbox).where(event == kind)
+                stmt = select(func.count()).select_from(tables.outbox).where(event == kind)
                 return int((await session.execute(stmt)).scalar_one())
 
             officers = {
-                r.officer_id: r for r in (await session.execute(select(store.officers))).all()
+                r.officer_id: r for r in (await session.execute(select(tables.officers))).all()
             }
             departments = {
-                r.department_id: r for r in (await session.execute(select(store.departments))).all()
+                r.department_id: r
+                for r in (await session.execute(select(tables.departments))).all()
             }
             duty = dict(
-                (await session.execute(select(store.duty.c.post, store.duty.c.officer_id))).all()
+                (await session.execute(select(tables.duty.c.post, tables.duty.c.officer_id))).all()
             )
             return {
                 "officers": officers,
@@ -465,7 +466,7 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
     db = Database(settings)
     try:
         with pytest.raises(DirectoryReferenceError) as raised:
-            await load_directory(UnitsOfWork.of(db, store.metadata, producer="dispatch"), broken)
+            await load_directory(UnitsOfWork.of(db, tables.metadata, producer="dispatch"), broken)
         message = str(raised.value)
         assert "department 'hrss' (named by dept-1) is not in the directory" in message
         assert "department 'nr' (named by dept-2)" in message
@@ -479,7 +480,7 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
             enterprises=[],
             departments=[Department(department_id="hrss", name="人社局")],
         )
-        await load_directory(UnitsOfWork.of(db, store.metadata, producer="dispatch"), fixed)
+        await load_directory(UnitsOfWork.of(db, tables.metadata, producer="dispatch"), fixed)
         later = Directory(
             officers=[person("dept-1", department_id="hrss")],
             enterprises=[],
@@ -489,7 +490,7 @@ async def test_a_directory_naming_unknown_departments_or_officers_is_refused(
             duty={DutyPost.DISPATCHER: "nobody"},
         )
         report = await load_directory(
-            UnitsOfWork.of(db, store.metadata, producer="dispatch"), later
+            UnitsOfWork.of(db, tables.metadata, producer="dispatch"), later
         )
         assert (report.officers_changed, report.departments_changed, report.duty_changed) == (
             1,

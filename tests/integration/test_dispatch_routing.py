@@ -13,7 +13,7 @@ from factories import envelope_of, received
 from harness import bearer, dev_token, running
 from sqlalchemy import insert, select, update
 
-from services.dispatch import store
+from services.dispatch import tables
 from shared.db import Database
 from shared.events import (
     AppealReceived,
@@ -63,7 +63,7 @@ async def seed(settings, *, department_capacity: int = 10, leave: list | None = 
     try:
         async with db.transaction() as session:
             await session.execute(
-                insert(store.officers),
+                insert(tables.officers),
                 [
                     officer_row(
                         "dept-1",
@@ -92,19 +92,19 @@ async def seed(settings, *, department_capacity: int = 10, leave: list | None = 
                 ],
             )
             await session.execute(
-                insert(store.departments).values(
+                insert(tables.departments).values(
                     department_id="hrss", name="人社局", categories=["employment"]
                 )
             )
             await session.execute(
-                insert(store.duty),
+                insert(tables.duty),
                 [
                     {"post": "supervisor", "officer_id": "sup-1"},
                     {"post": "dispatcher", "officer_id": "disp-1"},
                 ],
             )
             await session.execute(
-                insert(store.enterprises).values(
+                insert(tables.enterprises).values(
                     credit_code=CREDIT_CODE,
                     name="肇庆星河新能源有限公司",
                     chain="nev",
@@ -142,7 +142,7 @@ async def send(topics, topic: str, event) -> None:
 
 async def assignment(settings, appeal_id):
     found = await rows(
-        settings, select(store.assignments).where(store.assignments.c.appeal_id == appeal_id)
+        settings, select(tables.assignments).where(tables.assignments.c.appeal_id == appeal_id)
     )
     return found[0] if found else None
 
@@ -210,7 +210,7 @@ async def test_two_replicas_never_push_an_officer_past_capacity(settings, topics
         await asyncio.gather(*(send(topics, APPEALS_IMMEDIATE, e) for e in events))
 
         async def all_assigned():
-            found = await rows(settings, select(store.assignments))
+            found = await rows(settings, select(tables.assignments))
             return found if len(found) >= len(events) else None
 
         found = await wait_until(all_assigned, timeout_s=60)
@@ -219,7 +219,9 @@ async def test_two_replicas_never_push_an_officer_past_capacity(settings, topics
         by_officer[row.officer_id] = by_officer.get(row.officer_id, 0) + 1
     assert by_officer.get("dept-1") == 3 and by_officer.get("dept-2") == 3
     assert by_officer.get("sup-1") == len(events) - 6  # triage takes the rest: never dropped
-    loads = {r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))}
+    loads = {
+        r.officer_id: r.open_assignments for r in await rows(settings, select(tables.officers))
+    }
     assert loads["dept-1"] == 3 and loads["dept-2"] == 3
 
 
@@ -243,7 +245,7 @@ async def test_closing_frees_capacity(settings, run_service, topics, wait_until)
 
         await wait_until(freed)
         loads = {
-            r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))
+            r.officer_id: r.open_assignments for r in await rows(settings, select(tables.officers))
         }
         await send(topics, APPEALS_IMMEDIATE, second)
         await wait_until(lambda: assignment(settings, second.appeal_id))
@@ -294,7 +296,7 @@ async def test_returns_rejected_accepted_and_the_two_return_limit(
         second = accepted.json()["officer_id"]
         await ask_return(second)
         twice = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
-        officers = {r.officer_id: r for r in await rows(settings, select(store.officers))}
+        officers = {r.officer_id: r for r in await rows(settings, select(tables.officers))}
         published = await topics.read(APPEALS_ASSIGNMENTS, at_least=6)
     assert nothing_pending.status_code == 409
     assert by_officer.status_code == 403
@@ -427,7 +429,9 @@ async def test_reassignment_requested_manual_and_assistants(
         r.json()["payload"]["cause"] for r in published if r.json()["type"] == "AppealReassigned"
     ]
     assert causes == ["reassignment_request", "manual"]
-    loads = {r.officer_id: r.open_assignments for r in await rows(settings, select(store.officers))}
+    loads = {
+        r.officer_id: r.open_assignments for r in await rows(settings, select(tables.officers))
+    }
     assert loads[first] == 0 and loads[second] == 0 and loads["cw-1"] == 1
 
 
@@ -441,8 +445,8 @@ async def test_a_closed_appeal_no_longer_moves(settings, run_service, topics, wa
         try:
             async with db.transaction() as session:
                 await session.execute(
-                    update(store.assignments)
-                    .where(store.assignments.c.appeal_id == event.appeal_id)
+                    update(tables.assignments)
+                    .where(tables.assignments.c.appeal_id == event.appeal_id)
                     .values(open=False)
                 )
         finally:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 async def test_dlq_replay_on_the_command_line_puts_dead_letters_back_once(
     settings, run_service, topics, db, wait_until, monkeypatch, capsys
 ):
-    from services.dispatch.store import assignments
+    from services.dispatch.tables import assignments
 
     async def assigned_ids() -> list[object]:
         async with db.transaction() as session:

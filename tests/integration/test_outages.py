@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_consumer_rides_out_a_database_outage(settings, topics, wait_until):
-    from services.dispatch.store import assignments
+    from services.dispatch.tables import assignments
 
     await load_demo_directory(settings)
     url = urlsplit(settings.database_url)

@@ -9,8 +9,8 @@ import pytest
 
 from jiban import cli
 from jiban.setup import load_demo_directory
-from services.dispatch.demo_directory import DUTY_DISPATCHER_ID, SUP_COMMUNITY, SUPERVISOR_UNITS
 from services.dispatch.directory import Directory, DutyPost
+from services.dispatch.directory.demo import DUTY_DISPATCHER_ID, SUP_COMMUNITY, SUPERVISOR_UNITS
 from shared.identity import (
     DEV_JWT_SECRET,
     IdentityNotConfigured,

@@ -4,7 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.dispatch.demo_directory import (
+from services.dispatch.directory import Directory, DutyPost, Enterprise, Officer, on_leave
+from services.dispatch.directory.demo import (
     COMMUNITIES,
     DEMO_TODAY,
     DEPARTMENTS,
@@ -15,7 +16,6 @@ from services.dispatch.demo_directory import (
     generate_demo_directory,
     team_unit,
 )
-from services.dispatch.directory import Directory, DutyPost, Enterprise, Officer, on_leave
 from shared.credit_code import is_valid
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 

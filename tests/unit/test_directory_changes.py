@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from jiban.tokens import token_roles
 from services.dispatch.directory import DutyPost, LeavePeriod, Officer, local_today
-from services.dispatch.directory_api import OfficerPatch, OfficerRef, officer_out
-from services.dispatch.directory_load import duty_changed, officer_changed
+from services.dispatch.directory.api import OfficerPatch, OfficerRef, officer_out
+from services.dispatch.directory.service import duty_changed, officer_changed
 from shared.identity import Role
 from shared.vocabulary import IndustryChain, OfficerRole
 

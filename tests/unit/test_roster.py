@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from jiban.cli import main
-from services.dispatch import store
+from services.dispatch import tables
 from services.dispatch.directory import DutyPost, LeavePeriod
 from services.dispatch.roster import (
     MAX_LENGTHS,
@@ -448,20 +448,20 @@ def test_missing_file_exits_2_before_touching_the_database(
 
 def test_lengths_match_the_dispatch_tables() -> None:
     columns = {
-        "officer_id": store.officers.c.officer_id,
-        "name": store.officers.c.name,
-        "email": store.officers.c.email,
-        "unit": store.officers.c.unit,
-        "supervisor_id": store.officers.c.supervisor_id,
-        "paired_officer_id": store.officers.c.paired_officer_id,
-        "enterprise_name": store.enterprises.c.name,
-        "community": store.enterprises.c.community,
-        "cso_officer_id": store.enterprises.c.cso_officer_id,
-        "department_id": store.departments.c.department_id,
-        "department_name": store.departments.c.name,
+        "officer_id": tables.officers.c.officer_id,
+        "name": tables.officers.c.name,
+        "email": tables.officers.c.email,
+        "unit": tables.officers.c.unit,
+        "supervisor_id": tables.officers.c.supervisor_id,
+        "paired_officer_id": tables.officers.c.paired_officer_id,
+        "enterprise_name": tables.enterprises.c.name,
+        "community": tables.enterprises.c.community,
+        "cso_officer_id": tables.enterprises.c.cso_officer_id,
+        "department_id": tables.departments.c.department_id,
+        "department_name": tables.departments.c.name,
     }
     assert {name: column.type.length for name, column in columns.items()} == MAX_LENGTHS
-    assert store.officers.c.department_id.type.length == MAX_LENGTHS["department_id"]
+    assert tables.officers.c.department_id.type.length == MAX_LENGTHS["department_id"]
 
 
 def test_a_rejected_row_still_shows_its_dangling_reference(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The ordered routing rules of services/dispatch/routing.py: each rule alone, then the whole
-table of cases through `route`."""
+"""The ordered routing rules of services/dispatch/assignments/routing.py: each rule alone, then
+the whole table of cases through `route`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.dispatch.routing import (
+from services.dispatch.assignments.routing import (
     RULE_NAMES,
     RULES,
     Candidate,

@@ -1,4 +1,4 @@
-from services.dispatch.store import metadata
+from services.dispatch.tables import metadata
 from shared.migrations import run_env
 
 run_env(metadata)

@@ -4,6 +4,8 @@ Revision ID: dispatch_0002
 Revises: dispatch_0001
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -47,7 +49,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("post", name="pk_duty"),
         schema=SCHEMA,
     )
-    for column in (
+    assignment_columns: list[sa.Column[Any]] = [
         sa.Column("routing_input", jsonb, nullable=False, server_default="{}"),
         sa.Column("rules", jsonb, nullable=False, server_default="[]"),
         sa.Column("excluded_officer_ids", jsonb, nullable=False, server_default="[]"),
@@ -55,7 +57,8 @@ def upgrade() -> None:
         sa.Column("assistant_officer_ids", jsonb, nullable=False, server_default="[]"),
         sa.Column("tracking_code", sa.String(32)),
         sa.Column("updated_at", sa.DateTime(timezone=True)),
-    ):
+    ]
+    for column in assignment_columns:
         op.add_column("assignments", column, schema=SCHEMA)
     op.create_table(
         "returns",

@@ -1,4 +1,4 @@
-"""Dispatch's directory: who can handle appeals, and which enterprises each CSO serves;
+"""The directory's model: who can handle appeals, and which enterprises each CSO serves;
 departments and the categories they own; who holds the duty posts."""
 
 from __future__ import annotations
@@ -11,6 +11,17 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from shared.clock import ZONE
 from shared.credit_code import is_valid
 from shared.vocabulary import Category, IndustryChain, OfficerRole
+
+MAX_CAPACITY = 10_000  # most open appeals an officer may be given room for
+MAX_LEAVE_PERIODS = 50
+
+# How rosters and the demo name each industry chain (产业链).
+CHAIN_LABELS_ZH: dict[IndustryChain, str] = {
+    IndustryChain.NEV: "新能源汽车",
+    IndustryChain.BIOMEDICINE: "生物医药",
+    IndustryChain.FOOD_BEVERAGE: "食品饮料",
+    IndustryChain.OTHER: "综合",
+}
 
 
 class LeavePeriod(BaseModel):

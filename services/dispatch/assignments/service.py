@@ -12,12 +12,18 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import assignment_store as store
-from services.dispatch.assignment_store import RoutingInput
-from services.dispatch.directory import local_today
-from services.dispatch.routing import Decision, Routing, RuleOutcome, route, to_supervisor
-from services.dispatch.store import officer_row
-from shared.envelope import utcnow
+from services.dispatch.assignments import store
+from services.dispatch.assignments.routing import (
+    Decision,
+    Routing,
+    RuleOutcome,
+    route,
+    to_supervisor,
+)
+from services.dispatch.assignments.store import RoutingInput
+from services.dispatch.directory.model import local_today
+from services.dispatch.directory.store import officer_row
+from shared.clock import utcnow
 from shared.events import (
     AppealAssigned,
     AppealReassigned,

@@ -15,18 +15,15 @@ from sqlalchemy import ColumnElement, Float, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.directory import DutyPost, LeavePeriod, on_leave
-from services.dispatch.routing import Candidate, EnterpriseInfo, Routing, RoutingContext
-from services.dispatch.store import (
-    assignments,
-    away_on,
-    departments,
-    duty,
-    enterprises,
-    officer_row,
-    officers,
-    returns,
+from services.dispatch.assignments.routing import (
+    Candidate,
+    EnterpriseInfo,
+    Routing,
+    RoutingContext,
 )
+from services.dispatch.directory.model import DutyPost, LeavePeriod, on_leave
+from services.dispatch.directory.store import away_on, duty_officer_id, officer_row
+from services.dispatch.tables import assignments, departments, enterprises, officers, returns
 from shared.vocabulary import Category, IndustryChain, OfficerRole
 
 # The rules take the least loaded of each group, so a few of the least loaded are enough.
@@ -96,12 +93,6 @@ async def _group(
         )
     ).all()
     return [_candidate(r, today) for r in rows]
-
-
-async def duty_officer_id(session: AsyncSession, post: DutyPost) -> str | None:
-    return (
-        await session.execute(select(duty.c.officer_id).where(duty.c.post == post.value))
-    ).scalar()
 
 
 async def _duty_supervisor(session: AsyncSession, today: date) -> Candidate | None:

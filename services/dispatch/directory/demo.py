@@ -18,7 +18,8 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from services.dispatch.directory import (
+from services.dispatch.directory.model import (
+    CHAIN_LABELS_ZH,
     Department,
     Directory,
     DutyPost,
@@ -64,13 +65,6 @@ CHAIN_ENTERPRISE_COUNTS: dict[IndustryChain, int] = {
     IndustryChain.OTHER: 180,
 }
 ENTERPRISE_COUNT = sum(CHAIN_ENTERPRISE_COUNTS.values())
-
-CHAIN_LABELS_ZH: dict[IndustryChain, str] = {
-    IndustryChain.NEV: "新能源汽车",
-    IndustryChain.BIOMEDICINE: "生物医药",
-    IndustryChain.FOOD_BEVERAGE: "食品饮料",
-    IndustryChain.OTHER: "综合",
-}
 
 COMMUNITY_WORKER_CATEGORIES: tuple[Category, ...] = (
     Category.DRAINAGE_ROADS,

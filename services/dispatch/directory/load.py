@@ -15,12 +15,17 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch import store
-from services.dispatch.directory import Department, Directory, DutyPost, Enterprise, Officer
-from shared.events import DepartmentChanged, DutyChanged, EnterpriseChanged, OfficerChanged
+from services.dispatch import tables
+from services.dispatch.directory import store
+from services.dispatch.directory.model import Directory, DutyPost
+from services.dispatch.directory.service import (
+    department_changed,
+    duty_changed,
+    enterprise_changed,
+    officer_changed,
+)
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
-SERVICE = "dispatch"
 # PostgreSQL takes at most 32,767 parameters per statement and an officer row has 15: upserts go
 # in batches so a directory of any size loads (still in the caller's one transaction).
 BATCH_SIZE = 1000
@@ -37,26 +42,6 @@ class LoadReport:
     enterprises_changed: int
     departments_changed: int = 0
     duty_changed: int = 0
-
-
-# --- the events, from the models -----------------------------------------------------------
-
-
-def officer_changed(officer: Officer) -> OfficerChanged:
-    # Capacity and load are dispatch's own business; the rest is what others keep a copy of.
-    return OfficerChanged(**officer.model_dump(exclude={"capacity"}))
-
-
-def enterprise_changed(enterprise: Enterprise) -> EnterpriseChanged:
-    return EnterpriseChanged(**enterprise.model_dump())
-
-
-def department_changed(department: Department) -> DepartmentChanged:
-    return DepartmentChanged(**department.model_dump())
-
-
-def duty_changed(post: DutyPost, officer_id: str) -> DutyChanged:
-    return DutyChanged(post=post.value, officer_id=officer_id)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -84,9 +69,9 @@ async def check_references(session: AsyncSession, directory: Directory) -> None:
                 f"department {department.department_id}"
             )
     known_departments = await store.existing_ids(
-        session, store.departments.c.department_id, by_department
+        session, tables.departments.c.department_id, by_department
     )
-    known_officers = await store.existing_ids(session, store.officers.c.officer_id, by_officer)
+    known_officers = await store.existing_ids(session, tables.officers.c.officer_id, by_officer)
     problems = [
         f"department {d!r} (named by {', '.join(sorted(who))}) is not in the directory"
         for d, who in sorted(by_department.items())
@@ -133,17 +118,17 @@ async def apply_directory(
             progress(done, total)
 
     changed_departments: list[str] = []
-    for batch in _batches(directory.departments, batch_size):
-        changed_departments += await store.upsert_departments(session, batch)
-        advanced(len(batch))
+    for department_batch in _batches(directory.departments, batch_size):
+        changed_departments += await store.upsert_departments(session, department_batch)
+        advanced(len(department_batch))
     changed_officers: list[str] = []
-    for batch in _batches(directory.officers, batch_size):
-        changed_officers += await store.upsert_officers(session, batch)
-        advanced(len(batch))
+    for officer_batch in _batches(directory.officers, batch_size):
+        changed_officers += await store.upsert_officers(session, officer_batch)
+        advanced(len(officer_batch))
     changed_enterprises: list[str] = []
-    for batch in _batches(directory.enterprises, batch_size):
-        changed_enterprises += await store.upsert_enterprises(session, batch)
-        advanced(len(batch))
+    for enterprise_batch in _batches(directory.enterprises, batch_size):
+        changed_enterprises += await store.upsert_enterprises(session, enterprise_batch)
+        advanced(len(enterprise_batch))
     changed_posts = await store.set_duty(session, directory.duty)
     if directory.duty:
         advanced(len(directory.duty))

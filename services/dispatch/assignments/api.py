@@ -23,8 +23,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.dispatch import assignment_store, store
-from services.dispatch.ownership import MAX_ASSISTANTS, Ownership, OwnershipError
+from services.dispatch import tables
+from services.dispatch.assignments import store as assignment_store
+from services.dispatch.assignments.service import MAX_ASSISTANTS, Ownership, OwnershipError
+from services.dispatch.directory import store
 from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep
 from shared.identity import (
     Principal,
@@ -216,7 +218,7 @@ async def list_returns(
     cursor: Cursor = None,
 ) -> Page[ReturnOut]:
     """Returns (退单), oldest first: `status=pending` is the duty dispatcher's work list."""
-    t = store.returns
+    t = tables.returns
     query = select(t)
     if status is not None:
         query = query.where(t.c.status == status)
@@ -256,6 +258,7 @@ async def decide_return(
             correlation_id=x_correlation_id or str(uuid4()),
         )
         row = await assignment_store.assignment_of(uow.session, appeal_id)
+    assert row is not None  # decide_return refused an appeal without an assignment
     return ReturnDecisionOut(appeal_id=appeal_id, decision=body.decision, officer_id=row.officer_id)
 
 

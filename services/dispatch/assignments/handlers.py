@@ -3,7 +3,7 @@ closures free capacity and officers' returns and tracking's reassignment request
 
 from __future__ import annotations
 
-from services.dispatch.ownership import Ownership
+from services.dispatch.assignments.service import Ownership
 from shared.consumer import Route
 from shared.envelope import Envelope
 from shared.events import (
