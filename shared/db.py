@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,3 +62,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def upsert_if_newer(
+    session: AsyncSession,
+    table: Table,
+    key: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    stamp: str = "updated_at",
+) -> None:
+    """Inserts the row, or updates it unless what it holds is newer (by `stamp`): a copy kept
+    from another service's events, where an older change heard late must not undo a newer one."""
+    statement = insert(table).values(**key, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={column: statement.excluded[column] for column in values},
+            where=table.c[stamp] <= statement.excluded[stamp],
+        )
+    )

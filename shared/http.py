@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.failures import DEPENDENCY_ERRORS, is_transient
 from shared.metrics import HTTP_UNAVAILABLE
+from shared.unit_of_work import UnitsOfWork
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,16 @@ async def _snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # For a read assembled from several queries that must agree with each other.
 SnapshotSessionDep = Annotated[AsyncSession, Depends(_snapshot_session)]
+
+
+def _units(request: Request) -> UnitsOfWork:
+    units: UnitsOfWork = request.app.state.runtime.units
+    return units
+
+
+# For a change: `async with units.begin() as uow:` — committed (with its events) before the
+# route answers.
+UnitsDep = Annotated[UnitsOfWork, Depends(_units)]
 
 
 def validation_error(field: str, message: str, location: str = "query") -> JSONResponse:

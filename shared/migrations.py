@@ -20,6 +20,13 @@ from shared.settings import Settings
 SERVICES = ("intake", "dispatch", "tracking", "notify")
 
 
+def metadata_of(service: str) -> MetaData:
+    """The service's tables (`services/<name>/tables.py`), as its migrations describe them."""
+    module = importlib.import_module(f"services.{service}.tables")
+    metadata: MetaData = module.metadata
+    return metadata
+
+
 def alembic_config(service: str, settings: Settings) -> Config:
     package = importlib.import_module(f"services.{service}")
     assert package.__file__ is not None  # a regular package, not a namespace

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Select, bindparam, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.http import BadCursor, Page, decode_cursor, encode_cursor
@@ -18,7 +18,7 @@ from shared.http import BadCursor, Page, decode_cursor, encode_cursor
 T = TypeVar("T")
 
 
-def _to_python(column: Column[Any], value: Any) -> Any:
+def _to_python(column: ColumnElement[Any], value: Any) -> Any:
     kind = column.type.python_type
     try:
         if kind is datetime:
@@ -33,7 +33,7 @@ def _to_python(column: Column[Any], value: Any) -> Any:
 async def paginate(
     session: AsyncSession,
     query: Select[Any],
-    order_by: Sequence[Column[Any]],
+    order_by: Sequence[ColumnElement[Any]],
     *,
     limit: int,
     cursor: str | None,

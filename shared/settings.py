@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     jwt_leeway_s: float = Field(30, ge=0)
     jwks_cache_s: float = Field(300, gt=0)
 
-    # Tracking's deadlines (services/tracking/deadlines.py, working_days.py): the working-day
+    # Tracking's deadlines (services/tracking/deadlines/): the working-day
     # overrides ops edit (YAML; unset: the file shipped with tracking) and the deadline policy
     # (YAML merged into the defaults; unset: the defaults).
     working_days_overrides_path: str | None = None
@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     satisfaction_counts: str = "satisfied,basically_satisfied"
     # The five-ones reminder goes out this many days before the month ends.
     five_ones_remind_days_before_month_end: int = Field(3, ge=0, le=27)
+    # The public status page (GET /v1/status/{code}?phone_last4=): wrong guesses allowed per
+    # tracking code and per client address in each window, across every tracking replica.
+    status_guesses_per_code: int = Field(5, ge=1, le=1000)
+    status_guesses_per_client: int = Field(30, ge=1, le=100_000)
+    status_guess_window_s: int = Field(900, ge=10, le=86_400)
 
     # Notify's words (zh-CN or en) and its clock: non-urgent SMS to appellants wait out the quiet
     # hours (local time; "off" for none).

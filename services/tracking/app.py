@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.tracking import (
-    access_log,
-    actions_api,
-    api,
-    cso_proposal_worker,
-    five_ones_api,
-    five_ones_handlers,
-    five_ones_worker,
-    handlers,
-    public_api,
-    reports_api,
-    search_api,
-    store,
-    unreasonable,
-)
-from services.tracking.lifecycle import Refused
-from services.tracking.scheduler import DeadlineScheduler
-from services.tracking.workflow import AppealWorkflow, Timekeeping
+from services.tracking import tables
+from services.tracking.access_log import api as access_log_api
+from services.tracking.appeals import api as appeals_api
+from services.tracking.appeals import handlers as appeals_handlers
+from services.tracking.appeals.appeal import NotYours
+from services.tracking.appeals.lifecycle import Refused
+from services.tracking.appeals.workflow import AppealWorkflow, UnknownAppeal
+from services.tracking.deadlines.scheduler import DeadlineScheduler
+from services.tracking.deadlines.timekeeping import Timekeeping
+from services.tracking.desk import api as desk_api
+from services.tracking.directory import handlers as directory_handlers
+from services.tracking.extensions import api as extensions_api
+from services.tracking.five_ones import api as five_ones_api
+from services.tracking.five_ones import handlers as five_ones_handlers
+from services.tracking.five_ones.worker import FiveOnesReminderWorker
+from services.tracking.public import api as public_api
+from services.tracking.reports import api as reports_api
+from services.tracking.reports.cso_reporters import CsoProposalWorker
+from services.tracking.reports.rates import parse_counted
+from services.tracking.search import api as search_api
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import (
@@ -36,12 +38,12 @@ NAME = "tracking"
 
 
 def build(settings: Settings) -> FastAPI:
-    runtime = ServiceRuntime(NAME, settings, store.metadata)
+    runtime = ServiceRuntime(NAME, settings, tables.metadata)
     # The one way appeals change (lifecycle, history, events, deadlines), whoever moves them.
     workflow = AppealWorkflow(Timekeeping.from_settings(settings))
-    runtime.consume(APPEALS_IMMEDIATE, handlers.received_routes(workflow))
-    runtime.consume(APPEALS_ASSIGNMENTS, handlers.assignment_routes(workflow))
-    runtime.consume(APPEALS_FOLLOW_UPS, handlers.follow_up_routes(workflow))
+    runtime.consume(APPEALS_IMMEDIATE, appeals_handlers.received_routes(workflow))
+    runtime.consume(APPEALS_ASSIGNMENTS, appeals_handlers.assignment_routes(workflow))
+    runtime.consume(APPEALS_FOLLOW_UPS, appeals_handlers.follow_up_routes(workflow))
     runtime.add_worker(
         DeadlineScheduler(
             runtime.units,
@@ -53,27 +55,21 @@ def build(settings: Settings) -> FastAPI:
     )
     # Its own copy of the officers (units decide who may read whose queue) and of the
     # enterprises with their CSOs (the five ones).
-    runtime.consume(
-        DIRECTORY_CHANGES,
-        {**handlers.directory_routes(), **five_ones_handlers.directory_routes()},
-    )
+    runtime.consume(DIRECTORY_CHANGES, directory_handlers.directory_routes())
     # CSOs' visits that found no problem: contacts for the five ones.
     runtime.consume(VISITS_LOGGED, five_ones_handlers.visit_routes())
-    runtime.add_worker(five_ones_worker.FiveOnesReminderWorker(runtime.units, settings))
+    runtime.add_worker(FiveOnesReminderWorker(runtime.units, settings))
     runtime.add_worker(
-        cso_proposal_worker.CsoProposalWorker(
-            runtime.units,
-            counted=cso_proposal_worker.parse_counted(settings.satisfaction_counts),
-        )
+        CsoProposalWorker(runtime.units, counted=parse_counted(settings.satisfaction_counts))
     )
     app = runtime.app(
-        actions_api.router,
         # GET /v1/appeals (search) and GET /v1/appeals/{appeal_id} are distinct paths: either
         # order works.
         search_api.router,
-        api.router,
-        unreasonable.router,
-        access_log.router,
+        appeals_api.router,
+        desk_api.router,
+        extensions_api.router,
+        access_log_api.router,
         public_api.router,
         five_ones_api.router,
         reports_api.router,
@@ -84,5 +80,7 @@ def build(settings: Settings) -> FastAPI:
         ),
     )
     app.state.workflow = workflow
-    app.add_exception_handler(Refused, actions_api.refused)
+    app.add_exception_handler(Refused, appeals_api.refused)
+    app.add_exception_handler(NotYours, appeals_api.not_yours)
+    app.add_exception_handler(UnknownAppeal, appeals_api.unknown)
     return app

@@ -15,7 +15,7 @@ import pytest
 from factories import assigned, envelope_of, received
 from harness import bearer, dev_token, sql
 
-from services.tracking import search_api
+from services.tracking.search import api as search_api
 from shared.db import Database
 from shared.events import Appellant
 from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE

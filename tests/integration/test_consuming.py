@@ -179,7 +179,7 @@ async def test_readiness_reports_each_consumer(settings, run_service, topics, wa
 
 
 async def test_inbox_records_a_batch_in_one_statement_and_reports_only_new_events(settings):
-    from services.tracking.store import inbox as table
+    from services.tracking.tables import inbox as table
     from shared.inbox import Inbox
 
     a, b, c = (envelope_of(received()) for _ in range(3))

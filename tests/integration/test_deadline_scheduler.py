@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from factories import assigned, envelope_of, received
 from sqlalchemy import func, select
 
-from services.tracking import handlers, store
-from services.tracking.lifecycle import Accept, Contact, Resolve
-from services.tracking.scheduler import DeadlineScheduler
-from services.tracking.workflow import AppealWorkflow, Timekeeping
+from services.tracking import tables as store
+from services.tracking.appeals import handlers
+from services.tracking.appeals.lifecycle import Accept, Contact, Resolve
+from services.tracking.appeals.workflow import AppealWorkflow
+from services.tracking.deadlines.scheduler import DeadlineScheduler
+from services.tracking.deadlines.timekeeping import Timekeeping
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.events import Event, FollowUpRecorded
@@ -153,8 +155,9 @@ async def test_reminders_and_the_warning_before_the_limit(settings):
 
 
 async def _act(db, workflow, appeal_id, action, at) -> None:
+    workflow.clock = lambda: at
     async with UnitsOfWork.of(db, store.metadata, producer="tracking").begin() as uow:
-        await workflow.act(uow, appeal_id, action, at=at, event_id=uuid4(), correlation_id="test")
+        await workflow.act(uow, appeal_id, action, correlation_id="test")
 
 
 async def test_a_follow_up_window_that_runs_out_closes_the_appeal_as_no_feedback(settings):

@@ -18,11 +18,19 @@ from factories import credit_code, envelope_of
 from harness import bearer, dev_token
 from sqlalchemy import func, insert, select
 
-from services.tracking import five_ones_store
-from services.tracking.five_ones import ZONE, Month
-from services.tracking.five_ones_worker import FiveOnesReminderWorker
-from services.tracking.store import appeals, cso_contacts, five_ones_reminders, inbox, outbox
-from services.tracking.store import metadata as tracking_metadata
+from services.tracking.directory import store as directory_store
+from services.tracking.five_ones import store as five_ones_store
+from services.tracking.five_ones.worker import FiveOnesReminderWorker
+from services.tracking.periods import Month
+from services.tracking.tables import (
+    appeals,
+    cso_contacts,
+    five_ones_reminders,
+    inbox,
+    outbox,
+)
+from services.tracking.tables import metadata as tracking_metadata
+from shared.clock import ZONE
 from shared.db import Database
 from shared.envelope import Envelope
 from shared.events import EnterpriseChanged, FiveOnesReminder, OfficerChanged, VisitLogged
@@ -221,7 +229,7 @@ async def _inbox_reached(db: Database, n: int) -> bool:
 async def test_a_contact_on_an_appeal_counts_only_for_the_enterprises_own_cso(db):
     at = _shanghai(20)
     async with db.transaction() as session:
-        await five_ones_store.save_enterprise(
+        await directory_store.save_enterprise(
             session,
             credit_code=A,
             name=NAMES[A],
@@ -256,7 +264,7 @@ async def test_two_replicas_send_each_reminder_once_and_none_before_the_day(sett
     november = Month(2026, 11)
     async with db.transaction() as session:
         for code, cso in ((A, "cso-1"), (B, "cso-2"), (C, "cso-3")):
-            await five_ones_store.save_enterprise(
+            await directory_store.save_enterprise(
                 session,
                 credit_code=code,
                 name=NAMES[code],

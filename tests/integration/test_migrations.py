@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.migrations import SERVICES
+from shared.migrations import SERVICES, metadata_of
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_migrations_match_the_models(settings, service):
-    metadata = importlib.import_module(f"services.{service}.store").metadata
+    metadata = metadata_of(service)
     engine = create_async_engine(settings.database_url)
     try:
         async with engine.connect() as conn:

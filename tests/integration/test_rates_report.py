@@ -16,8 +16,9 @@ import pytest
 from harness import bearer, dev_token
 from sqlalchemy import func, insert, select
 
-from services.tracking import store
-from services.tracking.cso_proposal_worker import CsoProposalWorker
+from services.tracking import tables as store
+from services.tracking.reports.cso_reporters import CsoProposalWorker
+from shared.clock import ZONE
 from shared.db import Database
 from shared.outbox import Outbox
 from shared.settings import Settings
@@ -227,6 +228,9 @@ async def test_rates_report_json_csv_groups_dates_and_who_may_read(settings, run
         bad_day = await tracking.get(RATES, params={"from": "2026-02-30", "to": "2026-03-01"})
         bad_group = await tracking.get(RATES, params={**MARCH, "group_by": "weather"})
         no_to = await tracking.get(RATES, params={"from": "2026-03-01"})
+        # Without `from` and `to`: the current month.
+        this_month = await tracking.get(RATES)
+        year_zero = await tracking.get(RATES, params={"from": "0001-01-01", "to": "0001-01-31"})
 
     assert whole.status_code == 200, whole.text
     body = whole.json()
@@ -308,7 +312,14 @@ async def test_rates_report_json_csv_groups_dates_and_who_may_read(settings, run
     assert _loc(reversed_range) == ["query", "from"]
     assert _loc(bad_day) == ["query", "from"]
     assert _loc(bad_group) == ["query", "group_by"]
-    assert _loc(no_to) == ["query", "to"]
+    # `from` alone: to the end of its month.
+    assert no_to.status_code == 200, no_to.text
+    assert (no_to.json()["to"], no_to.json()["overall"]["total"]) == ("2026-03-31", 4)
+    assert this_month.status_code == 200, this_month.text
+    today = datetime.now(ZONE).date()
+    assert this_month.json()["from"] == today.replace(day=1).isoformat()
+    assert this_month.json()["to"][:7] == today.isoformat()[:7]
+    assert _loc(year_zero) == ["query", "from"]
 
 
 # --- the CSO proposal ------------------------------------------------------------------------
@@ -373,7 +384,14 @@ async def test_the_proposal_is_stored_once_and_reports_are_recorded(settings, ru
     supervisor = bearer(dev_token("s1", ("supervisor",), "zone"))
     officer = bearer(dev_token("c1", ("officer",), "zone"))
     async with run_service("tracking") as tracking:
-        first = await tracking.get(REPORTERS, params={"month": "2026-03"})
+        # Reading a month that has begun stores nothing; proposing (POST) stores it.
+        looked = await tracking.get(REPORTERS, params={"month": "2026-03"})
+        stored_by_reading = await _proposals(settings)
+        first = await tracking.post(f"{REPORTERS}/2026-03")
+        proposed_again = await tracking.post(f"{REPORTERS}/2026-03")
+        not_begun = await tracking.post(f"{REPORTERS}/2099-01")
+        month_zero = await tracking.get(REPORTERS, params={"month": "0000-01"})
+        path_zero = await tracking.post(f"{REPORTERS}/0000-01")
         # Things move after the proposal: c1 reports, another report lands in February.
         recorded = await tracking.post(
             f"{REPORTERS}/2026-03/reported", json={"officer_id": "c3"}, headers=supervisor
@@ -397,8 +415,20 @@ async def test_the_proposal_is_stored_once_and_reports_are_recorded(settings, ru
             f"{REPORTERS}/2026-03/reported", json={"officer_id": "c1"}, headers=NO_TOKEN
         )
 
+    assert looked.status_code == 200, looked.text
+    assert (looked.json()["stored"], looked.json()["proposed_at"]) == (False, None)
+    # (The worker stores the current month's at start; March is the one read.)
+    assert "2026-03" not in {r.month for r in stored_by_reading}
     assert first.status_code == 200, first.text
     body = first.json()
+    # Proposing again changes nothing: the stored four stand.
+    assert proposed_again.json()["proposed_at"] == body["proposed_at"]
+    assert [o["officer_id"] for o in looked.json()["officers"]] == [
+        o["officer_id"] for o in body["officers"]
+    ]
+    assert _loc(not_begun) == ["path", "month"]
+    assert _loc(month_zero) == ["query", "month"]
+    assert _loc(path_zero) == ["path", "month"]
     # c2 reported this cycle; c3 and c5 tie at 0.65 (by id), then c1 (1.0), then c4 (none).
     assert [o["officer_id"] for o in body["officers"]] == ["c3", "c5", "c1", "c4"]
     assert [o["composite_rate"] for o in body["officers"]] == [0.65, 0.65, 1.0, None]

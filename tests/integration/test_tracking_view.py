@@ -115,7 +115,7 @@ async def test_merged_repeats_show_in_the_view_without_moving_the_status(
 
 
 async def _inbox_holds(settings, n: int) -> bool:
-    from services.tracking.store import inbox
+    from services.tracking.tables import inbox
 
     db = Database(settings)
     try:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.tracking.alarms import Alarm, DeadlineMarks, fire, next_fire_at
-from services.tracking.deadlines import Stage
+from services.tracking.deadlines.alarms import Alarm, DeadlineMarks, fire, next_fire_at
+from services.tracking.deadlines.policy import Stage
 
 T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import chinese_calendar
 import pytest
 
-from services.tracking.deadlines import (
+from services.tracking.deadlines.policy import (
     DeadlinePolicy,
     Dimension,
     ExtensionRefused,
@@ -19,7 +19,7 @@ from services.tracking.deadlines import (
     Stage,
     warning_instant,
 )
-from services.tracking.working_days import SHANGHAI, WorkingCalendar, end_of_day
+from services.tracking.deadlines.working_days import SHANGHAI, WorkingCalendar, end_of_day
 from shared.vocabulary import AppealType, Category, Urgency
 
 

@@ -7,17 +7,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.tracking.five_ones import (
-    ZONE,
+from services.tracking.five_ones.rules import (
     CsoFacts,
     EnterpriseRef,
-    Month,
     needs_reminder,
     reminder_day,
     reminder_due,
     status_of,
     statuses,
 )
+from services.tracking.periods import Month
+from shared.clock import ZONE
 
 
 def test_a_month_parses_and_prints_as_yyyy_mm() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.tracking.lifecycle import (
+from services.tracking.appeals.lifecycle import (
     ACTIONS,
     ALLOWED,
     EVENT_ACTIONS,
@@ -105,7 +105,7 @@ def test_every_pair_lands_where_the_table_says_or_is_refused_naming_the_status(
     status: AppealStatus, kind: type
 ) -> None:
     state = state_in(status)
-    if status in (S.ACCEPTED, S.IN_PROGRESS, S.REOPENED):
+    if status in (S.ACCEPTED, S.IN_PROGRESS):
         state = run(state, Contact(OFFICER, "phone"))  # so Resolve passes its guard
     action = example(kind)
     if (status, kind) in ALLOWED:
@@ -266,6 +266,7 @@ def test_the_second_reopening_is_escalated() -> None:
     bad = Satisfaction.UNSATISFIED
     state = run(
         state_in(S.REOPENED),
+        Accept(OFFICER),
         Contact(OFFICER, "visit"),
         Resolve(OFFICER, "second try"),
     )
@@ -276,6 +277,24 @@ def test_the_second_reopening_is_escalated() -> None:
     assert Escalation(OFFICER, 2) in outcome.effects
     # The supervisor may then move it elsewhere.
     assert run(outcome.state, Assign(OTHER)).status is S.ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        Contact(OFFICER, "phone"),
+        Progress(OFFICER, "on it"),
+        Resolve(OFFICER, "fixed"),
+        RequestExtension(OFFICER, 3, "parts"),
+    ],
+    ids=lambda a: type(a).__name__,
+)
+def test_a_reopened_appeal_is_accepted_again_before_anything_else(action: Action) -> None:
+    # 重办 is new work: its acknowledgement runs again, so nothing is done to it unaccepted.
+    with pytest.raises(Refused) as refused:
+        decide(state_in(S.REOPENED), action)
+    assert "accept it (签收) again first" in refused.value.reason
+    assert refused.value.status is S.REOPENED
 
 
 def test_a_reopened_appeal_can_be_acknowledged_again_and_resolved_after_a_fresh_contact() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.tracking.projection import (
+from services.tracking.appeals.record import (
     SUMMARY_CHARS,
     AppealRecord,
     ReturnDecision,

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from services.tracking.rates import (
+from services.tracking.periods import day_range
+from services.tracking.reports.rates import (
     GROUP_KEYS,
     AppealFacts,
     Ratio,
     Stage,
     composite,
     compute,
-    day_range,
     group,
     month_of,
     month_range,

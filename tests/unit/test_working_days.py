@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from services.tracking.working_days import (
+from services.tracking.deadlines.working_days import (
     DAY_END,
     SHANGHAI,
     CalendarConfigError,
@@ -163,7 +163,7 @@ def test_an_uncovered_year_is_estimated_from_the_holidays_package():
 def test_the_warning_is_logged_once_per_uncovered_year_and_counted(caplog):
     calendar = WorkingCalendar(primary=only_until_2026)
     before = {year: estimated(year) for year in (2030, 2031)}
-    with caplog.at_level(logging.WARNING, logger="services.tracking.working_days"):
+    with caplog.at_level(logging.WARNING, logger="services.tracking.deadlines.working_days"):
         for month in range(1, 13):
             calendar.is_working_day(date(2030, month, 15))
         calendar.add_working_days(at(2030, 12, 1), 40)  # runs into 2031
@@ -184,7 +184,7 @@ def test_a_failing_holidays_package_leaves_monday_to_friday(caplog):
         raise RuntimeError("no data")
 
     calendar = WorkingCalendar(primary=only_until_2026, estimate=broken)
-    with caplog.at_level(logging.WARNING, logger="services.tracking.working_days"):
+    with caplog.at_level(logging.WARNING, logger="services.tracking.deadlines.working_days"):
         assert calendar.is_working_day(date(2027, 1, 1))  # a Friday: nobody knows better
     assert not calendar.is_working_day(date(2027, 1, 2))
     assert calendar.source(date(2027, 1, 1)) is DaySource.WEEKDAYS
@@ -196,7 +196,7 @@ def test_a_broken_primary_source_is_logged_and_estimated(caplog):
         raise KeyError(day)
 
     calendar = WorkingCalendar(primary=broken)
-    with caplog.at_level(logging.WARNING, logger="services.tracking.working_days"):
+    with caplog.at_level(logging.WARNING, logger="services.tracking.deadlines.working_days"):
         assert not calendar.is_working_day(date(2026, 10, 1))  # `holidays` knows National Day
     assert calendar.source(date(2026, 10, 1)) is DaySource.ESTIMATED
     assert {r.levelname for r in caplog.records} == {"ERROR", "WARNING"}
@@ -238,7 +238,7 @@ def test_the_override_file_declares_working_days_and_days_off(tmp_path):
 def test_a_complete_year_in_the_override_file_is_not_estimated(caplog):
     overrides = {"days_off": [date(2027, 1, 1)], "complete_years": [2027]}
     calendar = WorkingCalendar(overrides, primary=only_until_2026)
-    with caplog.at_level(logging.WARNING, logger="services.tracking.working_days"):
+    with caplog.at_level(logging.WARNING, logger="services.tracking.deadlines.working_days"):
         assert not calendar.is_working_day(date(2027, 1, 1))
         assert calendar.is_working_day(date(2027, 10, 1))  # not declared off: Monday–Friday
     assert calendar.source(date(2027, 10, 1)) is DaySource.COMPLETE_YEAR

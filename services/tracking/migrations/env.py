@@ -1,4 +1,4 @@
-from services.tracking.store import metadata
+from services.tracking.tables import metadata
 from shared.migrations import run_env
 
 run_env(metadata)

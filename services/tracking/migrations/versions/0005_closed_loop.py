@@ -6,6 +6,8 @@ Revision ID: tracking_0005
 Revises: tracking_0004
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -22,7 +24,7 @@ ZERO = sa.text("0")
 EMPTY = sa.text("'[]'::jsonb")
 
 
-def _appeal_columns() -> list[sa.Column]:
+def _appeal_columns() -> list[sa.Column[Any]]:
     tz = sa.DateTime(timezone=True)
     return [
         sa.Column("appellant_name", sa.String(100)),

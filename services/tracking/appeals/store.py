@@ -1,0 +1,466 @@
+"""Appeals in Postgres. `PostgresAppeals` is the repository the workflow loads appeals from and
+stores their changes through: the one writer of an appeal's row, its history, its deadlines and
+its extension requests (tables.py), and of the events waiting for an appeal's receipt. The module's
+plain functions are the reads the views make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.tracking.appeals.appeal import (
+    Appeal,
+    Change,
+    ExtensionChange,
+    Milestones,
+    OfficerInfo,
+    PendingExtension,
+)
+from services.tracking.appeals.lifecycle import AppealState
+from services.tracking.appeals.record import AppealRecord, ReturnDecision, Submission
+from services.tracking.deadlines.alarms import Deadline
+from services.tracking.deadlines.policy import Dimension, Limit, Rule, Stage, StageDeadline
+from services.tracking.five_ones.store import record_appeal_contact
+from services.tracking.tables import (
+    appeals,
+    deadlines,
+    extensions,
+    history,
+    officers,
+    waiting_events,
+)
+from shared.envelope import Envelope
+from shared.vocabulary import AppealStatus
+
+RECORD_COLUMNS = [f.name for f in fields(AppealRecord) if f.name != "appeal_id"]
+# The lifecycle's state besides status and officer_id (which the record carries).
+STATE_COLUMNS = [f.name for f in fields(AppealState) if f.name not in ("status", "officer_id")]
+MILESTONE_COLUMNS = [f.name for f in fields(Milestones)]
+
+
+class AppealRepository(Protocol):
+    """Where the workflow keeps appeals (Postgres here, a dict in the unit tests)."""
+
+    async def lock(self, appeal_id: UUID, *, create: bool) -> Appeal | None:
+        """The appeal, locked for this transaction (two changes of one appeal take turns).
+        `create`: an appeal not heard of is made (a bare row to lock: an event about it may come
+        before its receipt); otherwise None."""
+
+    async def save(self, change: Change) -> None:
+        """Stores what `change` did: the appeal, its history, deadlines and extensions."""
+
+    async def park(self, appeal_id: UUID, topic: str, envelope: Envelope) -> None:
+        """Keeps an event heard before the appeal's receipt."""
+
+    async def unpark(self, appeal_id: UUID) -> list[tuple[str, Envelope]]:
+        """The events kept for the appeal, in the order they came, and forgets them."""
+
+    async def next_extension_id(self) -> int: ...
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Appeals with an alarm due by `now`, locked; those another transaction holds are
+        skipped (due again next round)."""
+
+    async def set_aside(self, appeal_id: UUID, now: datetime, until: datetime) -> None:
+        """The appeal's due alarms wait until `until` (they failed to fire)."""
+
+
+class PostgresAppeals:
+    def __init__(self, session: AsyncSession, *, reminder_every: timedelta) -> None:
+        self.session = session
+        self.reminder_every = reminder_every
+
+    # -- loading
+
+    async def lock(self, appeal_id: UUID, *, create: bool) -> Appeal | None:
+        lead = (
+            officers.c.supervisor_id.label("lead_supervisor_id"),
+            officers.c.unit.label("lead_unit"),
+        )
+        if create:
+            # One statement: the no-op update on conflict locks the existing row and returns it.
+            upsert = insert(appeals).values(appeal_id=appeal_id)
+            locked = (
+                upsert.on_conflict_do_update(
+                    index_elements=["appeal_id"], set_={"appeal_id": upsert.excluded.appeal_id}
+                )
+                .returning(*appeals.c)
+                .cte("locked")
+            )
+            query = select(locked, *lead).outerjoin(
+                officers, officers.c.officer_id == locked.c.officer_id
+            )
+        else:
+            query = (
+                select(appeals, *lead)
+                .outerjoin(officers, officers.c.officer_id == appeals.c.officer_id)
+                .where(appeals.c.appeal_id == appeal_id)
+                .with_for_update(of=appeals)
+            )
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        stages = await self.session.execute(
+            select(deadlines).where(deadlines.c.appeal_id == appeal_id)
+        )
+        pending = (
+            await self.session.execute(
+                select(extensions).where(
+                    extensions.c.appeal_id == appeal_id, extensions.c.status == "pending"
+                )
+            )
+        ).first()
+        officer = (
+            OfficerInfo(row.officer_id, row.lead_supervisor_id, row.lead_unit)
+            if row.officer_id is not None
+            else None
+        )
+        return Appeal(
+            appeal_id=appeal_id,
+            record=record_from_row(row),
+            state=state_from_row(row),
+            milestones=Milestones(**{name: getattr(row, name) for name in MILESTONE_COLUMNS}),
+            deadlines={Stage(r.stage): deadline_of(r) for r in stages},
+            pending_extension=None if pending is None else pending_of(pending),
+            officer=officer,
+        )
+
+    # -- storing
+
+    async def save(self, change: Change) -> None:
+        before, after = change.before, change.after
+        appeal_id = after.appeal_id
+        due_at, due_stage = after.due()
+        if (
+            after.record != before.record
+            or after.state != before.state
+            or after.milestones != before.milestones
+            or (due_at, due_stage) != before.due()
+        ):
+            await self.session.execute(
+                appeals.update()
+                .where(appeals.c.appeal_id == appeal_id)
+                .values(
+                    **appeal_values(after),
+                    due_at=due_at,
+                    due_stage=None if due_stage is None else due_stage.value,
+                    updated_at=func.now(),
+                )
+            )
+        status, was = after.state.status, before.state.status
+        rows = []
+        for stage, deadline in after.deadlines.items():
+            old = before.deadlines.get(stage)
+            fires = deadline.next_fire_at(status, self.reminder_every)
+            if old == deadline and (old.next_fire_at(was, self.reminder_every) == fires):
+                continue
+            rows.append(deadline_values(appeal_id, deadline, fires))
+        if rows:
+            statement = insert(deadlines).values(rows)
+            fresh = [k for k in rows[0] if k not in ("appeal_id", "stage")]
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["appeal_id", "stage"],
+                    set_={**{k: statement.excluded[k] for k in fresh}, "updated_at": func.now()},
+                )
+            )
+        if change.history:
+            await self.session.execute(
+                insert(history)
+                .values(
+                    [
+                        {
+                            "appeal_id": appeal_id,
+                            "event_id": line.entry_id,
+                            "kind": line.kind,
+                            "status": line.status.value,
+                            "occurred_at": line.at,
+                            "actor": line.actor,
+                            "note": line.note,
+                        }
+                        for line in change.history
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        for extension in change.extensions:
+            await self._save_extension(appeal_id, extension)
+        for contact in change.cso_contacts:
+            await record_appeal_contact(
+                self.session,
+                ref=contact.ref,
+                officer_id=contact.officer_id,
+                credit_code=contact.credit_code,
+                contacted_at=contact.contacted_at,
+            )
+
+    async def _save_extension(self, appeal_id: UUID, change: ExtensionChange) -> None:
+        request = change.request
+        if change.status == "pending":
+            await self.session.execute(
+                insert(extensions).values(
+                    id=request.extension_id,
+                    appeal_id=appeal_id,
+                    stage=request.stage.value,
+                    working_days=request.working_days,
+                    reason=request.reason,
+                    requested_by=request.requested_by,
+                    requested_at=request.requested_at,
+                    status="pending",
+                    previous_due_at=request.previous_due_at,
+                )
+            )
+            return
+        await self.session.execute(
+            extensions.update()
+            .where(extensions.c.id == request.extension_id)
+            .values(
+                status=change.status,
+                decided_by=change.decided_by,
+                decided_at=change.decided_at,
+                note=change.note,
+                new_due_at=change.new_due_at,
+            )
+        )
+
+    async def park(self, appeal_id: UUID, topic: str, envelope: Envelope) -> None:
+        await self.session.execute(
+            insert(waiting_events).values(
+                appeal_id=appeal_id, topic=topic, envelope=envelope.model_dump(mode="json")
+            )
+        )
+
+    async def unpark(self, appeal_id: UUID) -> list[tuple[str, Envelope]]:
+        rows = await self.session.execute(
+            delete(waiting_events)
+            .where(waiting_events.c.appeal_id == appeal_id)
+            .returning(waiting_events.c.id, waiting_events.c.topic, waiting_events.c.envelope)
+        )
+        return [
+            (r.topic, Envelope.model_validate(r.envelope)) for r in sorted(rows, key=lambda r: r.id)
+        ]
+
+    async def next_extension_id(self) -> int:
+        return int(
+            await self.session.scalar(
+                text("SELECT nextval(pg_get_serial_sequence('tracking.extensions', 'id'))")
+            )
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        due = (
+            select(deadlines.c.appeal_id)
+            .where(deadlines.c.next_fire_at <= now)
+            .order_by(deadlines.c.next_fire_at)
+            .limit(limit)
+        )
+        rows = await self.session.execute(
+            select(appeals.c.appeal_id)
+            .where(appeals.c.appeal_id.in_(due.scalar_subquery()))
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.scalars())
+
+    async def set_aside(self, appeal_id: UUID, now: datetime, until: datetime) -> None:
+        await self.session.execute(
+            update(deadlines)
+            .where(deadlines.c.appeal_id == appeal_id, deadlines.c.next_fire_at <= now)
+            .values(next_fire_at=until)
+        )
+
+
+# --- rows ↔ the appeal -------------------------------------------------------------------------
+
+
+def record_from_row(row: Any) -> AppealRecord:
+    values: dict[str, Any] = {name: getattr(row, name) for name in RECORD_COLUMNS}
+    values["status"] = None if row.status is None else AppealStatus(row.status)
+    values["classified_by"] = dict(row.classified_by)
+    values["submissions"] = tuple(submission_from_json(s) for s in row.submissions)
+    values["assistant_officer_ids"] = tuple(row.assistant_officer_ids)
+    decision = row.last_return_decision
+    values["last_return_decision"] = None if decision is None else decision_from_json(decision)
+    return AppealRecord(appeal_id=str(row.appeal_id), **values)
+
+
+def state_from_row(row: Any) -> AppealState:
+    """A bare row (status NULL) is an appeal that is, as far as the lifecycle goes, received."""
+    values: dict[str, Any] = {name: getattr(row, name) for name in STATE_COLUMNS}
+    values["follow_up_refs"] = tuple(row.follow_up_refs)
+    before = row.status_before_return
+    values["status_before_return"] = None if before is None else AppealStatus(before)
+    return AppealState(
+        status=AppealStatus(row.status) if row.status else AppealStatus.RECEIVED,
+        officer_id=row.officer_id,
+        **values,
+    )
+
+
+def appeal_values(appeal: Appeal) -> dict[str, Any]:
+    """The row's columns (field by field, not asdict(): JSONB gets plain JSON, ISO times)."""
+    record, state = appeal.record, appeal.state
+    values: dict[str, Any] = {name: getattr(record, name) for name in RECORD_COLUMNS}
+    values["classified_by"] = dict(record.classified_by)
+    values["submissions"] = [submission_to_json(s) for s in record.submissions]
+    values["assistant_officer_ids"] = list(record.assistant_officer_ids)
+    decision = record.last_return_decision
+    values["last_return_decision"] = None if decision is None else decision_to_json(decision)
+    values.update({name: getattr(state, name) for name in STATE_COLUMNS})
+    values["follow_up_refs"] = list(state.follow_up_refs)
+    values["status"] = state.status.value if appeal.received else None
+    values["officer_id"] = state.officer_id
+    values.update({name: getattr(appeal.milestones, name) for name in MILESTONE_COLUMNS})
+    return values
+
+
+def deadline_of(row: Any) -> Deadline:
+    """Back from the row (the candidates that lost are not kept: the reason says them)."""
+    rule = Rule(Dimension(row.rule_dimension), row.rule_value, Limit.parse(row.rule_limit))
+    due = StageDeadline(
+        stage=Stage(row.stage),
+        start=row.start_at,
+        start_basis=row.start_basis,
+        due_at=row.due_at,
+        rule=rule,
+        candidates=(),
+        warn_at=row.warn_at,
+        public_notice_at=row.public_notice_at,
+        capped_by=Stage(row.capped_by) if row.capped_by else None,
+    )
+    return Deadline(
+        due=due,
+        reason=row.reason,
+        extensions=tuple(row.extensions),
+        met_at=row.met_at,
+        reminders_sent=row.reminders_sent,
+        warned_at=row.warned_at,
+        urged_at=row.urged_at,
+        noticed_at=row.noticed_at,
+    )
+
+
+def deadline_values(
+    appeal_id: UUID, deadline: Deadline, next_fire_at: datetime | None
+) -> dict[str, Any]:
+    due = deadline.due
+    return {
+        "appeal_id": appeal_id,
+        "stage": due.stage.value,
+        "start_at": due.start,
+        "start_basis": due.start_basis,
+        "due_at": due.due_at,
+        "warn_at": due.warn_at,
+        "public_notice_at": due.public_notice_at,
+        "rule_dimension": due.rule.dimension.value,
+        "rule_value": due.rule.value,
+        "rule_limit": str(due.rule.limit),
+        "capped_by": due.capped_by.value if due.capped_by else None,
+        "reason": deadline.reason[:1000],
+        "extensions": list(deadline.extensions),
+        "met_at": deadline.met_at,
+        "reminders_sent": deadline.reminders_sent,
+        "warned_at": deadline.warned_at,
+        "urged_at": deadline.urged_at,
+        "noticed_at": deadline.noticed_at,
+        "next_fire_at": next_fire_at,
+    }
+
+
+def pending_of(row: Any) -> PendingExtension:
+    return PendingExtension(
+        extension_id=row.id,
+        stage=Stage(row.stage),
+        working_days=row.working_days,
+        reason=row.reason,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        previous_due_at=row.previous_due_at,
+    )
+
+
+def decision_to_json(d: ReturnDecision) -> dict[str, Any]:
+    return {
+        "officer_id": d.officer_id,
+        "decision": d.decision,
+        "decided_by": d.decided_by,
+        "automatic": d.automatic,
+        "note": d.note,
+        "decided_at": d.decided_at.isoformat(),
+    }
+
+
+def decision_from_json(data: dict[str, Any]) -> ReturnDecision:
+    return ReturnDecision(
+        officer_id=data["officer_id"],
+        decision=data["decision"],
+        decided_by=data["decided_by"],
+        automatic=bool(data.get("automatic", False)),
+        note=data.get("note", ""),
+        decided_at=datetime.fromisoformat(data["decided_at"]),
+    )
+
+
+def submission_to_json(s: Submission) -> dict[str, Any]:
+    return {
+        "kind": s.kind,
+        "channel": s.channel,
+        "external_id": s.external_id,
+        "at": s.at.isoformat(),
+        "score": s.score,
+        "reason": s.reason,
+    }
+
+
+def submission_from_json(data: dict[str, Any]) -> Submission:
+    return Submission(
+        kind=data["kind"],
+        channel=data["channel"],
+        external_id=data["external_id"],
+        at=datetime.fromisoformat(data["at"]),
+        score=data.get("score"),
+        reason=data.get("reason"),
+    )
+
+
+# --- reads for the views -----------------------------------------------------------------------
+
+
+async def appeal_row(session: AsyncSession, appeal_id: UUID) -> Any:
+    """The appeal's row, or None (a bare row of an appeal not received yet counts as none)."""
+    row = (await session.execute(select(appeals).where(appeals.c.appeal_id == appeal_id))).first()
+    return None if row is None or row.status is None else row
+
+
+async def history_of(session: AsyncSession, appeal_id: UUID) -> Sequence[Any]:
+    # Ordered by when things happened, not when tracking heard of them: the same for any
+    # arrival order.
+    return (
+        await session.execute(
+            select(history)
+            .where(history.c.appeal_id == appeal_id)
+            .order_by(history.c.occurred_at, history.c.id)
+        )
+    ).all()
+
+
+async def deadline_rows(session: AsyncSession, appeal_id: UUID) -> Sequence[Any]:
+    return (
+        await session.execute(select(deadlines).where(deadlines.c.appeal_id == appeal_id))
+    ).all()
+
+
+async def extension_rows(session: AsyncSession, appeal_id: UUID) -> Sequence[Any]:
+    return (
+        await session.execute(
+            select(extensions)
+            .where(extensions.c.appeal_id == appeal_id)
+            .order_by(extensions.c.requested_at, extensions.c.id)
+        )
+    ).all()
