@@ -217,7 +217,8 @@ def load_overrides(source: str | Path) -> CalendarOverrides:
 
 def shipped_overrides() -> CalendarOverrides:
     """The override file shipped with tracking (`working_days_overrides.yaml` beside this)."""
-    text = resources.files("services.tracking.deadlines").joinpath(OVERRIDES_RESOURCE).read_text("utf-8")
+    here = resources.files("services.tracking.deadlines")
+    text = here.joinpath(OVERRIDES_RESOURCE).read_text("utf-8")
     return load_overrides(text)
 
 
