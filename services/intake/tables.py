@@ -29,12 +29,16 @@ appeals = Table(
     Column("submission", JSONB, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("channel", "external_id", name="uq_appeals_channel_external_id"),
-    # Who raised it (for finding repeats) and whether tracking has closed it (from
-    # appeals.lifecycle; intake never reads tracking's tables).
+    # Who raised it (for finding repeats) and where tracking has it (from appeals.lifecycle;
+    # intake never reads tracking's tables): closed ones take no repeats, and a follow-up
+    # result is taken only while the appeal is resolved. `status_changed_at` is the
+    # `changed_at` of the status kept, so an older change heard late never rolls it back.
     Column("phone", String(32), nullable=True, index=True),
     Column("enterprise_credit_code", String(18), nullable=True, index=True),
     Column("classification", JSONB, nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
 )
 # Every submission intake answered, by (channel, external_id): a retry gets the same answer, a
 # receipt can be looked up, and each channel that raised an appeal is known.

@@ -276,7 +276,42 @@ async def test_a_visit_without_a_problem_is_logged_not_an_appeal(run_service, to
     assert appeals == []
 
 
-async def test_follow_ups_are_signed_checked_and_published(run_service, topics):
+FOLLOW_UPS_PATH = "/v1/channels/hotline_12345/follow-ups"
+RESULT = {"contacted": True, "solved": True, "satisfaction": "satisfied", "note": "已修好"}
+
+
+async def tell_intake(topics, db, wait_until, *events: AppealStatusChanged) -> None:
+    """Sends tracking's status changes on appeals.lifecycle and waits until intake handled the
+    last one (its inbox holds the event id): the appeal's events share a partition, so every
+    earlier one was handled too."""
+    from sqlalchemy import select
+
+    from services.intake.tables import inbox
+
+    envelopes = [envelope_of(event) for event in events]
+    for env in envelopes:
+        await topics.send(APPEALS_LIFECYCLE, env.to_bytes(), env.key)
+
+    async def handled() -> bool:
+        async with db.transaction() as session:
+            query = select(inbox.c.event_id).where(inbox.c.event_id == envelopes[-1].event_id)
+            return await session.scalar(query) is not None
+
+    await wait_until(handled, timeout_s=30)
+
+
+def status_changed(
+    appeal_id: str, from_status: AppealStatus, to_status: AppealStatus, at: str
+) -> AppealStatusChanged:
+    return AppealStatusChanged(
+        appeal_id=uuid.UUID(appeal_id),
+        from_status=from_status,
+        to_status=to_status,
+        changed_at=at,
+    )
+
+
+async def test_follow_ups_are_signed_checked_and_published(run_service, topics, db, wait_until):
     async with run_service("intake") as intake:
         first = await post_signed(
             intake,
@@ -284,24 +319,32 @@ async def test_follow_ups_are_signed_checked_and_published(run_service, topics):
             work_order(phone(), LIGHTS),
             "hotline_12345",
         )
-        code = first.json()["tracking_code"]
-        path = "/v1/channels/hotline_12345/follow-ups"
+        code, appeal_id = first.json()["tracking_code"], first.json()["appeal_id"]
+        await tell_intake(
+            topics,
+            db,
+            wait_until,
+            status_changed(
+                appeal_id, AppealStatus.IN_PROGRESS, AppealStatus.RESOLVED, "2026-11-27T12:00+08:00"
+            ),
+        )
         spoken = code.lower().replace("-", " ")  # as read out over the phone
-        result = {"contacted": True, "solved": True, "satisfaction": "satisfied", "note": "已修好"}
-        ok = await post_signed(intake, path, {"tracking_code": spoken, **result}, "hotline_12345")
+        ok = await post_signed(
+            intake, FOLLOW_UPS_PATH, {"tracking_code": spoken, **RESULT}, "hotline_12345"
+        )
         both = await post_signed(
             intake,
-            path,
-            {"tracking_code": code, "appeal_id": first.json()["appeal_id"], **result},
+            FOLLOW_UPS_PATH,
+            {"tracking_code": code, "appeal_id": appeal_id, **RESULT},
             "hotline_12345",
         )
         missing = await post_signed(
-            intake, path, {"appeal_id": str(uuid.uuid4()), **result}, "hotline_12345"
+            intake, FOLLOW_UPS_PATH, {"appeal_id": str(uuid.uuid4()), **RESULT}, "hotline_12345"
         )
-        unsigned = await intake.post(path, json={"tracking_code": code, **result})
+        unsigned = await intake.post(FOLLOW_UPS_PATH, json={"tracking_code": code, **RESULT})
         published = await topics.read(APPEALS_FOLLOW_UPS, at_least=1)
     assert ok.status_code == 202, ok.text
-    assert ok.json()["appeal_id"] == first.json()["appeal_id"]
+    assert ok.json()["appeal_id"] == appeal_id
     assert both.status_code == 422
     assert missing.status_code == 404 and missing.json()["detail"][0]["loc"] == [
         "body",
@@ -310,6 +353,83 @@ async def test_follow_ups_are_signed_checked_and_published(run_service, topics):
     assert unsigned.status_code == 401
     assert len(published) == 1
     assert published[0].json()["payload"]["satisfaction"] == "satisfied"
+
+
+async def test_a_follow_up_is_taken_only_while_the_appeal_awaits_one(
+    run_service, topics, db, wait_until
+):
+    """Intake keeps each appeal's status from appeals.lifecycle (the latest change wins) and
+    answers 409 with the status and why, rather than a 202 that tracking would refuse."""
+    notes = iter(range(1000))
+
+    async def follow_up(**reference: str) -> Any:
+        # A new note each time: the same bytes signed in the same second would be a replay.
+        body = {**reference, **RESULT, "note": f"回访 {next(notes)}"}
+        return await post_signed(intake, FOLLOW_UPS_PATH, body, "hotline_12345")
+
+    async with run_service("intake") as intake:
+        first = await post_signed(
+            intake,
+            "/v1/channels/hotline_12345/appeals",
+            work_order(phone(), LIGHTS),
+            "hotline_12345",
+        )
+        appeal_id, code = first.json()["appeal_id"], first.json()["tracking_code"]
+        just_received = await follow_up(appeal_id=appeal_id)
+        await tell_intake(
+            topics,
+            db,
+            wait_until,
+            status_changed(
+                appeal_id, AppealStatus.ACCEPTED, AppealStatus.IN_PROGRESS, "2026-11-27T10:00+08:00"
+            ),
+        )
+        in_progress = await follow_up(tracking_code=code)
+        # Resolved, then an older change heard late (a replay from the DLQ, say): it does not
+        # roll the status back.
+        await tell_intake(
+            topics,
+            db,
+            wait_until,
+            status_changed(
+                appeal_id, AppealStatus.IN_PROGRESS, AppealStatus.RESOLVED, "2026-11-27T12:00+08:00"
+            ),
+            status_changed(
+                appeal_id, AppealStatus.ACCEPTED, AppealStatus.IN_PROGRESS, "2026-11-27T10:00+08:00"
+            ),
+        )
+        resolved = await follow_up(appeal_id=appeal_id)
+        await tell_intake(
+            topics,
+            db,
+            wait_until,
+            status_changed(
+                appeal_id, AppealStatus.RESOLVED, AppealStatus.CLOSED, "2026-11-27T12:30+08:00"
+            ),
+        )
+        closed = await follow_up(appeal_id=appeal_id)
+        published = await topics.read(APPEALS_FOLLOW_UPS, at_least=1)
+
+    assert just_received.status_code == 409, just_received.text
+    assert just_received.json() == {
+        "detail": [
+            {
+                "loc": ["body", "appeal_id"],
+                "msg": "the appeal is received, not resolved: a follow-up result is taken only "
+                "while it awaits one",
+                "type": "conflict",
+            }
+        ],
+        "status": "received",
+    }
+    assert in_progress.status_code == 409, in_progress.text
+    assert in_progress.json()["status"] == "in_progress"
+    assert in_progress.json()["detail"][0]["loc"] == ["body", "tracking_code"]
+    assert "the appeal is in_progress, not resolved" in in_progress.json()["detail"][0]["msg"]
+    assert resolved.status_code == 202, resolved.text
+    assert closed.status_code == 409 and closed.json()["status"] == "closed"
+    # Only the result taken reached tracking.
+    assert [p.json()["payload"]["note"] for p in published] == ["回访 2"]
 
 
 async def test_outside_development_the_unified_form_needs_a_signature(settings, db):

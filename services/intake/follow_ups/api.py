@@ -6,11 +6,17 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.channel_keys.dependencies import GuardedRoute, Signed
 from services.intake.channel_keys.keys import Scope
-from services.intake.follow_ups.service import FollowUpResult, UnknownAppeal, record_follow_up
+from services.intake.follow_ups.service import (
+    FollowUpResult,
+    NotAwaitingFollowUp,
+    UnknownAppeal,
+    record_follow_up,
+)
 from services.intake.tracking_codes.codes import normalise_tracking_code
 from shared.http import CorrelationId
 from shared.unit_of_work import UnitsOfWork
@@ -64,6 +70,10 @@ def _units(request: Request) -> UnitsOfWork:
         401: {"description": "Missing, wrong, stale or replayed signature"},
         403: {"description": "The key belongs to another channel or lacks the scope"},
         404: {"description": "No such appeal"},
+        409: {
+            "description": "The appeal is not resolved, so it awaits no follow-up result; "
+            "`status` says where it is and `detail` why"
+        },
         422: {"description": "Invalid result; `detail` names each failing field"},
     },
     dependencies=[Depends(Signed(Scope.FOLLOW_UP))],
@@ -73,8 +83,10 @@ async def record(
     body: FollowUpIn,
     request: Request,
     x_correlation_id: CorrelationId = None,
-) -> FollowUpAccepted:
-    """Published as FollowUpRecorded on appeals.follow-ups; tracking closes the loop with it."""
+) -> FollowUpAccepted | JSONResponse:
+    """Published as FollowUpRecorded on appeals.follow-ups; tracking closes the loop with it.
+    Taken only while the appeal is resolved (as intake last heard from tracking): otherwise
+    409, naming the status."""
     result = FollowUpResult(
         channel=channel,
         appeal_id=body.appeal_id,
@@ -95,4 +107,14 @@ async def record(
                 {"loc": ["body", body.reference], "msg": "no such appeal", "type": "not_found"}
             ],
         ) from None
+    except NotAwaitingFollowUp as refused:
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={
+                "detail": [
+                    {"loc": ["body", body.reference], "msg": refused.reason, "type": "conflict"}
+                ],
+                "status": refused.status.value,
+            },
+        )
     return FollowUpAccepted(appeal_id=appeal_id)

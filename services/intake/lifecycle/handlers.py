@@ -1,5 +1,6 @@
-"""Intake's consumer of appeals.lifecycle: it follows closures into its own view, so that only
-appeals still open can absorb a repeated submission."""
+"""Intake's consumer of appeals.lifecycle: it keeps each appeal's status (a follow-up result is
+taken only while the appeal awaits one) and its closure (only appeals still open absorb a
+repeated submission)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.vocabulary import AppealStatus
 async def on_status_changed(
     uow: UnitOfWork, envelope: Envelope, event: AppealStatusChanged
 ) -> None:
+    await store.record_status(uow.session, event.appeal_id, event.to_status, event.changed_at)
     if event.to_status == AppealStatus.CLOSED:
         await store.mark_closed(uow.session, event.appeal_id, event.changed_at)
 

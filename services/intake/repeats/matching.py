@@ -173,8 +173,8 @@ def find_duplicate(
         threshold=threshold,
         matched_on=matched_on,
         shared_phrases=phrases,
-        reason=_reason_zh(appeal, matched_on, score, threshold, phrases, my_phone, my_code),
-        reason_en=_reason_en(appeal, matched_on, score, threshold, phrases, my_phone, my_code),
+        reason=_reason(_ZH, appeal, matched_on, score, threshold, phrases, my_phone, my_code),
+        reason_en=_reason(_EN, appeal, matched_on, score, threshold, phrases, my_phone, my_code),
     )
 
 
@@ -226,54 +226,60 @@ def _code_key(code: str | None) -> str | None:
     return unicodedata.normalize("NFKC", code).strip().upper() or None
 
 
-def _who_zh(matched_on: tuple[str, ...], phone: str | None, code: str | None) -> str:
-    parts = []
+@dataclass(frozen=True, slots=True)
+class _Wording:
+    """How a reason reads in one language."""
+
+    phone: str
+    credit_code: str
+    between_who: str
+    between_phrases: str
+    more_phrases: str
+    sentence: str  # with {code}, {who}, {score}, {threshold}, {phrases}
+
+
+_ZH = _Wording(
+    phone="手机 {}",
+    credit_code="统一社会信用代码 {}",
+    between_who="；",
+    between_phrases="",
+    more_phrases="…",
+    sentence="与 {code} 同一诉求人（{who}），"
+    "内容相似度 {score:.2f} ≥ {threshold:.2f}（共有{phrases}）",
+)
+_EN = _Wording(
+    phone="phone {}",
+    credit_code="credit code {}",
+    between_who="; ",
+    between_phrases=", ",
+    more_phrases=", …",
+    sentence="same appellant as {code} ({who}), "
+    "content similarity {score:.2f} >= {threshold:.2f} (shared: {phrases})",
+)
+
+
+def _reason(
+    wording: _Wording,
+    appeal: OpenAppeal,
+    matched_on: tuple[str, ...],
+    score: float,
+    threshold: float,
+    phrases: tuple[str, ...],
+    phone: str | None,
+    code: str | None,
+) -> str:
+    who = []
     if "phone" in matched_on and phone:
-        parts.append(f"手机 {mask_phone(phone)}")
+        who.append(wording.phone.format(mask_phone(phone)))
     if "enterprise_credit_code" in matched_on and code:
         # A credit code is public (国家企业信用信息公示系统); it is not masked.
-        parts.append(f"统一社会信用代码 {code}")
-    return "；".join(parts)
-
-
-def _who_en(matched_on: tuple[str, ...], phone: str | None, code: str | None) -> str:
-    parts = []
-    if "phone" in matched_on and phone:
-        parts.append(f"phone {mask_phone(phone)}")
-    if "enterprise_credit_code" in matched_on and code:
-        parts.append(f"credit code {code}")
-    return "; ".join(parts)
-
-
-def _reason_zh(
-    appeal: OpenAppeal,
-    matched_on: tuple[str, ...],
-    score: float,
-    threshold: float,
-    phrases: tuple[str, ...],
-    phone: str | None,
-    code: str | None,
-) -> str:
-    quoted = "".join(f"“{p}”" for p in phrases[:_SHOWN_PHRASES])
-    more = "…" if len(phrases) > _SHOWN_PHRASES else ""
-    return (
-        f"与 {appeal.tracking_code} 同一诉求人（{_who_zh(matched_on, phone, code)}），"
-        f"内容相似度 {score:.2f} ≥ {threshold:.2f}（共有{quoted}{more}）"
-    )
-
-
-def _reason_en(
-    appeal: OpenAppeal,
-    matched_on: tuple[str, ...],
-    score: float,
-    threshold: float,
-    phrases: tuple[str, ...],
-    phone: str | None,
-    code: str | None,
-) -> str:
-    quoted = ", ".join(f"“{p}”" for p in phrases[:_SHOWN_PHRASES])
-    more = ", …" if len(phrases) > _SHOWN_PHRASES else ""
-    return (
-        f"same appellant as {appeal.tracking_code} ({_who_en(matched_on, phone, code)}), "
-        f"content similarity {score:.2f} >= {threshold:.2f} (shared: {quoted}{more})"
+        who.append(wording.credit_code.format(code))
+    quoted = wording.between_phrases.join(f"“{p}”" for p in phrases[:_SHOWN_PHRASES])
+    more = wording.more_phrases if len(phrases) > _SHOWN_PHRASES else ""
+    return wording.sentence.format(
+        code=appeal.tracking_code,
+        who=wording.between_who.join(who),
+        score=score,
+        threshold=threshold,
+        phrases=quoted + more,
     )

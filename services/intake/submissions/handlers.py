@@ -77,15 +77,7 @@ def _external_id(channel: Channel, payload: dict[str, Any]) -> str | None:
 def _receipt_event(
     channel: Channel, external_id: str | None, receipt: Receipt
 ) -> SubmissionReceipt:
-    return SubmissionReceipt(
-        channel=channel,
-        external_id=external_id,
-        status=receipt.status,
-        appeal_id=receipt.appeal_id,
-        tracking_code=receipt.tracking_code,
-        visit_id=receipt.visit_id,
-        reason=receipt.reason,
-    )
+    return SubmissionReceipt(channel=channel, external_id=external_id, **receipt.model_dump())
 
 
 def inbound_routes(intake: Intake) -> dict[str, Route]:

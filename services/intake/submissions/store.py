@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.submissions.form import AppealSubmission
 from services.intake.tables import AnyRow, appeals, submissions
+from shared.vocabulary import AppealStatus
 
 
 async def insert_appeal(
@@ -35,6 +36,9 @@ async def insert_appeal(
             phone=appellant.phone,
             enterprise_credit_code=appellant.enterprise_credit_code,
             classification=classification,
+            # Until tracking announces anything. No time with it: whatever tracking says next
+            # wins, whichever way the two services' clocks differ.
+            status=AppealStatus.RECEIVED,
         )
     )
 
