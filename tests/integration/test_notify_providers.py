@@ -236,37 +236,6 @@ async def test_a_webhook_posts_the_body_signed(receiver):
     )
 
 
-@pytest.mark.parametrize(
-    ("status", "outcome"),
-    [
-        (200, None),
-        (204, None),
-        (503, TransientDeliveryError),
-        (500, TransientDeliveryError),
-        (429, TransientDeliveryError),
-        (408, TransientDeliveryError),
-        (400, PermanentDeliveryError),
-        (404, PermanentDeliveryError),
-        (410, PermanentDeliveryError),
-    ],
-)
-async def test_webhook_answers_are_classified(receiver, status, outcome):
-    app, base = receiver
-    app.status = status
-    provider = webhook(base)
-    try:
-        if outcome is None:
-            await provider.send(None, channel_delivery())
-        else:
-            with pytest.raises(outcome) as caught:
-                await provider.send(None, channel_delivery())
-            assert str(caught.value) == f"webhook {status}"
-            assert_discreet(caught.value, CALLBACK, "已派单", SECRET)
-    finally:
-        await provider.aclose()
-    assert len(app.requests) == 1
-
-
 async def test_a_webhook_503_passes_on_retry_after(receiver):
     app, base = receiver
     app.status = 503
@@ -388,29 +357,6 @@ async def test_a_vendor_form_template_is_rendered(receiver):
     }
 
 
-@pytest.mark.parametrize(
-    ("status", "outcome"),
-    [
-        (429, TransientDeliveryError),
-        (502, TransientDeliveryError),
-        (400, PermanentDeliveryError),
-        (401, PermanentDeliveryError),
-        (422, PermanentDeliveryError),
-    ],
-)
-async def test_gateway_answers_are_classified(receiver, status, outcome):
-    app, base = receiver
-    app.status = status
-    provider = sms(base)
-    try:
-        with pytest.raises(outcome) as caught:
-            await provider.send(None, sms_delivery())
-    finally:
-        await provider.aclose()
-    assert str(caught.value) == f"SMS gateway {status}"
-    assert_discreet(caught.value, PHONE, "13912345678", TEXT, TOKEN, "sms-vendor-token")
-
-
 async def test_a_gateway_that_is_down_is_transient():
     provider = sms(f"http://127.0.0.1:{free_port()}")
     try:
@@ -431,3 +377,53 @@ async def test_no_phone_is_permanent(receiver):
     finally:
         await provider.aclose()
     assert app.requests == []
+
+
+# --- Both HTTP providers ----------------------------------------------------------------------
+
+# (provider, what it sends, its name in errors, what its errors must not show)
+HTTP_PROVIDERS = {
+    "webhook": (webhook, channel_delivery, "webhook", (CALLBACK, "已派单", SECRET)),
+    "sms_gateway": (
+        sms,
+        sms_delivery,
+        "SMS gateway",
+        (PHONE, "13912345678", TEXT, TOKEN, "sms-vendor-token"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_PROVIDERS))
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, None),
+        (204, None),
+        (408, TransientDeliveryError),
+        (429, TransientDeliveryError),
+        (500, TransientDeliveryError),
+        (502, TransientDeliveryError),
+        (503, TransientDeliveryError),
+        (400, PermanentDeliveryError),
+        (401, PermanentDeliveryError),
+        (404, PermanentDeliveryError),
+        (410, PermanentDeliveryError),
+        (422, PermanentDeliveryError),
+    ],
+)
+async def test_http_answers_are_classified(receiver, name, status, outcome):
+    make, message, service, secrets = HTTP_PROVIDERS[name]
+    app, base = receiver
+    app.status = status
+    provider = make(base)
+    try:
+        if outcome is None:
+            await provider.send(None, message())
+        else:
+            with pytest.raises(outcome) as caught:
+                await provider.send(None, message())
+            assert str(caught.value) == f"{service} {status}"
+            assert_discreet(caught.value, *secrets)
+    finally:
+        await provider.aclose()
+    assert len(app.requests) == 1

@@ -148,6 +148,18 @@ async def until(condition: Any, timeout_s: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
+async def stalled_round(
+    db: Database, clock: Clock, sends: int
+) -> tuple[DeliveryWorker, Gated, asyncio.Task[int]]:
+    """A replica's round that claimed and began `sends` sends, and stalls until its provider's
+    gate opens (the provider allows 30 s, the test's clock says how long it has been)."""
+    stalled = Gated(max_send_s=30)
+    replica = worker(db, clock, {Medium.WEBHOOK: stalled})
+    sending = asyncio.create_task(replica.round())
+    await until(lambda: len(stalled.sent) == sends)
+    return replica, stalled, sending
+
+
 async def test_a_deferred_message_goes_when_its_time_comes(db):
     morning = T0 + timedelta(hours=9)
     notification_id = await add(
@@ -243,10 +255,7 @@ async def test_a_send_is_cut_at_the_providers_bound_whatever_the_provider_does(d
 async def test_an_outcome_after_its_row_was_leased_again_is_dropped_and_the_batch_stands(db):
     ids = [await add(db, Medium.WEBHOOK, not_before=T0) for _ in range(2)]
     clock = Clock(T0)
-    stalled = Gated(max_send_s=30)
-    first = worker(db, clock, {Medium.WEBHOOK: stalled})
-    sending = asyncio.create_task(first.round())
-    await until(lambda: len(stalled.sent) == 2)
+    first, stalled, sending = await stalled_round(db, clock, sends=2)
 
     # The first replica stalls past its lease; another takes one row again, sends and records it.
     clock.now = T0 + timedelta(hours=1)
@@ -274,10 +283,7 @@ async def test_an_outcome_after_its_row_was_leased_again_is_dropped_and_the_batc
 async def test_an_outcome_after_its_row_failed_and_was_resent_is_dropped(db):
     notification_id = await add(db, Medium.WEBHOOK, not_before=T0)
     clock = Clock(T0)
-    stalled = Gated(max_send_s=30)
-    first = worker(db, clock, {Medium.WEBHOOK: stalled})
-    sending = asyncio.create_task(first.round())
-    await until(lambda: len(stalled.sent) == 1)
+    _, stalled, sending = await stalled_round(db, clock, sends=1)
 
     # Meanwhile another replica finds no provider for it (failed at once) and ops resend it.
     clock.now = T0 + timedelta(hours=1)

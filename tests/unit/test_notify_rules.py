@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from notify_samples import (
+    APPEAL_ID,
+    CODE,
+    FOLLOW_UP_EVENT_ID,
+    NOW,
+    OFFICER,
+    REFUSED_BECAUSE,
+    SUPERVISOR,
+    deadline,
+    extension_cancelled,
+    follow_up_refused,
+    status,
+)
 
 from services.notify.appeals.facts import AppealFacts
 from services.notify.decisions import rules
@@ -30,11 +42,9 @@ from shared.events import (
     AppealMerged,
     AppealReassigned,
     AppealReceived,
-    AppealStatusChanged,
     DeadlineOverdue,
     DeadlineWarning,
     Event,
-    ExtensionCancelled,
     ExtensionDecided,
     ExtensionRequested,
     FiveOnesReminder,
@@ -46,14 +56,8 @@ from shared.events import (
 from shared.events import Appellant as EventAppellant
 from shared.vocabulary import AppealStatus, Channel, OfficerRole, Urgency
 
-APPEAL_ID = uuid.UUID("6a1f3c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b")
-CODE = "DW-20261127-418305-7"
-NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-DUE = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 PHONE = "13812345678"
 NAME = "李女士"
-OFFICER = "cw-dw01-1"
-SUPERVISOR = "sup-dw-1"
 DUTY = "sup-duty"
 CREDIT_CODE = "91441200MA4W3XYZ5K"
 
@@ -112,32 +116,6 @@ def reassigned(reason_code: str = "department", officer_id: str = "do-water-2") 
     )
 
 
-def status(to: AppealStatus, **values: Any) -> AppealStatusChanged:
-    return AppealStatusChanged(
-        appeal_id=APPEAL_ID,
-        from_status=AppealStatus.IN_PROGRESS,
-        to_status=to,
-        changed_at=NOW,
-        tracking_code=CODE,
-        **values,
-    )
-
-
-def deadline(model: type[Any], **values: Any) -> Any:
-    return model(
-        appeal_id=APPEAL_ID,
-        stage="acknowledge",
-        officer_id=values.pop("officer_id", OFFICER),
-        supervisor_id=SUPERVISOR,
-        unit="大旺社区",
-        due_at=DUE,
-        rule="complaint: 15 working days",
-        fired_at=NOW,
-        tracking_code=CODE,
-        **values,
-    )
-
-
 ESCALATED = AppealEscalated(
     appeal_id=APPEAL_ID,
     officer_id=OFFICER,
@@ -155,7 +133,7 @@ EXTENSION_REQUESTED = ExtensionRequested(
     stage="resolve",
     working_days=3,
     reason="需协调供水公司更换主管道",
-    due_at=DUE,
+    due_at=NOW,
     requested_at=NOW,
 )
 EXTENSION_DECIDED = ExtensionDecided(
@@ -164,7 +142,7 @@ EXTENSION_DECIDED = ExtensionDecided(
     officer_id=OFFICER,
     decision="grant",
     decided_by=SUPERVISOR,
-    previous_due_at=DUE,
+    previous_due_at=NOW,
     due_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
     decided_at=NOW,
 )
@@ -179,32 +157,6 @@ FIVE_ONES = FiveOnesReminder(
     problems_solved=3,
     month_ends_on=date(2026, 11, 30),
 )
-
-
-def cancelled(reason: str, supervisor_id: str | None = SUPERVISOR) -> ExtensionCancelled:
-    return ExtensionCancelled(
-        appeal_id=APPEAL_ID,
-        extension_id=7,
-        officer_id=OFFICER,
-        supervisor_id=supervisor_id,
-        reason=reason,
-        cancelled_at=NOW,
-    )
-
-
-FOLLOW_UP_EVENT_ID = uuid.UUID("0b7e2a4c-1d3f-4e5a-9b8c-7d6e5f4a3b2c")
-
-
-def refused(channel: Channel = Channel.HOTLINE_12345) -> FollowUpRefused:
-    return FollowUpRefused(
-        appeal_id=APPEAL_ID,
-        follow_up_event_id=FOLLOW_UP_EVENT_ID,
-        channel=channel,
-        status=AppealStatus.CLOSED,
-        reason="Follow-up refused: the appeal is closed, not resolved",
-        refused_at=NOW,
-        tracking_code=CODE,
-    )
 
 
 CHANNEL = ChannelSystem(Channel.WEB.value)
@@ -297,33 +249,38 @@ TABLE: list[tuple[str, Event, AppealFacts | None, set[tuple[Audience, str]]]] = 
     ("extension_decided", EXTENSION_DECIDED, FACTS, {(Officer(OFFICER), "extension_decided")}),
     (
         "extension_cancelled_resolved",
-        cancelled("resolved"),
+        extension_cancelled("resolved"),
         FACTS,
         {(Officer(SUPERVISOR), "extension_cancelled")},
     ),
     (
         "extension_cancelled_closed",
-        cancelled("closed"),
+        extension_cancelled("closed"),
         None,
         {(Officer(SUPERVISOR), "extension_cancelled")},
     ),
     (
         "extension_cancelled_reassigned",  # the requester no longer holds it: they hear too
-        cancelled("reassigned"),
+        extension_cancelled("reassigned"),
         FACTS,
         {(Officer(SUPERVISOR), "extension_cancelled"), (Officer(OFFICER), "extension_lapsed")},
     ),
     (
         "extension_cancelled_nobody_named",  # the requester's supervisor in the directory copy
-        cancelled("resolved", supervisor_id=None),
+        extension_cancelled("resolved", supervisor_id=None),
         FACTS,
         {(SupervisorOf(OFFICER), "extension_cancelled")},
     ),
-    ("follow_up_refused", refused(), FACTS, {(HOTLINE, "follow_up_refused")}),
-    ("follow_up_refused_unknown_appeal", refused(), None, {(HOTLINE, "follow_up_refused")}),
+    ("follow_up_refused", follow_up_refused(), FACTS, {(HOTLINE, "follow_up_refused")}),
+    (
+        "follow_up_refused_unknown_appeal",
+        follow_up_refused(),
+        None,
+        {(HOTLINE, "follow_up_refused")},
+    ),
     (
         "follow_up_refused_anonymous",
-        refused(Channel.WEB),
+        follow_up_refused(Channel.WEB),
         ANONYMOUS,
         {(CHANNEL, "follow_up_refused")},
     ),
@@ -688,16 +645,26 @@ def test_cso_copy_goes_to_the_assistant_dispatch_named_before_notify_heard_the_r
 @pytest.mark.parametrize(
     ("event", "appeal", "external_id", "tracking_code"),
     [
-        (refused(Channel.WEB), FACTS, "W-0001", CODE),  # the channel that submitted it
-        (refused(Channel.HOTLINE_12345), FACTS, None, CODE),  # another channel's id is not sent
-        (refused(Channel.WEB), None, None, CODE),
+        (follow_up_refused(Channel.WEB), FACTS, "W-0001", CODE),  # the channel that submitted it
         (
-            refused(Channel.WEB).model_copy(update={"tracking_code": None}),
+            follow_up_refused(Channel.HOTLINE_12345),
+            FACTS,
+            None,
+            CODE,
+        ),  # another channel's id is not sent
+        (follow_up_refused(Channel.WEB), None, None, CODE),
+        (
+            follow_up_refused(Channel.WEB).model_copy(update={"tracking_code": None}),
             FACTS,
             "W-0001",
             CODE,
         ),
-        (refused(Channel.WEB).model_copy(update={"tracking_code": None}), None, None, None),
+        (
+            follow_up_refused(Channel.WEB).model_copy(update={"tracking_code": None}),
+            None,
+            None,
+            None,
+        ),
     ],
     ids=["submitter", "other_channel", "unknown_appeal", "code_from_copy", "nothing_known"],
 )
@@ -715,7 +682,7 @@ def test_a_refused_follow_up_tells_the_reporting_channel_what_it_knows(
         "tracking_code": tracking_code,
         "follow_up_event_id": str(FOLLOW_UP_EVENT_ID),
         "status": "closed",
-        "reason": "Follow-up refused: the appeal is closed, not resolved",
+        "reason": REFUSED_BECAUSE,
         "occurred_at": NOW.isoformat(),
     }
     # A channel never hears of the appellant.
@@ -723,7 +690,7 @@ def test_a_refused_follow_up_tells_the_reporting_channel_what_it_knows(
 
 
 def test_a_cancelled_extension_says_whose_request_and_why_in_local_time() -> None:
-    intents = by_kind(cancelled("reassigned"), FACTS)
+    intents = by_kind(extension_cancelled("reassigned"), FACTS)
     expected = {
         "tracking_code": CODE,
         "officer_id": OFFICER,
@@ -742,5 +709,7 @@ def test_a_cancelled_extension_says_whose_request_and_why_in_local_time() -> Non
 def test_a_cancelled_extension_and_a_refused_follow_up_are_urgent_only_for_an_urgent_appeal(
     appeal: AppealFacts | None, urgent: bool
 ) -> None:
-    intents = decide(cancelled("reassigned"), appeal) + decide(refused(), appeal)
+    intents = decide(extension_cancelled("reassigned"), appeal) + decide(
+        follow_up_refused(), appeal
+    )
     assert [intent.urgent for intent in intents] == [urgent] * 3

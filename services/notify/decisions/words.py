@@ -147,42 +147,39 @@ class Message:
     body: str  # sms/email text; for a webhook the JSON document
 
 
-class StatusCallback(BaseModel):
-    """What a channel's system is told about its appeal (the webhook's JSON document)."""
+class ChannelCallback(BaseModel):
+    """What every callback to a channel's system says of the appeal (a webhook's JSON document)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: str
+    external_id: str | None
+    appeal_id: UUID
+    tracking_code: str | None
+    status: AppealStatus
+    occurred_at: AwareDatetime
+    text: str
+
+
+class StatusCallback(ChannelCallback):
+    """The appeal's status changed: the submitting channel's system is told."""
 
     type: Literal["jiban.appeal.status"] = "jiban.appeal.status"
-    channel: str
-    external_id: str | None
-    appeal_id: UUID
-    tracking_code: str | None
-    status: AppealStatus
     closed_reason: Literal["resolved", "no_feedback"] | None
     note: str | None
-    occurred_at: AwareDatetime
-    text: str
 
 
-class FollowUpRefusedCallback(BaseModel):
-    """What a channel's system is told of a follow-up result it reported that was not applied."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class FollowUpRefusedCallback(ChannelCallback):
+    """A follow-up result the channel reported was not applied (`status`: where the appeal
+    stood when it arrived)."""
 
     type: Literal["jiban.follow_up.refused"] = "jiban.follow_up.refused"
-    channel: str
-    external_id: str | None
-    appeal_id: UUID
-    tracking_code: str | None
     follow_up_event_id: UUID
-    status: AppealStatus
     reason: str
-    occurred_at: AwareDatetime
-    text: str
 
 
 # Kind → the JSON document its webhook body is (the template gives its `text`).
-CALLBACKS: dict[str, type[StatusCallback | FollowUpRefusedCallback]] = {
+CALLBACKS: dict[str, type[ChannelCallback]] = {
     "status_callback": StatusCallback,
     "follow_up_refused": FollowUpRefusedCallback,
 }

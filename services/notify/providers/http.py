@@ -7,13 +7,15 @@ import asyncio
 import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from services.notify.providers.base import (
     DeliveryError,
     PermanentDeliveryError,
+    Provider,
+    RateLimiter,
     TransientDeliveryError,
 )
 from shared.failures import is_transient
@@ -67,39 +69,42 @@ def classify_http_error(exc: BaseException, service: str, timeout_s: float) -> D
     return None
 
 
-async def request(
-    client: httpx.AsyncClient,
-    service: str,
-    method: str,
-    url: str,
-    *,
-    content: bytes,
-    headers: Mapping[str, str],
-    timeout_s: float,
-) -> None:
-    """One request, bounded as a whole by `timeout_s`; raises DeliveryError unless 2xx."""
-    error: DeliveryError | None = None
-    try:
-        # httpx's timeout counts each phase apart; a server trickling bytes must not outlast it.
-        async with asyncio.timeout(timeout_s):
-            response = await client.request(
-                method, url, content=content, headers=headers, timeout=timeout_s
+class HttpProvider(Provider):
+    """A provider that sends one HTTP request per message, over a pooled client."""
+
+    # How its errors name it ("webhook 503", "SMS gateway timeout after 5.0 s").
+    service: ClassVar[str]
+
+    def __init__(self, *, rate_limit: RateLimiter | None = None) -> None:
+        super().__init__(rate_limit=rate_limit)
+        self.client = httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": USER_AGENT})
+
+    async def request(
+        self, method: str, url: str, *, content: bytes, headers: Mapping[str, str], timeout_s: float
+    ) -> None:
+        """One request, bounded as a whole by `timeout_s`; raises DeliveryError unless 2xx."""
+        error: DeliveryError | None = None
+        try:
+            # httpx's timeout counts each phase apart; a server trickling bytes must not
+            # outlast it.
+            async with asyncio.timeout(timeout_s):
+                response = await self.client.request(
+                    method, url, content=content, headers=headers, timeout=timeout_s
+                )
+        except Exception as exc:
+            error = classify_http_error(exc, self.service, timeout_s)
+            if error is None:
+                raise
+        else:
+            error = http_status_error(
+                self.service, response.status_code, response.headers.get("retry-after")
             )
-    except Exception as exc:
-        error = classify_http_error(exc, service, timeout_s)
-        if error is None:
-            raise
-    else:
-        error = http_status_error(
-            service, response.status_code, response.headers.get("retry-after")
-        )
-    # Raised outside the handler, so httpx's exception (with the URL) is not chained to it.
-    if error is not None:
-        raise error
+        # Raised outside the handler, so httpx's exception (with the URL) is not chained to it.
+        if error is not None:
+            raise error
 
-
-def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": USER_AGENT})
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def absolute_url(value: Any) -> str:

@@ -17,7 +17,6 @@ from services.notify.providers.base import (
     HEADER_DELIVERY_ID,
     Delivery,
     PermanentDeliveryError,
-    Provider,
     RateLimiter,
 )
 from shared.vocabulary import Medium
@@ -105,15 +104,15 @@ class SmsGatewayConfig(BaseModel):
         return self
 
 
-class SmsGatewayProvider(Provider):
+class SmsGatewayProvider(http.HttpProvider):
     medium = Medium.SMS
     name = "sms_gateway"
+    service = "SMS gateway"
 
     def __init__(self, config: SmsGatewayConfig, *, rate_limit: RateLimiter | None = None) -> None:
         super().__init__(rate_limit=rate_limit)
         self.config = config
         self.template = sms_template(config.body_template)
-        self.client = http.client()
 
     @property
     def max_send_s(self) -> float:
@@ -139,15 +138,6 @@ class SmsGatewayProvider(Provider):
             **{name: value.get_secret_value() for name, value in config.headers.items()},
             HEADER_DELIVERY_ID: str(delivery.delivery_id),
         }
-        await http.request(
-            self.client,
-            "SMS gateway",
-            config.method,
-            config.url,
-            content=body,
-            headers=headers,
-            timeout_s=config.timeout_s,
+        await self.request(
+            config.method, config.url, content=body, headers=headers, timeout_s=config.timeout_s
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()

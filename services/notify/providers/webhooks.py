@@ -18,7 +18,6 @@ from services.notify.providers.base import (
     HEADER_DELIVERY_ID,
     Delivery,
     PermanentDeliveryError,
-    Provider,
     RateLimiter,
 )
 from shared.signing import signature_headers
@@ -47,12 +46,13 @@ class WebhookTarget(BaseModel):
 CHANNEL_PREFIX = "channel:"
 
 
-class WebhookProvider(Provider):
+class WebhookProvider(http.HttpProvider):
     """Status callbacks to the channels' systems, signed as adapters sign what they send to
     intake (shared/signing.py)."""
 
     medium = Medium.WEBHOOK
     name = "webhook"
+    service = "webhook"
 
     def __init__(
         self,
@@ -64,7 +64,6 @@ class WebhookProvider(Provider):
         super().__init__(rate_limit=rate_limit)
         self.targets = dict(targets)
         self.clock = clock
-        self.client = http.client()
 
     @property
     def max_send_s(self) -> float:
@@ -87,15 +86,6 @@ class WebhookProvider(Provider):
                 target.key_id, target.secret, "POST", target.path, body, self.clock()
             ),
         }
-        await http.request(
-            self.client,
-            "webhook",
-            "POST",
-            target.url,
-            content=body,
-            headers=headers,
-            timeout_s=target.timeout_s,
+        await self.request(
+            "POST", target.url, content=body, headers=headers, timeout_s=target.timeout_s
         )
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
