@@ -254,6 +254,8 @@ async def test_signed_requests_through_the_dependencies(settings):
                 client, "/v1/things?trace=1", body(), at=clock.now - 2, sign_path="/v1/things"
             )
             unsigned = await client.post("/v1/things", content=body())
+            # The guard runs before FastAPI parses the body: 401, not the JSON error's 422.
+            unsigned_not_json = await client.post("/v1/things", content=b"{not", headers=JSON)
             tampered_headers = signature_headers(
                 "hotline-a", SECRET, "POST", "/v1/things", body(), clock.now - 3
             )
@@ -283,6 +285,7 @@ async def test_signed_requests_through_the_dependencies(settings):
         (replayed_here, "replayed"),
         (replayed_elsewhere, "replayed"),
         (unsigned, "missing_header"),
+        (unsigned_not_json, "missing_header"),
         (tampered, "signature_mismatch"),
         (wrong_secret, "signature_mismatch"),
         (stale, "stale_timestamp"),

@@ -204,6 +204,74 @@ async def test_signatures_guard_every_channel_but_web(run_service):
     assert web.status_code == 202, web.text
 
 
+async def test_the_caller_is_refused_before_the_body_is_validated(run_service, db):
+    """401 and 403 come before 422 on every signed route: a key of another channel (or without
+    the scope) never learns what the route's body should look like."""
+    from services.intake.channel_keys import store
+    from services.intake.channel_keys.keys import Scope, cipher_for
+    from shared.vocabulary import Channel
+
+    submit_only = ("hotline-submit-only", "secret-of-the-submit-only-key")
+    async with db.transaction() as session:
+        assert await store.create_key(
+            session,
+            cipher_for(None, dev_mode=True),  # the test settings run in development mode
+            key_id=submit_only[0],
+            channel=Channel.HOTLINE_12345,
+            scopes=frozenset({Scope.SUBMIT}),
+            secret=submit_only[1],
+            now=datetime.now(UTC),
+        )
+    not_json = b"{not json"
+    json_type = {"content-type": "application/json"}
+
+    def refused(response: Any, status: int, kind: str) -> None:
+        assert response.status_code == status, response.text
+        assert response.json()["detail"][0]["type"] == kind, response.text
+
+    async with run_service("intake") as intake:
+        native = "/v1/channels/hotline_12345/appeals"
+        refused(
+            await intake.post(native, content=not_json, headers=json_type), 401, "missing_header"
+        )
+        refused(await post_signed(intake, native, {}, "mayor_line"), 403, "wrong_channel")
+        authorised = await post_signed(intake, native, {}, "hotline_12345")
+
+        unified = "/v1/appeals"
+        wrong_secret = await post_signed(
+            intake, unified, {"content": ""}, "hotline_12345", key=("dev-hotline_12345", "guess")
+        )
+        refused(wrong_secret, 401, "signature_mismatch")
+        other_channel = await post_signed(
+            intake, unified, {"channel": "mayor_line", "content": ""}, "hotline_12345"
+        )
+        refused(other_channel, 403, "wrong_channel")
+
+        follow_ups = "/v1/channels/hotline_12345/follow-ups"
+        refused(
+            await intake.post(follow_ups, content=not_json, headers=json_type),
+            401,
+            "missing_header",
+        )
+        refused(await post_signed(intake, follow_ups, {}, "mayor_line"), 403, "wrong_channel")
+        without_scope = await post_signed(intake, follow_ups, {}, "hotline_12345", key=submit_only)
+        refused(without_scope, 403, "wrong_scope")
+        unknown_channel = await post_signed(
+            intake, "/v1/channels/fax/follow-ups", {}, "hotline_12345"
+        )
+        refused(unknown_channel, 403, "wrong_channel")
+
+        receipts = "/v1/channels/hotline_12345/appeals/GD-1"
+        refused(await intake.get(receipts), 401, "missing_header")
+        refused(await get_signed(intake, receipts, "mayor_line"), 403, "wrong_channel")
+        refused(await intake.get("/v1/channels/fax/appeals/GD-1"), 401, "missing_header")
+
+    # Once the caller may, the body is validated as usual.
+    assert authorised.status_code == 422, authorised.text
+    assert ("body", "order_no") in {tuple(e["loc"]) for e in authorised.json()["detail"]}
+    assert other_channel.json()["detail"][0]["loc"] == ["body", "channel"]
+
+
 async def test_unsigned_web_submissions_are_rate_limited(settings, run_service):
     from harness import running
 
