@@ -11,12 +11,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from services.notify.deliveries import store
-from services.notify.tables import notifications
+from services.notify.deliveries import service, store
 from shared.clock import utcnow
-from shared.http import Cursor, Limit, Page, SnapshotSessionDep
+from shared.http import Cursor, Limit, Page, SnapshotSessionDep, UnitsDep
 from shared.identity import Principal, Role, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Medium, NotificationStatus
@@ -78,18 +76,10 @@ async def list_notifications(
     status: NotificationStatus | None = None,
 ) -> Page[NotificationOut]:
     """The delivery log, oldest first, each message with its attempts. Ops and supervisors."""
-    t = notifications
-    query = select(t)
-    if appeal_id is not None:
-        query = query.where(t.c.appeal_id == appeal_id)
-    if recipient is not None:
-        query = query.where(t.c.recipient == recipient)
-    if status is not None:
-        query = query.where(t.c.status == status)
     page = await paginate(
         session,
-        query,
-        [t.c.created_at, t.c.notification_id],
+        store.log(appeal_id=appeal_id, recipient=recipient, status=status),
+        store.LOG_ORDER,
         limit=limit,
         cursor=cursor,
         item=lambda r: r,
@@ -105,25 +95,22 @@ async def list_notifications(
 async def resend(
     notification_id: UUID,
     request: Request,
+    units: UnitsDep,
     caller: Annotated[Principal, Depends(require_roles(Role.OPS))],
 ) -> NotificationOut:
     """Puts a failed notification back in the queue with a fresh retry budget (ops only): 404
     for an unknown id, 409 unless it failed. It keeps its id, so a receiver that did get an
     earlier attempt can drop the repeat."""
-    async with request.app.state.runtime.units.begin() as uow:
-        session = uow.session
-        row = await store.resend(session, notification_id, utcnow())
-        if row is None:
-            raise HTTPException(404, "no such notification")
-        if row.status != NotificationStatus.FAILED:
-            raise HTTPException(
-                409, f"only a failed notification can be resent; this one is {row.status}"
-            )
-        updated = await store.notification(session, notification_id)
-        attempts = await store.attempts_of(session, [notification_id])
-        uow.on_commit(request.app.state.delivery.wake)
+    try:
+        row, attempts = await service.resend(
+            units, notification_id, utcnow(), request.app.state.delivery.wake
+        )
+    except service.UnknownNotification:
+        raise HTTPException(404, "no such notification") from None
+    except service.NotResendable as refused:
+        raise HTTPException(409, str(refused)) from None
     log.info(
         "notification resent",
         extra={"notification_id": str(notification_id), "by": caller.sub},
     )
-    return _out(updated, attempts[notification_id])
+    return _out(row, attempts)

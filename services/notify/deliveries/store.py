@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +170,27 @@ async def resend(session: AsyncSession, notification_id: UUID, now: datetime) ->
             )
         )
     return row
+
+
+# The delivery log's order: oldest first (keyset pages).
+LOG_ORDER = [notifications.c.created_at, notifications.c.notification_id]
+
+
+def log(
+    *,
+    appeal_id: UUID | None = None,
+    recipient: str | None = None,
+    status: NotificationStatus | None = None,
+) -> Select[Any]:
+    """The delivery log, narrowed to what was asked for."""
+    query = select(notifications)
+    if appeal_id is not None:
+        query = query.where(notifications.c.appeal_id == appeal_id)
+    if recipient is not None:
+        query = query.where(notifications.c.recipient == recipient)
+    if status is not None:
+        query = query.where(notifications.c.status == status)
+    return query
 
 
 async def notification(session: AsyncSession, notification_id: UUID) -> Any:
