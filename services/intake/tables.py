@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Float, Index, Row, String, Table, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import service_metadata
 from shared.inbox import inbox_table
@@ -79,3 +80,17 @@ seen_signatures = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_seen_signatures_expires_at", "expires_at"),
 )
+
+
+async def insert_if_new(session: AsyncSession, table: Table, **values: Any) -> bool:
+    """Inserts the row unless its primary key is taken; whether it was inserted. Of two
+    transactions inserting the same key at once, the second waits for the first, then finds it
+    taken (or inserts, if the first rolled back): the primary key decides, across replicas."""
+    key = [column.name for column in table.primary_key.columns]
+    result = await session.execute(
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(*table.primary_key.columns)
+    )
+    return result.first() is not None

@@ -43,6 +43,12 @@ AUTH_FAILURES = Counter(
     ["reason"],
 )
 
+# What a guarded route may answer before it looks at the body (its OpenAPI `responses`).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, wrong, stale or replayed signature"},
+    403: {"description": "The key belongs to another channel or lacks the scope"},
+}
+
 T = TypeVar("T")
 # Where a request keeps what its guards decided (one decision per guard and request).
 _DECIDED = "jiban.intake.guards"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.channel_keys import store
@@ -90,15 +91,13 @@ async def _put_dev_keys(session: AsyncSession, cipher: SecretCipher) -> list[str
     ids = []
     # One order: no deadlock between replicas starting together.
     for channel in sorted(Channel, key=lambda c: c.value):
-        await store.put_key(
-            session,
-            cipher,
+        key = ChannelKey(
             key_id=dev_key_id(channel),
             channel=channel,
             scopes=frozenset(Scope),
-            secret=dev_secret(channel),
-            now=now,
+            secret=SecretStr(dev_secret(channel)),
         )
+        await store.put_key(session, cipher, key, now=now)
         ids.append(dev_key_id(channel))
     return ids
 

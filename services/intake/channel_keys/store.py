@@ -19,7 +19,7 @@ from services.intake.channel_keys.keys import (
     Scope,
     SecretCipher,
 )
-from services.intake.tables import AnyRow, channel_keys, seen_signatures
+from services.intake.tables import AnyRow, channel_keys, insert_if_new, seen_signatures
 from shared.vocabulary import Channel
 
 
@@ -73,27 +73,15 @@ async def create_key(
     now: datetime,
 ) -> bool:
     """Stores a new key, its secret encrypted; False if the id is taken."""
-    result = await session.execute(
-        insert(channel_keys)
-        .values(**_key_values(cipher, key_id, channel, scopes, secret), created_at=now)
-        .on_conflict_do_nothing(index_elements=["key_id"])
-        .returning(channel_keys.c.key_id)
-    )
-    return result.first() is not None
+    values = _key_values(cipher, key_id, channel, scopes, secret)
+    return await insert_if_new(session, channel_keys, **values, created_at=now)
 
 
 async def put_key(
-    session: AsyncSession,
-    cipher: SecretCipher,
-    *,
-    key_id: str,
-    channel: Channel,
-    scopes: Iterable[Scope],
-    secret: SecretStr | str,
-    now: datetime,
+    session: AsyncSession, cipher: SecretCipher, key: ChannelKey, *, now: datetime
 ) -> None:
     """Creates the key or resets it to exactly this (secret, channel, scopes, not revoked)."""
-    values = _key_values(cipher, key_id, channel, scopes, secret)
+    values = _key_values(cipher, key.key_id, key.channel, key.scopes, key.secret)
     statement = insert(channel_keys).values(**values, created_at=now)
     await session.execute(
         statement.on_conflict_do_update(
@@ -163,14 +151,10 @@ async def record_signature(
     session: AsyncSession, key_id: str, signature: str, expires_at: datetime
 ) -> bool:
     """Records an accepted signature; False if it was already recorded (a replay). Across
-    replicas the primary key decides: of two concurrent inserts, one waits and then conflicts."""
-    result = await session.execute(
-        insert(seen_signatures)
-        .values(signature=signature, key_id=key_id, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["signature"])
-        .returning(seen_signatures.c.signature)
+    replicas the primary key decides (`insert_if_new`)."""
+    return await insert_if_new(
+        session, seen_signatures, signature=signature, key_id=key_id, expires_at=expires_at
     )
-    return result.first() is not None
 
 
 async def prune_signatures(

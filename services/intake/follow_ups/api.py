@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.channel_keys.dependencies import GuardedRoute, Signed
+from services.intake.channel_keys.dependencies import REFUSALS, GuardedRoute, Signed
 from services.intake.channel_keys.keys import Scope
 from services.intake.follow_ups.service import (
     FollowUpResult,
@@ -67,8 +67,7 @@ def _units(request: Request) -> UnitsOfWork:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FollowUpAccepted,
     responses={
-        401: {"description": "Missing, wrong, stale or replayed signature"},
-        403: {"description": "The key belongs to another channel or lacks the scope"},
+        **REFUSALS,
         404: {"description": "No such appeal"},
         409: {
             "description": "The appeal is not resolved, so it awaits no follow-up result; "

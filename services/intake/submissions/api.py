@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.intake.channel_keys.dependencies import (
+    REFUSALS,
     GuardedRoute,
     ReceiptReader,
     Signed,
@@ -32,8 +33,7 @@ router = APIRouter(prefix="/v1", tags=["appeals"], route_class=GuardedRoute)
 
 SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Receipt, "description": "Joined an open appeal (merged), or answered before"},
-    401: {"description": "Missing, wrong, stale or replayed signature"},
-    403: {"description": "The key belongs to another channel or lacks the scope"},
+    **REFUSALS,
     422: {"description": "Invalid submission; `detail` names each failing field"},
     429: {"description": "Unsigned (web) submissions from this address over the limit"},
     503: {"description": "Nothing stored (a dependency is down); retry after Retry-After"},
@@ -134,8 +134,7 @@ for _spec in CHANNELS.values():
     response_model_exclude_none=True,
     tags=["channels"],
     responses={
-        401: {"description": "Missing, wrong, stale or replayed signature (not web)"},
-        403: {"description": "The key belongs to another channel"},
+        **REFUSALS,
         404: {"description": "This channel never submitted that external id"},
         429: {"description": "Unsigned (web) reads from this address over the limit"},
     },

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.submissions.form import AppealSubmission
-from services.intake.tables import AnyRow, appeals, submissions
+from services.intake.tables import AnyRow, appeals, insert_if_new, submissions
 from shared.vocabulary import AppealStatus
 
 
@@ -48,13 +48,14 @@ async def claim_submission(
 ) -> bool:
     """Takes (channel, external_id) for this transaction; False if it was answered before (or a
     concurrent transaction answered it: the insert waits for that one to finish)."""
-    result = await session.execute(
-        insert(submissions)
-        .values(channel=channel, external_id=external_id, outcome="", received_at=received_at)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(submissions.c.channel)
+    return await insert_if_new(
+        session,
+        submissions,
+        channel=channel,
+        external_id=external_id,
+        outcome="",
+        received_at=received_at,
     )
-    return result.first() is not None
 
 
 async def settle_submission(
