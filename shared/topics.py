@@ -34,63 +34,77 @@ def inbound_topic(channel: str) -> str:
 
 @dataclass(frozen=True)
 class Topic:
+    """A topic, what it is for, who writes it and who reads it (the events on it are those
+    whose `TOPIC` names it: shared/events/). `jiban docs` makes the README's topic table from
+    these; a test holds `consumed_by` to the consumers the services really wire."""
+
     name: str
-    carries: str
+    what: str
     produced_by: str
-    consumed: bool = True
+    consumed_by: tuple[str, ...] = ()
+
+    @property
+    def consumed(self) -> bool:
+        return bool(self.consumed_by)
 
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
         APPEALS_IMMEDIATE,
-        "AppealReceived, AppealMerged: the unified immediate-handling stream",
+        "the unified immediate-handling stream: every appeal received, every repeat merged",
         "intake",
+        ("dispatch", "tracking", "notify"),
     ),
     Topic(
         APPEALS_ASSIGNMENTS,
-        "AppealAssigned, AppealReassigned, ReturnDecided, AssistantsChanged",
+        "who owns each appeal: assignments, reassignments, rulings on returns, assistants",
         "dispatch",
+        ("tracking", "notify"),
     ),
     Topic(
         APPEALS_LIFECYCLE,
-        "AppealStatusChanged, AppealEscalated, ExtensionRequested, ExtensionDecided, "
-        "AppealMarkedUnreasonable; ReturnRequested, ReassignmentRequested (for dispatch)",
+        "the lifecycle: status changes, escalations, extensions, unreasonable marks, refused "
+        "follow-ups, and tracking's requests to dispatch (returns, reassignment)",
         "tracking",
+        ("intake", "dispatch", "notify"),
     ),
     Topic(
         APPEALS_DEADLINES,
-        "AcknowledgementReminder, DeadlineWarning, DeadlineOverdue (催办), "
-        "PublicNoticeIssued (通报)",
+        "tracking's clock: reminders, warnings, urging (催办), public notices (通报)",
         "tracking",
+        ("notify",),
     ),
     Topic(
         CSO_MONTHLY,
-        "FiveOnesReminder, CsoReportersProposed (keyed by officer id / month)",
+        "the CSOs' monthly rules (keyed by officer id / month)",
         "tracking",
+        ("notify",),
     ),
     Topic(
         DIRECTORY_CHANGES,
-        "OfficerChanged, EnterpriseChanged, DepartmentChanged, DutyChanged (keyed by id)",
+        "the directory: officers, enterprises, departments, duty posts (keyed by their id)",
         "dispatch",
+        ("tracking", "notify"),
     ),
     # Nobody consumes it yet (the bench reads it without a group): no dead-letter twin.
-    Topic(
-        NOTIFICATIONS_SENT,
-        "NotificationSent, NotificationFailed (keyed by appeal id)",
-        "notify",
-        consumed=False,
-    ),
+    Topic(NOTIFICATIONS_SENT, "every delivery, sent or given up (keyed by appeal id)", "notify"),
     Topic(
         VISITS_LOGGED,
-        "VisitLogged: a CSO visit that found no problem (keyed by enterprise)",
+        "CSO visits that found no problem (keyed by enterprise)",
         "intake",
+        ("tracking",),
     ),
-    Topic(APPEALS_FOLLOW_UPS, "FollowUpRecorded: the 12345 call-back's result", "intake"),
+    Topic(APPEALS_FOLLOW_UPS, "the 12345 call-back's results", "intake", ("tracking",)),
     *(
-        Topic(inbound_topic(channel), f"{channel}'s native submissions", f"the {channel} adapter")
+        Topic(
+            inbound_topic(channel),
+            f"{channel}'s native submissions",
+            f"the {channel} adapter",
+            ("intake",),
+        )
         for channel in Channel
     ),
-    Topic(INBOUND_RECEIPTS, "SubmissionReceipt: intake's answer to each", "intake", consumed=False),
+    Topic(INBOUND_RECEIPTS, "intake's answer to each inbound submission", "intake"),
 )
 
 

@@ -182,7 +182,7 @@ def test_all_topics_has_no_dlq_for_a_topic_nobody_consumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(
-        shared.topics, "TOPICS", (*TOPICS, Topic("audit.export", "exports", "ops", consumed=False))
+        shared.topics, "TOPICS", (*TOPICS, Topic("audit.export", "exports", "ops"))
     )
     topics = all_topics()
     assert "audit.export" in topics

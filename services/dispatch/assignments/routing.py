@@ -137,6 +137,8 @@ def _load_text(candidate: Candidate) -> str:
 
 
 def enterprise_cso(ctx: RoutingContext) -> RuleOutcome:
+    """The enterprise's assigned chief service officer (挂点); the enterprise is found by the
+    appeal's credit code, or its exact name."""
     rule = "enterprise_cso"
     if ctx.enterprise is None:
         return RuleOutcome(rule, False, "诉求未关联到名录中的企业")
@@ -153,6 +155,7 @@ def enterprise_cso(ctx: RoutingContext) -> RuleOutcome:
 
 
 def cso_backup_assistant(ctx: RoutingContext) -> RuleOutcome:
+    """That CSO's party-building assistant, when the CSO is on leave, off duty or at capacity."""
     rule = "cso_backup_assistant"
     if ctx.enterprise is None or ctx.cso is None:
         return RuleOutcome(rule, False, "没有挂点首席服务官，无需党建助理顶岗")
@@ -172,6 +175,8 @@ def cso_backup_assistant(ctx: RoutingContext) -> RuleOutcome:
 
 
 def chain_team(ctx: RoutingContext) -> RuleOutcome:
+    """An industry-chain enterprise with no available CSO: the chain's service team (专班),
+    least loaded."""
     rule = "chain_team"
     if ctx.enterprise is None:
         return RuleOutcome(rule, False, "诉求未关联到名录中的企业")
@@ -189,6 +194,7 @@ def chain_team(ctx: RoutingContext) -> RuleOutcome:
 
 
 def department(ctx: RoutingContext) -> RuleOutcome:
+    """The category's owning department(s): their officers, least loaded."""
     rule = "department"
     if ctx.category is None:
         return RuleOutcome(rule, False, "诉求未分类")
@@ -204,6 +210,7 @@ def department(ctx: RoutingContext) -> RuleOutcome:
 
 
 def community(ctx: RoutingContext) -> RuleOutcome:
+    """A resident's appeal with a community: that community's workers, least loaded."""
     rule = "community"
     if not ctx.resident:
         return RuleOutcome(rule, False, "企业诉求不按社区派单")
@@ -217,6 +224,7 @@ def community(ctx: RoutingContext) -> RuleOutcome:
 
 
 def triage(ctx: RoutingContext) -> RuleOutcome:
+    """Nothing fits: the duty supervisor, capacity ignored — never dropped."""
     rule = "triage"
     if ctx.duty_supervisor is None:
         return RuleOutcome(rule, False, "未设置值班领导")

@@ -371,6 +371,19 @@ def transitions_markdown() -> str:
     return "\n".join(lines)
 
 
+def status_table_markdown() -> str:
+    """The table by status, one row each (for the README): what may happen, and where to."""
+    lines = ["| status | may happen (→ the status it leads to) |", "|---|---|"]
+    for status in AppealStatus:
+        steps = [
+            f"`{name}` → {' / '.join(f'`{t}`' for t in targets)}"
+            for s, name, targets in transitions()
+            if s is status
+        ]
+        lines.append(f"| `{status}` | {'; '.join(steps) or 'nothing: final'} |")
+    return "\n".join(lines)
+
+
 def allowed_statuses(kind: type[Action]) -> tuple[AppealStatus, ...]:
     return tuple(s for s in AppealStatus if (s, kind) in ALLOWED)
 
