@@ -52,7 +52,6 @@ from shared.worker import StateWorker
 
 log = logging.getLogger(__name__)
 
-SERVICE = "notify"
 # What a lease holds beyond the batch's sends: the time to record their outcomes.
 RECORDING_MARGIN = timedelta(seconds=15)
 # How long a message the rate limit held back waits before it is looked at again.
