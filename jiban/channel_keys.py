@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
+from jiban.failures import EXIT_FAILED, EXIT_USAGE, CommandError
 from services.intake.channel_keys import store
 from services.intake.channel_keys.keys import (
     KeyInfo,
@@ -27,8 +28,16 @@ from shared.settings import Settings
 from shared.vocabulary import Channel
 
 
-class ChannelKeyError(ValueError):
-    """A request the operator can fix (bad id, id taken, unknown channel…): printed, exit 2."""
+class ChannelKeyError(CommandError):
+    """A request the operator can fix (bad id, id taken, unknown channel…): exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class NoSuchKey(ChannelKeyError):
+    """Nothing to revoke: the command did not do what was asked (exit 1)."""
+
+    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ async def revoke_key(settings: Settings, key_id: str) -> KeyInfo:
     finally:
         await db.dispose()
     if info is None:
-        raise ChannelKeyError(f"no key {key_id!r}")
+        raise NoSuchKey(f"no key {key_id!r}")
     return info
 
 

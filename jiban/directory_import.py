@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jiban.failures import CommandError
 from services.dispatch import tables
 from services.dispatch.directory import Directory
 from services.dispatch.directory.load import LoadReport, apply_directory
@@ -293,12 +294,18 @@ def run_import(
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """The CLI entry: imports, prints the report (stdout; progress and fatal problems on
-    stderr) and returns the exit code."""
+    """The CLI entry: imports, prints the report on stdout (progress on stderr) and returns the
+    exit code; a file that cannot be read is a CommandError (exit 2)."""
     out, err = out or sys.stdout, err or sys.stderr
-    result = asyncio.run(
-        import_roster(settings, path, strict=strict, dry_run=dry_run, progress=ProgressBar(err))
-    )
+    bar = ProgressBar(err)
+    try:
+        result = asyncio.run(
+            import_roster(settings, path, strict=strict, dry_run=dry_run, progress=bar)
+        )
+    finally:
+        bar.finish()  # a failure's one line starts on a line of its own
     text = format_result(result, strict=strict, dry_run=dry_run)
-    print(text, file=err if result.report is None else out)
+    if result.report is None:
+        raise CommandError(text, EXIT_UNREADABLE)
+    print(text, file=out)
     return result.exit_code

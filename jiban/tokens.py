@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from jiban.failures import EXIT_USAGE, CommandError
 from services.dispatch import tables as dispatch_tables
 from services.dispatch.directory import DutyPost
 from shared.db import Database
@@ -30,8 +31,10 @@ MAX_MINUTES = 24 * 60  # a forgotten token should not outlive a working day by m
 OPS_SUBJECT = "ops"
 
 
-class TokenError(Exception):
-    """Why no token was issued (the CLI prints it and exits 2)."""
+class TokenError(CommandError):
+    """Why no token was issued: a setting or an argument to fix (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
