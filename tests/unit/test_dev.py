@@ -1,5 +1,6 @@
-"""`make run` (jiban/dev.py) without starting anything: which servers it starts itself, and that
-Ctrl-C at any point of the start-up stops whatever was started so far, at once."""
+"""`make run` (jiban/dev.py) without starting anything: which servers it starts itself, that
+Ctrl-C at any point of the start-up stops whatever was started so far, at once, that it tells the
+other commands where its servers are while it runs, and that what goes wrong is one line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -14,6 +16,9 @@ import pytest
 
 import jiban.dev as dev
 import shared.migrations
+from jiban.failures import EXIT_UNAVAILABLE, CommandError
+from jiban.local_infra import LocalServerError
+from jiban.servers import STATE_FILE, read_state
 from shared.migrations import SERVICES
 from shared.settings import Settings
 
@@ -90,10 +95,15 @@ class FakeService:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Everything `run` starts, faked; `state` tells what was started and what stopped."""
+def stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """Everything `run` starts, faked; `state` tells what was started and what stopped. It runs
+    in a folder of its own (its `.jiban/`), whatever holds the services' ports."""
     state: dict[str, Any] = {"infrastructure": "not started", "said": []}
     FakeService.started = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(dev, "port_free", lambda _port, _host: True)
 
     @contextlib.contextmanager
     def infrastructure(_settings: Settings) -> Iterator[tuple[str, str]]:
@@ -200,3 +210,89 @@ def test_ctrl_c_once_ready_stops_everything_and_exits_0_even_when_pressed_again(
     assert "stopping…" in stack["said"] and stack["said"][-1] == "services stopped"
     assert len(FakeService.started) == 4 and all_stopped()
     assert stack["infrastructure"] == "stopped"
+
+
+# --- what the other commands are told, and failures ------------------------------------------
+
+
+def test_while_running_it_says_where_its_servers_are_and_removes_that_on_exit(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dev.httpx, "get", lambda url, **_: httpx.Response(200))
+    seen: list[Any] = []
+
+    def sleep(_seconds: float) -> None:
+        if "Ctrl-C stops everything." in stack["said"]:
+            seen.append(read_state())
+            ctrl_c()
+
+    monkeypatch.setattr(dev.time, "sleep", sleep)
+
+    assert dev.run() == 0
+
+    (running,) = seen
+    assert running.pid == os.getpid()
+    assert running.database_url == "postgresql+asyncpg://postgres@127.0.0.1:1/jiban"
+    assert running.kafka_bootstrap_servers == "127.0.0.1:2"
+    # The embedded broker's short session timeout travels with it (for `jiban dlq replay`).
+    assert running.consumer_session_timeout_ms == dev.EMBEDDED_BROKER_SESSION_TIMEOUT_MS
+    assert running.services["tracking"] == "http://127.0.0.1:8003"
+    assert not STATE_FILE.exists()
+
+
+def test_a_service_that_exits_once_ready_stops_everything_with_one_line(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dev.httpx, "get", lambda url, **_: httpx.Response(200))
+
+    def sleep(_seconds: float) -> None:
+        if "Ctrl-C stops everything." in stack["said"]:
+            FakeService.started[1].returncode = 1  # dispatch dies
+
+    monkeypatch.setattr(dev.time, "sleep", sleep)
+
+    with pytest.raises(CommandError, match=r"^dispatch exited with 1 .*stopped$"):
+        dev.run()
+
+    assert stack["infrastructure"] == "stopped"
+    assert not STATE_FILE.exists()
+
+
+def test_a_service_port_in_use_is_said_before_anything_starts(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dev, "port_free", lambda port, _host: port != 8003)
+
+    with pytest.raises(CommandError, match="tracking's port 127.0.0.1:8003 is in use") as failed:
+        dev.run()
+
+    assert failed.value.exit_code == EXIT_UNAVAILABLE
+    assert "JIBAN_TRACKING_PORT" in str(failed.value)
+    assert stack["infrastructure"] == "not started" and FakeService.started == []
+
+
+def test_an_embedded_server_that_cannot_start_is_one_line(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.chdir(tmp_path)
+
+    class Broken:
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            pass
+
+        def __enter__(self) -> Broken:
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            return None
+
+        def start(self) -> None:
+            raise LocalServerError("the embedded PostgreSQL exited with 1 before listening")
+
+    clean_env.setattr(dev, "LocalPostgres", Broken)
+    with (
+        pytest.raises(CommandError, match="embedded PostgreSQL exited with 1") as failed,
+        dev.infrastructure(Settings()),
+    ):
+        pass
+    assert failed.value.exit_code == EXIT_UNAVAILABLE
