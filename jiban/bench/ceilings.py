@@ -115,7 +115,8 @@ async def broker_ceiling(settings: Settings, n: int, *, timeout_s: float = 120) 
 
 
 async def _raw_body(message: Any) -> list[bytes]:
-    return message.body
+    body: list[bytes] = message.body
+    return body
 
 
 async def framework_ceiling(settings: Settings, n: int, *, timeout_s: float = 180) -> Ceiling:

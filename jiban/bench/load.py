@@ -9,9 +9,10 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -51,7 +52,9 @@ class Offered:
     http_accept_ms: list[float] = field(default_factory=list)
 
 
-async def pace(rate: float, seconds: float, send: Callable[[int], Awaitable[None]]) -> int:
+async def pace(
+    rate: float, seconds: float, send: Callable[[int], Coroutine[Any, Any, None]]
+) -> int:
     """Starts `send(n)` at `rate` per second for `seconds` without waiting for earlier sends
     (open loop), then waits for all of them; returns how many were started."""
     tasks: list[asyncio.Task[None]] = []

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -44,7 +45,7 @@ class Observer:
         self.seen = 0
         self._stop = asyncio.Event()
 
-    def record(self, topic: str, envelope: dict) -> None:
+    def record(self, topic: str, envelope: dict[str, Any]) -> None:
         """Folds one envelope into the samples (the first sighting of each milestone wins:
         redeliveries change nothing)."""
         subject, kind = envelope["subject_id"], envelope["type"]

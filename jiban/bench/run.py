@@ -12,7 +12,7 @@ import platform
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from jiban.bench.load import DirectLoad, HttpLoad, Offered
 from jiban.bench.observe import Observer
 from jiban.bench.resources import Usage, Watched, listener, per_thousand
 from jiban.dev import (
-    STATE_DIR,
     create_database,
     external_servers,
     infrastructure,
@@ -34,6 +33,7 @@ from jiban.dev import (
     stop_services,
     wait_ready,
 )
+from jiban.servers import STATE_DIR
 from jiban.setup import load_demo_directory
 from shared.broker import ensure_topics
 from shared.migrations import SERVICES, upgrade
@@ -94,9 +94,10 @@ async def _commits(database_url: str) -> int | None:
     with contextlib.suppress(Exception):
         conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
-            return await conn.fetchval(
+            commits = await conn.fetchval(
                 "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
             )
+            return None if commits is None else int(commits)
         finally:
             await conn.close()
     return None
@@ -162,7 +163,7 @@ async def run_pipeline(
 async def run_ceilings(settings: Settings, n: int, db_seconds: float) -> dict[str, Any]:
     """One at a time, so none competes with another; a failing one is reported, not fatal."""
     results: dict[str, Any] = {}
-    runs = {
+    runs: dict[str, Callable[[], Awaitable[ceilings.Ceiling]]] = {
         "broker": lambda: ceilings.broker_ceiling(settings, n),
         "framework": lambda: ceilings.framework_ceiling(settings, n),
         "database": lambda: ceilings.database_ceiling(settings.database_url, seconds=db_seconds),
