@@ -5,7 +5,7 @@ who read them."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 from services.tracking import tables
 from services.tracking.appeals.api import UnreasonableOut, unreasonable_of
 from services.tracking.deadlines.working_days import SHANGHAI, start_of_day
+from services.tracking.periods import Day
 from shared.csv_export import csv_response, wants_csv
 from shared.http import Cursor, Limit, Page, SessionDep
 from shared.identity import Principal, Role, forbidden, require_roles
@@ -105,9 +106,9 @@ async def search_appeals(
     category: Category | None = None,
     overdue: Annotated[bool | None, Query(description="Open with a deadline passed")] = None,
     from_: Annotated[
-        date | None, Query(alias="from", description="Received on or after (Asia/Shanghai)")
+        Day | None, Query(alias="from", description="Received on or after (Asia/Shanghai)")
     ] = None,
-    to: Annotated[date | None, Query(description="Received on or before (Asia/Shanghai)")] = None,
+    to: Annotated[Day | None, Query(description="Received on or before (Asia/Shanghai)")] = None,
     q: Annotated[
         str | None, Query(max_length=Q_CHARS, description="In the summary or tracking code")
     ] = None,
