@@ -7,7 +7,6 @@ again (`list` does not decrypt anything). Revoking takes effect at once on every
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydantic import SecretStr
@@ -15,6 +14,7 @@ from pydantic import SecretStr
 from jiban.failures import EXIT_FAILED, EXIT_USAGE, CommandError
 from services.intake.channel_keys import store
 from services.intake.channel_keys.keys import (
+    ChannelKey,
     KeyInfo,
     Scope,
     SecretCipher,
@@ -40,14 +40,6 @@ class NoSuchKey(ChannelKeyError):
     exit_code = EXIT_FAILED
 
 
-@dataclass(frozen=True)
-class CreatedKey:
-    key_id: str
-    channel: Channel
-    scopes: frozenset[Scope]
-    secret: SecretStr = field(repr=False)
-
-
 def parse_channel(text: str) -> Channel:
     try:
         return Channel(text.strip())
@@ -63,7 +55,7 @@ async def create_key(
     channel: Channel,
     scopes: Iterable[Scope],
     key_id: str | None = None,
-) -> CreatedKey:
+) -> ChannelKey:
     scopes = frozenset(scopes)
     if not scopes:
         raise ChannelKeyError("a key needs at least one scope")
@@ -93,7 +85,7 @@ async def create_key(
         await db.dispose()
     if not created:
         raise ChannelKeyError(f"key id {chosen!r} is taken")
-    return CreatedKey(key_id=chosen, channel=channel, scopes=scopes, secret=secret)
+    return ChannelKey(key_id=chosen, channel=channel, scopes=scopes, secret=secret)
 
 
 async def list_keys(settings: Settings) -> list[KeyInfo]:
@@ -121,7 +113,7 @@ def scopes_text(scopes: Iterable[Scope]) -> str:
     return ",".join(sorted(s.value for s in scopes))
 
 
-def format_created(key: CreatedKey) -> str:
+def format_created(key: ChannelKey) -> str:
     return "\n".join(
         [
             f"id       {key.key_id}",
