@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from jiban.failures import EXIT_INTERRUPTED, EXIT_USAGE, CommandError, Server, explain
+from jiban.failures import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CommandError, Server, explain
 from jiban.servers import Servers, command_servers, not_postgres
 from shared.settings import Settings
 
@@ -121,6 +121,24 @@ def _channel_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
     info = asyncio.run(revoke_key(settings, args.id))
     print(f"revoked {info.key_id} ({info.channel.value}) at {info.revoked_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def _docs(args: argparse.Namespace, _settings: Settings) -> int:
+    from jiban.docs import README, DocsError, render, write
+
+    try:
+        if args.check:
+            if render(README.read_text("utf-8")) != README.read_text("utf-8"):
+                raise CommandError(
+                    f"{README.name}'s tables differ from the code's: run `jiban docs`", EXIT_FAILED
+                )
+            print(f"{README.name}'s tables are the code's")
+        else:
+            changed = write(README)
+            print(f"{README.name}'s tables " + ("made afresh" if changed else "already the code's"))
+    except DocsError as exc:
+        raise CommandError(str(exc)) from exc
     return 0
 
 
@@ -249,6 +267,10 @@ def parser() -> argparse.ArgumentParser:
     who.add_argument("--ops", action="store_true", help="an operator (role ops)")
     token.add_argument("--minutes", type=int, default=60, help="lifetime (default 60)")
     _runs(token, _token, DATABASE)
+
+    docs = sub.add_parser("docs", help="make the README's tables from the code's own tables")
+    docs.add_argument("--check", action="store_true", help="change nothing; exit 1 if they differ")
+    _runs(docs, _docs)
     return p
 
 
