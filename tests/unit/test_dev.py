@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,7 +264,9 @@ def test_a_service_port_in_use_is_said_before_anything_starts(
 ) -> None:
     monkeypatch.setattr(dev, "port_free", lambda port, _host: port != 8003)
 
-    with pytest.raises(CommandError, match="tracking's port 127.0.0.1:8003 is in use") as failed:
+    with pytest.raises(
+        CommandError, match=re.escape("tracking's port 127.0.0.1:8003 is in use")
+    ) as failed:
         dev.run()
 
     assert failed.value.exit_code == EXIT_UNAVAILABLE
