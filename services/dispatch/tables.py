@@ -4,7 +4,7 @@ assignments and their returns, and the outbox and inbox."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, func
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
@@ -101,11 +101,19 @@ returns = Table(
     Column("reason_code", String(64), nullable=False),
     Column("reason", String(500), nullable=False),
     Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(20), nullable=False),  # pending | accepted | rejected
+    # pending | accepted | rejected | superseded (assignments.model.ReturnStatus)
+    Column("status", String(20), nullable=False),
     Column("decided_by", String(64)),
     Column("decided_at", DateTime(timezone=True)),
     Column("note", String(500), nullable=False, server_default=""),
     Column("automatic", Boolean, nullable=False, server_default="false"),
+    # At most one return awaits a ruling per appeal: the holder's.
+    Index(
+        "uq_returns_one_pending_per_appeal",
+        "appeal_id",
+        unique=True,
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 outbox = outbox_table(metadata)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from factories import envelope_of, received
-from harness import bearer, dev_token, running
+from harness import bearer, dev_token, eventually, running
 from sqlalchemy import insert, select, update
 
 from services.dispatch import tables
@@ -147,6 +147,25 @@ async def assignment(settings, appeal_id):
     return found[0] if found else None
 
 
+async def ask_return(topics, dispatch, appeal_id, officer_id: str) -> dict:
+    """Sends the officer's ReturnRequested and waits for it to await a ruling."""
+    await send(
+        topics,
+        APPEALS_LIFECYCLE,
+        ReturnRequested(
+            appeal_id=appeal_id, officer_id=officer_id, reason_code="workload", reason="积压较多"
+        ),
+    )
+
+    async def pending():
+        page = (
+            await dispatch.get("/v1/returns", params={"status": "pending"}, headers=DISPATCHER)
+        ).json()
+        return next((r for r in page["items"] if r["officer_id"] == officer_id), None)
+
+    return await eventually(pending)
+
+
 async def test_each_rule_with_the_directory_data(settings, run_service, topics, wait_until):
     today = date.today()
     await seed(
@@ -261,40 +280,17 @@ async def test_returns_rejected_accepted_and_the_two_return_limit(
         await send(topics, APPEALS_IMMEDIATE, event)
         first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
         path = f"/v1/appeals/{event.appeal_id}/return-decision"
-
-        async def ask_return(officer_id: str) -> None:
-            await send(
-                topics,
-                APPEALS_LIFECYCLE,
-                ReturnRequested(
-                    appeal_id=event.appeal_id,
-                    officer_id=officer_id,
-                    reason_code="workload",
-                    reason="手头积压较多",
-                ),
-            )
-
-            async def pending():
-                page = (
-                    await dispatch.get(
-                        "/v1/returns", params={"status": "pending"}, headers=DISPATCHER
-                    )
-                ).json()
-                return page["items"] or None
-
-            await wait_until(pending)
-
         nothing_pending = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
-        await ask_return(first)
+        await ask_return(topics, dispatch, event.appeal_id, first)
         by_officer = await dispatch.post(path, json={"decision": "reject"}, headers=OFFICER)
         rejected = await dispatch.post(
             path, json={"decision": "reject", "note": "首接负责"}, headers=DISPATCHER
         )
         still = await assignment(settings, event.appeal_id)
-        await ask_return(first)
+        await ask_return(topics, dispatch, event.appeal_id, first)
         accepted = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
         second = accepted.json()["officer_id"]
-        await ask_return(second)
+        await ask_return(topics, dispatch, event.appeal_id, second)
         twice = await dispatch.post(path, json={"decision": "accept"}, headers=DISPATCHER)
         officers = {r.officer_id: r for r in await rows(settings, select(tables.officers))}
         published = await topics.read(APPEALS_ASSIGNMENTS, at_least=6)
@@ -526,3 +522,112 @@ async def test_every_appeal_route_needs_the_right_sign_in(
     # The right role gets past sign-in: the unknown appeal is then 404 (or an empty list).
     assert right.status_code in {200, 404}, right.text
     assert right.status_code == (200 if path == "/v1/returns" else 404)
+
+
+def accepts_travel_with_their_move(published) -> bool:
+    """Every ReturnDecided `accept` is followed at once by the AppealReassigned that moves it."""
+    kinds = [(r.json()["type"], r.json()["payload"]) for r in published]
+    for index, (kind, payload) in enumerate(kinds):
+        if kind == "ReturnDecided" and payload["decision"] == "accept":
+            following = kinds[index + 1] if index + 1 < len(kinds) else (None, {})
+            if following[0] != "AppealReassigned" or following[1]["cause"] != "return":
+                return False
+    return True
+
+
+async def test_a_reassignment_settles_the_pending_return_and_the_next_return_is_heard(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, event)
+        first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
+        await ask_return(topics, dispatch, event.appeal_id, first)
+        await send(
+            topics,
+            APPEALS_LIFECYCLE,
+            ReassignmentRequested(appeal_id=event.appeal_id, reason_code="not_acknowledged"),
+        )
+
+        async def moved():
+            row = await assignment(settings, event.appeal_id)
+            return row if row.officer_id != first else None
+
+        second = (await wait_until(moved)).officer_id
+        pending_after_move = (
+            await dispatch.get("/v1/returns", params={"status": "pending"}, headers=DISPATCHER)
+        ).json()["items"]
+        superseded = (
+            await dispatch.get("/v1/returns", params={"status": "superseded"}, headers=DISPATCHER)
+        ).json()["items"]
+        stale_ruling = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/return-decision",
+            json={"decision": "accept"},
+            headers=DISPATCHER,
+        )
+        # The new holder's return is heard although the first officer's was never ruled on.
+        heard = await ask_return(topics, dispatch, event.appeal_id, second)
+        accepted = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/return-decision",
+            json={"decision": "accept"},
+            headers=DISPATCHER,
+        )
+        officers = {r.officer_id: r for r in await rows(settings, select(tables.officers))}
+        published = await topics.read(APPEALS_ASSIGNMENTS, at_least=4)
+    assert second != first and second in {"dept-1", "dept-2"}
+    assert pending_after_move == []
+    assert len(superseded) == 1 and superseded[0]["officer_id"] == first
+    assert superseded[0]["decided_by"] == "dispatch" and superseded[0]["decided_at"] is not None
+    assert "改派" in superseded[0]["note"]
+    assert stale_ruling.status_code == 409
+    assert heard["officer_id"] == second
+    assert accepted.status_code == 200 and accepted.json()["officer_id"] == "sup-1"
+    # A superseded return is counted neither accepted nor rejected.
+    assert (officers[first].returns_accepted, officers[first].returns_rejected) == (0, 0)
+    assert (officers[second].returns_accepted, officers[second].returns_rejected) == (1, 0)
+    kinds = [
+        (r.json()["type"], r.json()["payload"].get("decision") or r.json()["payload"].get("cause"))
+        for r in published
+    ]
+    assert kinds == [
+        ("AppealAssigned", None),
+        ("AppealReassigned", "reassignment_request"),
+        ("ReturnDecided", "accept"),
+        ("AppealReassigned", "return"),
+    ]
+    assert accepts_travel_with_their_move(published)
+
+
+async def test_a_manual_reassignment_settles_the_pending_return(
+    settings, run_service, topics, wait_until
+):
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch:
+        await send(topics, APPEALS_IMMEDIATE, event)
+        first = (await wait_until(lambda: assignment(settings, event.appeal_id))).officer_id
+        await ask_return(topics, dispatch, event.appeal_id, first)
+        manual = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/reassign",
+            json={"officer_id": "cw-1", "note": "熟悉情况"},
+            headers=SUPERVISOR,
+        )
+        stale_ruling = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/return-decision",
+            json={"decision": "reject"},
+            headers=DISPATCHER,
+        )
+        returns = await rows(
+            settings, select(tables.returns).where(tables.returns.c.appeal_id == event.appeal_id)
+        )
+        officers = {r.officer_id: r for r in await rows(settings, select(tables.officers))}
+        published = await topics.read(APPEALS_ASSIGNMENTS, at_least=2)
+    assert manual.status_code == 200 and manual.json()["officer_id"] == "cw-1"
+    assert stale_ruling.status_code == 409
+    assert [(r.officer_id, r.status, r.decided_by) for r in returns] == [
+        (first, "superseded", "sup-1")
+    ]
+    assert returns[0].decided_at is not None and "改派" in returns[0].note
+    assert (officers[first].returns_accepted, officers[first].returns_rejected) == (0, 0)
+    assert [r.json()["type"] for r in published] == ["AppealAssigned", "AppealReassigned"]

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -21,17 +19,17 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import tables
-from services.dispatch.assignments import store as assignment_store
+from services.dispatch.assignments import store
+from services.dispatch.assignments.model import ReturnStatus
 from services.dispatch.assignments.service import MAX_ASSISTANTS, Ownership, OwnershipError
-from services.dispatch.directory import store
-from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep
+from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep
 from shared.identity import (
+    CurrentPrincipal,
     Principal,
     Role,
-    authenticated,
     can_read_appeal,
     forbidden,
     may_learn_existence,
@@ -76,8 +74,8 @@ class ReturnOut(BaseModel):
     reason_code: str
     reason: str
     requested_at: datetime
-    status: Literal["pending", "accepted", "rejected"]
-    decided_by: str | None
+    status: ReturnStatus
+    decided_by: str | None  # the dispatcher, `dispatch`, or who moved the appeal (superseded)
     decided_at: datetime | None
     note: str
     automatic: bool
@@ -130,17 +128,9 @@ class AssistantsOut(BaseModel):
     assistant_officer_ids: list[str]
 
 
-def _ownership(request: Request) -> Ownership:
-    ownership: Ownership = request.app.state.ownership
+def _ownership(request: Request, uow: UnitOfWork) -> Ownership:
+    ownership: Ownership = request.app.state.ownership_in(uow)
     return ownership
-
-
-@asynccontextmanager
-async def _deciding(request: Request) -> AsyncIterator[UnitOfWork]:
-    """One unit of work for a decision and its events, so the answer comes after the events
-    are safe. An OwnershipError rolls it back."""
-    async with request.app.state.runtime.units.begin() as uow:
-        yield uow
 
 
 async def ownership_refused(_request: Request, error: Exception) -> JSONResponse:
@@ -154,49 +144,45 @@ async def ownership_refused(_request: Request, error: Exception) -> JSONResponse
     )
 
 
+READERS = "only the officers on an appeal, their supervisors or ops"
+
+
 async def _readable_assignment(
-    request: Request, session: Any, appeal_id: UUID, principal: Principal
+    request: Request, session: AsyncSession, appeal_id: UUID, principal: Principal
 ) -> Any:
     """The assignment if `principal` may read it (as tracking decides for the appeal, and the
     dispatchers too); an unknown appeal is 404 only to those who oversee many."""
-    row = await assignment_store.assignment_of(session, appeal_id)
+    row = await store.assignment_row(session, appeal_id)
     if row is None:
         if may_learn_existence(principal) or principal.has_any(Role.DISPATCHER):
             raise HTTPException(404, f"appeal {appeal_id} has not been assigned")
-        raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
-    officer = await store.officer_row(session, row.officer_id)
+        raise forbidden(request, READERS)
     if principal.has_any(Role.DISPATCHER) or can_read_appeal(
         principal,
         officer_id=row.officer_id,
         assistant_officer_ids=row.assistant_officer_ids,
-        officer_unit=None if officer is None else officer.unit,
+        officer_unit=await store.officer_unit(session, row.officer_id),
     ):
         return row
-    raise forbidden(request, "only the officers on an appeal, their supervisors or ops")
+    raise forbidden(request, READERS)
 
 
 @router.get("/assignments/{appeal_id}")
 async def get_assignment(
-    appeal_id: UUID,
-    request: Request,
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(authenticated())],
+    appeal_id: UUID, request: Request, session: SessionDep, caller: CurrentPrincipal
 ) -> AssignmentOut:
     """Who an appeal was routed to, and why."""
-    row = await _readable_assignment(request, session, appeal_id, principal)
+    row = await _readable_assignment(request, session, appeal_id, caller)
     return AssignmentOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/appeals/{appeal_id}/routing")
 async def get_routing(
-    appeal_id: UUID,
-    request: Request,
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(authenticated())],
+    appeal_id: UUID, request: Request, session: SessionDep, caller: CurrentPrincipal
 ) -> RoutingOut:
     """The last routing decision with every rule's verdict, in order: which matched and why.
     After a manual reassignment the trace holds that decision alone."""
-    row = await _readable_assignment(request, session, appeal_id, principal)
+    row = await _readable_assignment(request, session, appeal_id, caller)
     return RoutingOut(
         appeal_id=row.appeal_id,
         officer_id=row.officer_id,
@@ -212,21 +198,17 @@ async def list_returns(
     _principal: Annotated[
         Principal, Depends(require_roles(Role.DISPATCHER, Role.SUPERVISOR, Role.OPS))
     ],
-    status: Literal["pending", "accepted", "rejected"] | None = None,
+    status: ReturnStatus | None = None,
     officer_id: str | None = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[ReturnOut]:
-    """Returns (退单), oldest first: `status=pending` is the duty dispatcher's work list."""
+    """Returns (退单), oldest first: `status=pending` is the duty dispatcher's work list;
+    `superseded` ones were settled without a ruling because the appeal moved or closed."""
     t = tables.returns
-    query = select(t)
-    if status is not None:
-        query = query.where(t.c.status == status)
-    if officer_id is not None:
-        query = query.where(t.c.officer_id == officer_id)
     return await paginate(
         session,
-        query,
+        store.returns_query(status, officer_id),
         [t.c.requested_at, t.c.return_id],
         limit=limit,
         cursor=cursor,
@@ -242,24 +224,25 @@ async def decide_return(
     appeal_id: UUID,
     body: ReturnDecisionIn,
     request: Request,
+    units: UnitsDep,
     principal: Annotated[Principal, Depends(require_roles(Role.DISPATCHER))],
     x_correlation_id: CorrelationId = None,
 ) -> ReturnDecisionOut:
-    """The duty dispatcher rules on the pending return: `accept` routes it again without the
-    officers who gave it back (after two accepted returns: the duty supervisor); `reject`
-    leaves it with the officer, clock still running (first-receiver responsibility)."""
-    async with _deciding(request) as uow:
-        await _ownership(request).decide_return(
-            uow,
+    """The duty dispatcher rules on the return the appeal's holder asked for: `accept` routes it
+    again without the officers who gave it back (after two accepted returns: the duty
+    supervisor); `reject` leaves it with the officer, clock still running (first-receiver
+    responsibility). 409 when the holder has no return awaiting a ruling."""
+    async with units.begin() as uow:
+        ruling = await _ownership(request, uow).decide_return(
             appeal_id,
             accept=body.decision == "accept",
             decided_by=principal.sub,
             note=body.note,
             correlation_id=x_correlation_id or str(uuid4()),
         )
-        row = await assignment_store.assignment_of(uow.session, appeal_id)
-    assert row is not None  # decide_return refused an appeal without an assignment
-    return ReturnDecisionOut(appeal_id=appeal_id, decision=body.decision, officer_id=row.officer_id)
+    return ReturnDecisionOut(
+        appeal_id=appeal_id, decision=body.decision, officer_id=ruling.officer_id
+    )
 
 
 @router.post("/appeals/{appeal_id}/reassign", responses={404: {}, 409: {}, 422: {}})
@@ -267,14 +250,15 @@ async def reassign(
     appeal_id: UUID,
     body: ReassignIn,
     request: Request,
+    units: UnitsDep,
     principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
     x_correlation_id: CorrelationId = None,
 ) -> ReassignOut:
     """Moves the appeal to `officer_id` (the supervisor may overrule capacity), or without one
-    routes it again excluding the current officer. Published as AppealReassigned."""
-    async with _deciding(request) as uow:
-        moved = await _ownership(request).reassign(
-            uow,
+    routes it again excluding the current officer; a return the officer had asked for is
+    settled (superseded). Published as AppealReassigned."""
+    async with units.begin() as uow:
+        moved = await _ownership(request, uow).reassign(
             appeal_id,
             by=principal.sub,
             officer_id=body.officer_id,
@@ -295,14 +279,14 @@ async def set_assistants(
     appeal_id: UUID,
     body: AssistantsIn,
     request: Request,
+    units: UnitsDep,
     principal: Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))],
     x_correlation_id: CorrelationId = None,
 ) -> AssistantsOut:
     """Sets the assisting officers (协办), replacing the previous list (empty clears it); the
     lead stays responsible for the deadline. Published as AssistantsChanged."""
-    async with _deciding(request) as uow:
-        changed = await _ownership(request).set_assistants(
-            uow,
+    async with units.begin() as uow:
+        changed = await _ownership(request, uow).set_assistants(
             appeal_id,
             by=principal.sub,
             officer_ids=body.officer_ids,

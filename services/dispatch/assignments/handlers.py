@@ -1,7 +1,10 @@
 """Dispatch's consumers: every received appeal is routed to one officer; from the lifecycle,
-closures free capacity and officers' returns and tracking's reassignment requests move appeals."""
+closures free capacity and officers' returns and tracking's reassignment requests move appeals.
+Each handler hands the event to the ownership decisions inside the consumer's unit of work."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from services.dispatch.assignments.service import Ownership
 from shared.consumer import Route
@@ -15,28 +18,30 @@ from shared.events import (
 from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import AppealStatus
 
+# The ownership decisions inside a unit of work (the composition root makes them).
+OwnershipIn = Callable[[UnitOfWork], Ownership]
 
-def appeal_routes(ownership: Ownership) -> dict[str, Route]:
+
+def appeal_routes(ownership_in: OwnershipIn) -> dict[str, Route]:
     async def on_appeal_received(
         uow: UnitOfWork, envelope: Envelope, event: AppealReceived
     ) -> None:
-        await ownership.assign(uow, event, envelope.correlation_id)
+        await ownership_in(uow).assign(event, envelope.correlation_id)
 
     return {AppealReceived.TYPE: Route(AppealReceived, on_appeal_received)}
 
 
-def lifecycle_routes(ownership: Ownership) -> dict[str, Route]:
+def lifecycle_routes(ownership_in: OwnershipIn) -> dict[str, Route]:
     async def on_status_changed(
         uow: UnitOfWork, _envelope: Envelope, event: AppealStatusChanged
     ) -> None:
         if event.to_status is AppealStatus.CLOSED:
-            await ownership.close(uow.session, event.appeal_id)
+            await ownership_in(uow).close(event.appeal_id)
 
     async def on_return_requested(
         uow: UnitOfWork, envelope: Envelope, event: ReturnRequested
     ) -> None:
-        await ownership.request_return(
-            uow,
+        await ownership_in(uow).request_return(
             appeal_id=event.appeal_id,
             officer_id=event.officer_id,
             reason_code=event.reason_code,
@@ -47,8 +52,7 @@ def lifecycle_routes(ownership: Ownership) -> dict[str, Route]:
     async def on_reassignment_requested(
         uow: UnitOfWork, envelope: Envelope, event: ReassignmentRequested
     ) -> None:
-        await ownership.request_reassignment(
-            uow,
+        await ownership_in(uow).request_reassignment(
             appeal_id=event.appeal_id,
             exclude_officer_ids=event.exclude_officer_ids,
             correlation_id=envelope.correlation_id,

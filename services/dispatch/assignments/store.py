@@ -1,6 +1,8 @@
 """Dispatch's persistence for routing and ownership: what the rules may look at, the capacity
-claim, assignments, returns and assistants. Capacity is decided here, in the database: a claim is
-one conditional UPDATE, so two replicas racing for the same officer cannot push them past it."""
+claim, assignments, returns and assistants (`PostgresAssignments`, the ownership decisions'
+repository), and the reads the HTTP API makes. Capacity is decided here, in the database: a claim
+is one conditional UPDATE, so two replicas racing for the same officer cannot push them past it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +12,16 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Float, cast, func, select, update
+from sqlalchemy import ColumnElement, Float, Select, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.assignments.model import (
+    Assignment,
+    PendingReturn,
+    ReturnStatus,
+    RoutingInput,
+)
 from services.dispatch.assignments.routing import (
     Candidate,
     EnterpriseInfo,
@@ -24,24 +31,10 @@ from services.dispatch.assignments.routing import (
 from services.dispatch.directory.model import DutyPost, LeavePeriod, on_leave
 from services.dispatch.directory.store import away_on, duty_officer_id, officer_row
 from services.dispatch.tables import assignments, departments, enterprises, officers, returns
-from shared.vocabulary import Category, IndustryChain, OfficerRole
+from shared.vocabulary import IndustryChain, OfficerRole
 
 # The rules take the least loaded of each group, so a few of the least loaded are enough.
 CANDIDATES_PER_GROUP = 20
-
-
-class RoutingInput(BaseModel):
-    """What routing looks at in an appeal; stored with the assignment to route it again."""
-
-    credit_code: str | None = None
-    enterprise_name: str | None = None
-    category: Category | None = None
-    community: str | None = None
-    tracking_code: str | None = None
-
-    @property
-    def resident(self) -> bool:
-        return self.credit_code is None and self.enterprise_name is None
 
 
 def _leave(row: Any) -> list[LeavePeriod]:
@@ -123,7 +116,7 @@ async def _enterprise(session: AsyncSession, inputs: RoutingInput) -> Any | None
     return rows[0] if len(rows) == 1 else None
 
 
-async def cso_of_appellant(session: AsyncSession, inputs: RoutingInput) -> tuple[str, str] | None:
+async def _cso_contact(session: AsyncSession, inputs: RoutingInput) -> tuple[str, str] | None:
     """(credit code, the CSO's party-building assistant) for an enterprise's appeal whose CSO
     has one: notify copies the assistant in, and cannot wait for its own directory copy."""
     enterprise = await _enterprise(session, inputs)
@@ -135,137 +128,162 @@ async def cso_of_appellant(session: AsyncSession, inputs: RoutingInput) -> tuple
     return enterprise.credit_code, cso.paired_officer_id
 
 
-async def routing_context(
-    session: AsyncSession,
-    appeal_id: UUID,
-    inputs: RoutingInput,
-    *,
-    today: date,
-    excluded: Sequence[str] = (),
-    supervisor_only: bool = False,
-) -> RoutingContext:
-    """What the rules need, loaded in rule order and no further: once a rule is sure to find
-    someone (an available CSO, a team or department with an available member…), the groups of
-    the rules after it are not queried (the trace lists those rules as not tried)."""
-    ctx = RoutingContext(
-        appeal_id=str(appeal_id),
-        category=inputs.category,
-        resident=inputs.resident,
-        community=inputs.community,
-        excluded=frozenset(excluded),
+def _assignment(row: Any) -> Assignment:
+    return Assignment(
+        appeal_id=row.appeal_id,
+        officer_id=row.officer_id,
+        open=row.open,
+        routing_input=RoutingInput.model_validate(row.routing_input),
+        excluded_officer_ids=tuple(row.excluded_officer_ids),
+        accepted_returns=row.accepted_returns,
+        assistant_officer_ids=tuple(row.assistant_officer_ids),
+        tracking_code=row.tracking_code,
     )
-    if supervisor_only:
-        return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
 
-    def settled(candidate: Candidate | None) -> bool:
-        return (
-            candidate is not None and candidate.available and candidate.officer_id not in excluded
-        )
 
-    enterprise = await _enterprise(session, inputs)
-    if enterprise is not None:
-        info = EnterpriseInfo(
-            credit_code=enterprise.credit_code,
-            name=enterprise.name,
-            chain=IndustryChain(enterprise.chain),
-            community=enterprise.community,
-            has_cso=enterprise.cso_officer_id is not None,
+def _pending(row: Any) -> PendingReturn:
+    return PendingReturn(
+        return_id=row.return_id,
+        appeal_id=row.appeal_id,
+        officer_id=row.officer_id,
+        reason_code=row.reason_code,
+    )
+
+
+class PostgresAssignments:
+    """The ownership decisions' repository over dispatch's tables, in one session (the unit of
+    work's)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def routing_context(
+        self,
+        appeal_id: UUID,
+        inputs: RoutingInput,
+        *,
+        today: date,
+        excluded: Sequence[str] = (),
+        supervisor_only: bool = False,
+    ) -> RoutingContext:
+        """What the rules need, loaded in rule order and no further: once a rule is sure to find
+        someone (an available CSO, a team or department with an available member…), the groups of
+        the rules after it are not queried (the trace lists those rules as not tried)."""
+        session = self.session
+        ctx = RoutingContext(
+            appeal_id=str(appeal_id),
+            category=inputs.category,
+            resident=inputs.resident,
+            community=inputs.community,
+            excluded=frozenset(excluded),
         )
-        ctx = replace(ctx, enterprise=info)
-        cso_row = await officer_row(session, enterprise.cso_officer_id)
-        if cso_row is not None:
-            assistant_row = await officer_row(session, cso_row.paired_officer_id)
-            ctx = replace(
-                ctx,
-                cso=_candidate(cso_row, today),
-                cso_assistant=None if assistant_row is None else _candidate(assistant_row, today),
+        if supervisor_only:
+            return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
+
+        def settled(candidate: Candidate | None) -> bool:
+            return (
+                candidate is not None
+                and candidate.available
+                and candidate.officer_id not in excluded
             )
-            if settled(ctx.cso) or settled(ctx.cso_assistant):
-                return ctx
-        if info.chain is not IndustryChain.OTHER:
-            team = await _group(session, today, excluded, officers.c.chain == info.chain.value)
-            ctx = replace(ctx, chain_team=team)
-            if team:
-                return ctx
-    if inputs.category is not None:
-        owning = (
-            await session.execute(
-                select(departments.c.department_id, departments.c.name)
-                .where(departments.c.categories.contains([inputs.category.value]))
-                .order_by(departments.c.department_id)
+
+        enterprise = await _enterprise(session, inputs)
+        if enterprise is not None:
+            info = EnterpriseInfo(
+                credit_code=enterprise.credit_code,
+                name=enterprise.name,
+                chain=IndustryChain(enterprise.chain),
+                community=enterprise.community,
+                has_cso=enterprise.cso_officer_id is not None,
             )
-        ).all()
-        if owning:
-            members = await _group(
+            ctx = replace(ctx, enterprise=info)
+            cso_row = await officer_row(session, enterprise.cso_officer_id)
+            if cso_row is not None:
+                assistant_row = await officer_row(session, cso_row.paired_officer_id)
+                ctx = replace(
+                    ctx,
+                    cso=_candidate(cso_row, today),
+                    cso_assistant=None
+                    if assistant_row is None
+                    else _candidate(assistant_row, today),
+                )
+                if settled(ctx.cso) or settled(ctx.cso_assistant):
+                    return ctx
+            if info.chain is not IndustryChain.OTHER:
+                team = await _group(session, today, excluded, officers.c.chain == info.chain.value)
+                ctx = replace(ctx, chain_team=team)
+                if team:
+                    return ctx
+        if inputs.category is not None:
+            owning = (
+                await session.execute(
+                    select(departments.c.department_id, departments.c.name)
+                    .where(departments.c.categories.contains([inputs.category.value]))
+                    .order_by(departments.c.department_id)
+                )
+            ).all()
+            if owning:
+                members = await _group(
+                    session,
+                    today,
+                    excluded,
+                    officers.c.department_id.in_([row.department_id for row in owning]),
+                )
+                ctx = replace(
+                    ctx, departments=[row.name for row in owning], department_officers=members
+                )
+                if members:
+                    return ctx
+        if inputs.resident and inputs.community:
+            workers = await _group(
                 session,
                 today,
                 excluded,
-                officers.c.department_id.in_([row.department_id for row in owning]),
+                officers.c.role == OfficerRole.COMMUNITY_WORKER.value,
+                officers.c.communities.contains([inputs.community]),
             )
-            ctx = replace(
-                ctx, departments=[row.name for row in owning], department_officers=members
-            )
-            if members:
+            ctx = replace(ctx, community_workers=workers)
+            if workers:
                 return ctx
-    if inputs.resident and inputs.community:
-        workers = await _group(
-            session,
-            today,
-            excluded,
-            officers.c.role == OfficerRole.COMMUNITY_WORKER.value,
-            officers.c.communities.contains([inputs.community]),
-        )
-        ctx = replace(ctx, community_workers=workers)
-        if workers:
-            return ctx
-    return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
+        return replace(ctx, duty_supervisor=await _duty_supervisor(session, today))
 
-
-async def claim(session: AsyncSession, officer_id: str, *, ignore_capacity: bool) -> bool:
-    """Takes one unit of the officer's capacity, or says it is gone. The row lock this UPDATE
-    takes makes a concurrent claim wait and then see the new count."""
-    stmt = update(officers).where(officers.c.officer_id == officer_id)
-    if not ignore_capacity:
-        stmt = stmt.where(officers.c.open_assignments < officers.c.capacity)
-    claimed = (
-        await session.execute(
-            stmt.values(open_assignments=officers.c.open_assignments + 1).returning(
-                officers.c.officer_id
+    async def claim(self, officer_id: str, *, ignore_capacity: bool) -> bool:
+        """The row lock this UPDATE takes makes a concurrent claim wait and then see the new
+        count."""
+        stmt = update(officers).where(officers.c.officer_id == officer_id)
+        if not ignore_capacity:
+            stmt = stmt.where(officers.c.open_assignments < officers.c.capacity)
+        claimed = (
+            await self.session.execute(
+                stmt.values(open_assignments=officers.c.open_assignments + 1).returning(
+                    officers.c.officer_id
+                )
             )
+        ).first()
+        return claimed is not None
+
+    async def release(self, officer_id: str) -> None:
+        await self.session.execute(
+            update(officers)
+            .where(officers.c.officer_id == officer_id, officers.c.open_assignments > 0)
+            .values(open_assignments=officers.c.open_assignments - 1)
         )
-    ).first()
-    return claimed is not None
 
+    async def assignment_of(
+        self, appeal_id: UUID, *, for_update: bool = False
+    ) -> Assignment | None:
+        query = select(assignments).where(assignments.c.appeal_id == appeal_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return None if row is None else _assignment(row)
 
-async def release(session: AsyncSession, officer_id: str) -> None:
-    await session.execute(
-        update(officers)
-        .where(officers.c.officer_id == officer_id, officers.c.open_assignments > 0)
-        .values(open_assignments=officers.c.open_assignments - 1)
-    )
-
-
-async def assignment_of(
-    session: AsyncSession, appeal_id: UUID, *, for_update: bool = False
-) -> Any | None:
-    query = select(assignments).where(assignments.c.appeal_id == appeal_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
-
-
-async def record_assignment(
-    session: AsyncSession,
-    *,
-    appeal_id: UUID,
-    routing: Routing,
-    inputs: RoutingInput,
-    assigned_at: datetime,
-) -> bool:
-    """False if the appeal was already assigned (then nothing changes). The caller has claimed
-    the officer's capacity."""
-    created = (
-        await session.execute(
+    async def record_assignment(
+        self, appeal_id: UUID, routing: Routing, inputs: RoutingInput, *, assigned_at: datetime
+    ) -> None:
+        """Nothing changes if the appeal was already assigned. The caller has claimed the
+        officer's capacity."""
+        await self.session.execute(
             insert(assignments)
             .values(
                 appeal_id=appeal_id,
@@ -279,147 +297,152 @@ async def record_assignment(
                 updated_at=assigned_at,
             )
             .on_conflict_do_nothing(index_elements=["appeal_id"])
-            .returning(assignments.c.appeal_id)
         )
-    ).first()
-    return created is not None
 
-
-async def move_assignment(
-    session: AsyncSession,
-    appeal_id: UUID,
-    *,
-    routing: Routing,
-    excluded: Sequence[str],
-    accepted_returns: int,
-    moved_at: datetime,
-) -> None:
-    await session.execute(
-        update(assignments)
-        .where(assignments.c.appeal_id == appeal_id)
-        .values(
-            officer_id=routing.decision.officer_id,
-            reason_code=routing.decision.reason_code,
-            reason=routing.decision.reason,
-            rules=routing.trace(),
-            excluded_officer_ids=list(excluded),
-            accepted_returns=accepted_returns,
-            assigned_at=moved_at,
-            updated_at=moved_at,
-        )
-    )
-
-
-async def close_assignment(session: AsyncSession, appeal_id: UUID) -> bool:
-    """Marks it closed and frees its officer's capacity; False if it was not open."""
-    closed = (
-        await session.execute(
+    async def move_assignment(
+        self,
+        appeal_id: UUID,
+        routing: Routing,
+        *,
+        excluded: Sequence[str],
+        accepted_returns: int,
+        moved_at: datetime,
+    ) -> None:
+        await self.session.execute(
             update(assignments)
-            .where(assignments.c.appeal_id == appeal_id, assignments.c.open)
-            .values(open=False, updated_at=func.now())
-            .returning(assignments.c.officer_id)
-        )
-    ).first()
-    if closed is None:
-        return False
-    await release(session, closed.officer_id)
-    return True
-
-
-async def set_assistants(
-    session: AsyncSession, appeal_id: UUID, officer_ids: Sequence[str], changed_at: datetime
-) -> None:
-    await session.execute(
-        update(assignments)
-        .where(assignments.c.appeal_id == appeal_id)
-        .values(assistant_officer_ids=list(officer_ids), updated_at=changed_at)
-    )
-
-
-async def existing_officers(session: AsyncSession, officer_ids: Iterable[str]) -> set[str]:
-    wanted = list(officer_ids)
-    if not wanted:
-        return set()
-    rows = await session.execute(
-        select(officers.c.officer_id).where(officers.c.officer_id.in_(wanted))
-    )
-    return set(rows.scalars())
-
-
-# --- returns (退单) -----------------------------------------------------------------------------
-
-
-async def add_return(
-    session: AsyncSession,
-    *,
-    appeal_id: UUID,
-    officer_id: str,
-    reason_code: str,
-    reason: str,
-    requested_at: datetime,
-) -> UUID:
-    return_id = uuid4()
-    await session.execute(
-        insert(returns).values(
-            return_id=return_id,
-            appeal_id=appeal_id,
-            officer_id=officer_id,
-            reason_code=reason_code,
-            reason=reason,
-            requested_at=requested_at,
-            status="pending",
-        )
-    )
-    return return_id
-
-
-async def pending_return(session: AsyncSession, appeal_id: UUID) -> Any | None:
-    return (
-        await session.execute(
-            select(returns)
-            .where(returns.c.appeal_id == appeal_id, returns.c.status == "pending")
-            .order_by(returns.c.requested_at)
-            .limit(1)
-            .with_for_update()
-        )
-    ).first()
-
-
-async def decide_return(
-    session: AsyncSession,
-    return_id: UUID,
-    *,
-    officer_id: str,
-    accepted: bool,
-    decided_by: str,
-    note: str,
-    automatic: bool,
-    decided_at: datetime,
-) -> None:
-    await session.execute(
-        update(returns)
-        .where(returns.c.return_id == return_id)
-        .values(
-            status="accepted" if accepted else "rejected",
-            decided_by=decided_by,
-            decided_at=decided_at,
-            note=note,
-            automatic=automatic,
-        )
-    )
-    counter = officers.c.returns_accepted if accepted else officers.c.returns_rejected
-    await session.execute(
-        update(officers).where(officers.c.officer_id == officer_id).values({counter: counter + 1})
-    )
-
-
-async def returns_of(session: AsyncSession, appeal_id: UUID) -> list[Any]:
-    return list(
-        (
-            await session.execute(
-                select(returns)
-                .where(returns.c.appeal_id == appeal_id)
-                .order_by(returns.c.requested_at)
+            .where(assignments.c.appeal_id == appeal_id)
+            .values(
+                officer_id=routing.decision.officer_id,
+                reason_code=routing.decision.reason_code,
+                reason=routing.decision.reason,
+                rules=routing.trace(),
+                excluded_officer_ids=list(excluded),
+                accepted_returns=accepted_returns,
+                assigned_at=moved_at,
+                updated_at=moved_at,
             )
-        ).all()
-    )
+        )
+
+    async def close_assignment(self, appeal_id: UUID) -> None:
+        await self.session.execute(
+            update(assignments)
+            .where(assignments.c.appeal_id == appeal_id)
+            .values(open=False, updated_at=func.now())
+        )
+
+    async def set_assistants(
+        self, appeal_id: UUID, officer_ids: Sequence[str], *, changed_at: datetime
+    ) -> None:
+        await self.session.execute(
+            update(assignments)
+            .where(assignments.c.appeal_id == appeal_id)
+            .values(assistant_officer_ids=list(officer_ids), updated_at=changed_at)
+        )
+
+    async def officer_name(self, officer_id: str) -> str | None:
+        row = await officer_row(self.session, officer_id)
+        return None if row is None else str(row.name)
+
+    async def existing_officers(self, officer_ids: Sequence[str]) -> set[str]:
+        if not officer_ids:
+            return set()
+        rows = await self.session.execute(
+            select(officers.c.officer_id).where(officers.c.officer_id.in_(list(officer_ids)))
+        )
+        return set(rows.scalars())
+
+    async def cso_contact(self, inputs: RoutingInput) -> tuple[str, str] | None:
+        return await _cso_contact(self.session, inputs)
+
+    # --- returns (退单) -------------------------------------------------------------------------
+
+    async def add_return(
+        self,
+        appeal_id: UUID,
+        officer_id: str,
+        *,
+        reason_code: str,
+        reason: str,
+        requested_at: datetime,
+    ) -> PendingReturn:
+        """The database refuses a second pending return for one appeal (a partial unique
+        index): the decisions settle the first before anyone can ask again."""
+        return_id = uuid4()
+        await self.session.execute(
+            insert(returns).values(
+                return_id=return_id,
+                appeal_id=appeal_id,
+                officer_id=officer_id,
+                reason_code=reason_code,
+                reason=reason,
+                requested_at=requested_at,
+                status=ReturnStatus.PENDING.value,
+            )
+        )
+        return PendingReturn(return_id, appeal_id, officer_id, reason_code)
+
+    async def pending_return(self, appeal_id: UUID) -> PendingReturn | None:
+        row = (
+            await self.session.execute(
+                select(returns)
+                .where(
+                    returns.c.appeal_id == appeal_id,
+                    returns.c.status == ReturnStatus.PENDING.value,
+                )
+                .with_for_update()
+            )
+        ).first()
+        return None if row is None else _pending(row)
+
+    async def settle_return(
+        self,
+        return_id: UUID,
+        status: ReturnStatus,
+        *,
+        decided_by: str,
+        note: str,
+        automatic: bool,
+        decided_at: datetime,
+    ) -> None:
+        await self.session.execute(
+            update(returns)
+            .where(returns.c.return_id == return_id)
+            .values(
+                status=status.value,
+                decided_by=decided_by,
+                decided_at=decided_at,
+                note=note,
+                automatic=automatic,
+            )
+        )
+
+    async def count_return(self, officer_id: str, *, accepted: bool) -> None:
+        counter = officers.c.returns_accepted if accepted else officers.c.returns_rejected
+        await self.session.execute(
+            update(officers)
+            .where(officers.c.officer_id == officer_id)
+            .values({counter: counter + 1})
+        )
+
+
+# --- what the HTTP API reads ---------------------------------------------------------------------
+
+
+async def assignment_row(session: AsyncSession, appeal_id: UUID) -> Any | None:
+    """The whole assignment row (its reason and rules trace too), for reading."""
+    query = select(assignments).where(assignments.c.appeal_id == appeal_id)
+    return (await session.execute(query)).first()
+
+
+async def officer_unit(session: AsyncSession, officer_id: str) -> str | None:
+    row = await officer_row(session, officer_id)
+    return None if row is None else str(row.unit)
+
+
+def returns_query(status: ReturnStatus | None, officer_id: str | None) -> Select[Any]:
+    query = select(returns)
+    if status is not None:
+        query = query.where(returns.c.status == status.value)
+    if officer_id is not None:
+        query = query.where(returns.c.officer_id == officer_id)
+    return query

@@ -21,6 +21,11 @@ It only reads the bytes it is given; what to do with the result is the caller's 
 - Cross-row checks: an id appears once per roster; supervisor, partner, CSO, department
   supervisor and duty references name an officer in the roster (not itself rejected) or one the
   caller says already exists; an officer's department names a department in the same way.
+
+One module per job: `files` (reading CSV and XLSX into sheets of text cells), `headers`
+(recognising a sheet and its columns), `cells` (parsing one cell), `rows` (parsing a row into its
+model), `checks` (duplicates and references across rows), `report` (all of it, into a
+`RosterReport`). The importer is `jiban directory import` (jiban/directory_import.py).
 """
 
 from services.dispatch.roster.cells import MAX_LENGTHS
