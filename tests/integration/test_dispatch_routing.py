@@ -147,6 +147,16 @@ async def assignment(settings, appeal_id):
     return found[0] if found else None
 
 
+async def wait_for_pending(dispatch, officer_id: str) -> dict:
+    async def pending():
+        page = (
+            await dispatch.get("/v1/returns", params={"status": "pending"}, headers=DISPATCHER)
+        ).json()
+        return next((r for r in page["items"] if r["officer_id"] == officer_id), None)
+
+    return await eventually(pending, timeout_s=30)
+
+
 async def ask_return(topics, dispatch, appeal_id, officer_id: str) -> dict:
     """Sends the officer's ReturnRequested and waits for it to await a ruling."""
     await send(
@@ -156,14 +166,7 @@ async def ask_return(topics, dispatch, appeal_id, officer_id: str) -> dict:
             appeal_id=appeal_id, officer_id=officer_id, reason_code="workload", reason="积压较多"
         ),
     )
-
-    async def pending():
-        page = (
-            await dispatch.get("/v1/returns", params={"status": "pending"}, headers=DISPATCHER)
-        ).json()
-        return next((r for r in page["items"] if r["officer_id"] == officer_id), None)
-
-    return await eventually(pending)
+    return await wait_for_pending(dispatch, officer_id)
 
 
 async def test_each_rule_with_the_directory_data(settings, run_service, topics, wait_until):
@@ -631,3 +634,73 @@ async def test_a_manual_reassignment_settles_the_pending_return(
     assert returns[0].decided_at is not None and "改派" in returns[0].note
     assert (officers[first].returns_accepted, officers[first].returns_rejected) == (0, 0)
     assert [r.json()["type"] for r in published] == ["AppealAssigned", "AppealReassigned"]
+
+
+async def test_tracking_follows_returns_and_reassignments_to_the_end(
+    settings, run_service, topics, wait_until
+):
+    """The whole loop with tracking: a return pending at a reassignment ends with it, the next
+    holder's return is heard and ruled on, and tracking is never left `returned`."""
+    await seed(settings)
+    event = appeal(category=Category.EMPLOYMENT)
+    async with run_service("dispatch") as dispatch, run_service("tracking") as tracking:
+
+        async def tracked(status: str, officer_id: str):
+            async def check():
+                response = await tracking.get(f"/v1/appeals/{event.appeal_id}")
+                view = response.json() if response.status_code == 200 else {}
+                wanted = (view.get("status"), view.get("officer_id")) == (status, officer_id)
+                return view if wanted else None
+
+            return await wait_until(check, timeout_s=40)
+
+        async def give_back(officer_id: str) -> int:
+            response = await tracking.post(
+                f"/v1/appeals/{event.appeal_id}/return",
+                json={"reason_code": "workload", "reason": "积压较多"},
+                headers=bearer(dev_token(officer_id, ("officer",), unit="人社局")),
+            )
+            return response.status_code
+
+        await send(topics, APPEALS_IMMEDIATE, event)
+        await tracked("assigned", "dept-1")
+        first_return = await give_back("dept-1")
+        await tracked("returned", "dept-1")
+        await wait_for_pending(dispatch, "dept-1")
+        moved = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/reassign",
+            json={"officer_id": "dept-2"},
+            headers=SUPERVISOR,
+        )
+        await tracked("assigned", "dept-2")
+        second_return = await give_back("dept-2")
+        await tracked("returned", "dept-2")
+        await wait_for_pending(dispatch, "dept-2")
+        ruled = await dispatch.post(
+            f"/v1/appeals/{event.appeal_id}/return-decision",
+            json={"decision": "accept"},
+            headers=DISPATCHER,
+        )
+        final = await tracked("assigned", "sup-1")
+        returns = await rows(
+            settings, select(tables.returns).where(tables.returns.c.appeal_id == event.appeal_id)
+        )
+    assert (first_return, second_return) == (200, 200)
+    assert moved.status_code == 200 and ruled.status_code == 200
+    assert sorted((r.officer_id, r.status) for r in returns) == [
+        ("dept-1", "superseded"),
+        ("dept-2", "accepted"),
+    ]
+    steps = [
+        (entry["kind"], entry["from_status"], entry["to_status"])
+        for entry in final["history"]
+        if entry["kind"] not in {"received", "deadlines_set"}
+    ]
+    assert steps == [
+        ("assigned", "received", "assigned"),
+        ("request_return", "assigned", "returned"),
+        ("reassigned", "returned", "assigned"),  # the pending return ended with the move
+        ("request_return", "assigned", "returned"),
+        ("return_decided", "returned", "returned"),
+        ("reassigned", "returned", "assigned"),
+    ]
