@@ -34,7 +34,7 @@ from services.intake.channel_keys.keys import (
     cipher_for,
     generate_encryption_key,
 )
-from services.intake.channel_keys.ratelimit import TokenBucketLimiter, parse_trusted_proxies
+from services.intake.channel_keys.ratelimit import TokenBucketLimiter
 from services.intake.channel_keys.service import (
     AuthConfig,
     ChannelAuth,
@@ -43,6 +43,7 @@ from services.intake.channel_keys.service import (
     refuse_dev_keys_in_production,
 )
 from services.intake.channel_keys.worker import SignaturePruner
+from shared.client_address import parse_trusted_proxies
 from shared.db import Database
 from shared.signing import HEADER_SIGNATURE, signature_headers
 from shared.unit_of_work import UnitsOfWork

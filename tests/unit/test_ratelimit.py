@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.channel_keys.ratelimit import (
-    TokenBucketLimiter,
-    client_address,
-    parse_trusted_proxies,
-)
+from services.intake.channel_keys.ratelimit import TokenBucketLimiter
+from shared.client_address import client_address, parse_trusted_proxies
 
 
 class Clock:

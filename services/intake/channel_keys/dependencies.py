@@ -22,7 +22,6 @@ from fastapi.routing import APIRoute
 from prometheus_client import Counter
 
 from services.intake.channel_keys.keys import ChannelKey, Scope, UndecryptableSecret
-from services.intake.channel_keys.ratelimit import client_address
 from services.intake.channel_keys.service import ChannelAuth, SignedRequest
 from services.intake.channel_keys.signatures import (
     AUTH_SCHEME,
@@ -31,6 +30,7 @@ from services.intake.channel_keys.signatures import (
     missing,
     read_headers,
 )
+from shared.client_address import client_address
 from shared.signing import HEADER_KEY
 from shared.vocabulary import Channel
 

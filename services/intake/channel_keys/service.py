@@ -25,12 +25,7 @@ from services.intake.channel_keys.keys import (
     dev_key_id,
     dev_secret,
 )
-from services.intake.channel_keys.ratelimit import (
-    Decision,
-    IPNetwork,
-    TokenBucketLimiter,
-    parse_trusted_proxies,
-)
+from services.intake.channel_keys.ratelimit import Decision, TokenBucketLimiter
 from services.intake.channel_keys.signatures import (
     DEFAULT_WINDOW_S,
     AuthFailure,
@@ -38,6 +33,7 @@ from services.intake.channel_keys.signatures import (
     replayed,
     verify,
 )
+from shared.client_address import IPNetwork, parse_trusted_proxies
 from shared.failures import is_transient
 from shared.settings import Settings
 from shared.unit_of_work import UnitsOfWork
