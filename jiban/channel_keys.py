@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from jiban.failures import EXIT_FAILED, EXIT_USAGE, CommandError
+from services.intake import tables
 from services.intake.channel_keys import store
 from services.intake.channel_keys.keys import (
     ChannelKey,
@@ -25,6 +26,7 @@ from services.intake.channel_keys.keys import (
 )
 from shared.db import Database
 from shared.settings import Settings
+from shared.unit_of_work import UnitsOfWork
 from shared.vocabulary import Channel
 
 
@@ -38,6 +40,11 @@ class NoSuchKey(ChannelKeyError):
     """Nothing to revoke: the command did not do what was asked (exit 1)."""
 
     exit_code = EXIT_FAILED
+
+
+def _units(db: Database) -> UnitsOfWork:
+    """Intake's units of work, for the keys the CLI changes (what it reads needs none)."""
+    return UnitsOfWork.of(db, tables.metadata, producer="intake")
 
 
 def parse_channel(text: str) -> Channel:
@@ -71,9 +78,9 @@ async def create_key(
     secret = SecretStr(new_secret())
     db = Database(settings)
     try:
-        async with db.transaction() as session:
+        async with _units(db).begin() as uow:
             created = await store.create_key(
-                session,
+                uow.session,
                 cipher,
                 key_id=chosen,
                 channel=channel,
@@ -100,8 +107,8 @@ async def list_keys(settings: Settings) -> list[KeyInfo]:
 async def revoke_key(settings: Settings, key_id: str) -> KeyInfo:
     db = Database(settings)
     try:
-        async with db.transaction() as session:
-            info = await store.revoke_key(session, key_id, now=datetime.now(UTC))
+        async with _units(db).begin() as uow:
+            info = await store.revoke_key(uow.session, key_id, now=datetime.now(UTC))
     finally:
         await db.dispose()
     if info is None:
