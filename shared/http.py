@@ -1,5 +1,5 @@
 """HTTP conventions every service shares: error bodies, 503 when a dependency is down, a body size
-limit, cursor pagination, and the database session dependency."""
+limit, no NUL in any text, cursor pagination, and the database session dependency."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.failures import DEPENDENCY_ERRORS, is_transient
@@ -88,6 +92,73 @@ def _units(request: Request) -> UnitsOfWork:
 UnitsDep = Annotated[UnitsOfWork, Depends(_units)]
 
 
+class Problem(BaseModel):
+    """One thing wrong with a request: where (`["query", "month"]`, `["header",
+    "Authorization"]`), what, and which kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    """A refusal that names what it refuses: 422, and the sign-in refusals (401, 403)."""
+
+    detail: list[Problem]
+
+
+class Message(BaseModel):
+    """A refusal said in one sentence (404, 409)."""
+
+    detail: str
+
+
+def refusal(description: str, model: type[BaseModel] = Message) -> dict[str, Any]:
+    """One entry of a route's `responses=`: what the refusal means and the body it has."""
+    return {"model": model, "description": description}
+
+
+NUL = "\x00"
+NUL_MESSAGE = "text may not contain the NUL character (U+0000)"
+
+
+def _nul_locations(value: Any, loc: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    if isinstance(value, str):
+        return [loc] if NUL in value else []
+    if isinstance(value, dict):
+        found = [(*loc, key) for key in value if NUL in key]
+        for key, item in value.items():
+            found += _nul_locations(item, (*loc, key))
+        return found
+    if isinstance(value, list):
+        return [where for i, item in enumerate(value) for where in _nul_locations(item, (*loc, i))]
+    return []
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """PostgreSQL's text and JSONB hold no U+0000, so a parameter or a body field with one
+    could only fail deep in a query: 422 naming each, before the route's own validation. (The
+    body FastAPI read is cached on the request; JSON writes a NUL as the escape `\\u0000`.)"""
+    found: list[tuple[str | int, ...]] = [
+        ("path", name) for name, value in request.path_params.items() if NUL in str(value)
+    ]
+    found += [
+        ("query", name)
+        for name, value in request.query_params.multi_items()
+        if NUL in name or NUL in value
+    ]
+    body = await request.body()
+    if b"\\u0000" in body:
+        try:
+            found += _nul_locations(json.loads(body), ("body",))
+        except ValueError:
+            pass  # not JSON: the route's validation says so
+    if found:
+        raise RequestValidationError(
+            [{"loc": list(loc), "msg": NUL_MESSAGE, "type": "nul_character"} for loc in found]
+        )
+
+
 def validation_error(field: str, message: str, location: str = "query") -> JSONResponse:
     return JSONResponse(
         status_code=422,
@@ -99,6 +170,15 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
     @app.exception_handler(BadCursor)
     async def _bad_cursor(_request: Request, exc: BadCursor) -> JSONResponse:
         return validation_error("cursor", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_refusal(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400 (it raises from the
+        # UnicodeDecodeError); invalid input is 422 naming where, like any other bad JSON.
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            problem = {"loc": ["body"], "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}
+            return JSONResponse(status_code=422, content={"detail": [problem]})
+        return await http_exception_handler(request, exc)
 
     async def _dependency_failure(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):

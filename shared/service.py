@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import MetaData
 
 from shared.broker import Publisher, create_broker
@@ -22,8 +22,8 @@ from shared.consumer import EventConsumer, Route, subscribe
 from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
-from shared.http import BodySizeLimit, install_error_handlers
-from shared.identity import TokenVerifier, install_identity, verifier_from
+from shared.http import BodySizeLimit, install_error_handlers, refuse_nul_characters
+from shared.identity import TokenVerifier, document_refusals, install_identity, verifier_from
 from shared.inbox import Inbox
 from shared.logs import configure_logging
 from shared.metrics import render
@@ -183,7 +183,13 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="0.1.0",
+            lifespan=lifespan,
+            dependencies=[Depends(refuse_nul_characters)],
+        )
         app.state.runtime = self
         app.add_middleware(BodySizeLimit)
         install_error_handlers(app, self.name)
@@ -193,6 +199,7 @@ class ServiceRuntime:
         app.include_router(self._ops_router())
         for router in routers:
             app.include_router(router)
+        document_refusals(app, routers)
         return app
 
     def token_verifier(self) -> TokenVerifier:
@@ -215,7 +222,10 @@ class ServiceRuntime:
             """The process is alive and serving HTTP."""
             return {"status": "ok", "service": self.name}
 
-        @router.get("/readyz")
+        @router.get(
+            "/readyz",
+            responses={503: {"description": "Not ready: `checks` says what is missing"}},
+        )
         async def readyz() -> JSONResponse:
             """Database and broker reachable, and no consumer stuck on a message."""
             ready, checks = await self.readiness()
@@ -224,8 +234,9 @@ class ServiceRuntime:
                 content={"status": "ready" if ready else "not_ready", "checks": checks},
             )
 
-        @router.get("/metrics")
+        @router.get("/metrics", response_class=PlainTextResponse)
         async def metrics() -> Response:
+            """Prometheus' text exposition format."""
             body, content_type = render()
             return Response(body, media_type=content_type)
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from shared.identity.access import can_read_appeal, can_read_officer, may_learn_existence, oversees
 from shared.identity.dependencies import (
+    FORBIDDEN,
+    SIGN_IN_REQUIRED,
     CurrentPrincipal,
     authenticated,
+    document_refusals,
     forbidden,
     install_identity,
     require_roles,
@@ -40,7 +43,9 @@ from shared.identity.tokens import (
 __all__ = [
     "DEFAULT_AUDIENCE",
     "DEV_JWT_SECRET",
+    "FORBIDDEN",
     "MIN_SECRET_BYTES",
+    "SIGN_IN_REQUIRED",
     "CurrentPrincipal",
     "IdentityNotConfigured",
     "InvalidToken",
@@ -52,6 +57,7 @@ __all__ = [
     "authenticated",
     "can_read_appeal",
     "can_read_officer",
+    "document_refusals",
     "forbidden",
     "install_identity",
     "issue_dev_token",

@@ -1,16 +1,20 @@
 """FastAPI's side of sign-in: the verifier installed on the app, and the dependencies routes
-declare (`CurrentPrincipal`, `require_roles(...)`); refusals are 401/403 naming the header."""
+declare (`CurrentPrincipal`, `require_roles(...)`); refusals are 401/403 naming the header, and
+every route's OpenAPI entry documents the ones its dependencies can give."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.http import Problems, refusal
 from shared.identity.principal import Principal, Role
 from shared.identity.tokens import (
     REFUSALS,
@@ -21,6 +25,14 @@ from shared.identity.tokens import (
 )
 
 log = logging.getLogger(__name__)
+
+
+# What a route that needs a sign-in may answer before it runs (its OpenAPI `responses`); a
+# route's own check on whose thing it is (`forbidden`) documents FORBIDDEN itself.
+SIGN_IN_REQUIRED = refusal(
+    "No valid sign-in token (missing, garbled, expired, another key or audience)", Problems
+)
+FORBIDDEN = refusal("Signed in, but not allowed this", Problems)
 
 
 def install_identity(app: FastAPI, verifier: TokenVerifier) -> None:
@@ -101,7 +113,69 @@ def require_roles(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
             raise _refusal(403, "forbidden", f"needs one of the roles: {names}", request.url.path)
         return principal
 
+    _ROLE_CHECKS.add(dependency)
     return dependency
+
+
+# Every dependency require_roles made: a route that depends on one may answer 403.
+_ROLE_CHECKS: set[Callable[..., Any]] = set()
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _refusals_of(route: APIRoute) -> dict[str, dict[str, Any]]:
+    calls = set(_calls(route.dependant))
+    refusals: dict[str, dict[str, Any]] = {}
+    if _authenticated in calls:
+        refusals["401"] = SIGN_IN_REQUIRED
+    if calls & _ROLE_CHECKS:
+        refusals["403"] = FORBIDDEN
+    return refusals
+
+
+def document_refusals(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """Adds 401 (and 403 for a required role) to the OpenAPI entry of every route of `routers`
+    (included in `app`) whose dependencies ask for a principal, unless the route documents them
+    itself: what a dependency refuses is in the route's published answers without each route
+    repeating it."""
+    generate = app.openapi
+    reference = {"$ref": "#/components/schemas/Problems"}
+    routes = [
+        route
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+    ]
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        documented = False
+        for route in routes:
+            refusals = _refusals_of(route)
+            for method in route.methods or ():
+                answers = document["paths"][route.path_format][method.lower()]["responses"]
+                for status, entry in refusals.items():
+                    if status not in answers:
+                        content = {"application/json": {"schema": reference}}
+                        answers[status] = {"description": entry["description"], "content": content}
+                        documented = True
+        if documented:
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            problems = Problems.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problems.pop("$defs", {}))
+            schemas.setdefault("Problems", problems)
+        app.openapi_schema = document
+        return document
+
+    # FastAPI's documented way to change the document: replace `app.openapi`.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def forbidden(request: Request, msg: str) -> HTTPException:
