@@ -7,7 +7,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 import httpx
@@ -17,12 +17,15 @@ from load import Load
 from stack import Stack
 
 from shared.settings import Settings
-from shared.topics import APPEALS_DEADLINES, APPEALS_FOLLOW_UPS, CSO_MONTHLY, VISITS_LOGGED
+from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE
 
-# Consumed topics the load never feeds: their consumers have nothing to show.
-QUIET_TOPICS = frozenset({APPEALS_FOLLOW_UPS, VISITS_LOGGED, APPEALS_DEADLINES, CSO_MONTHLY})
+# The topics the load feeds all along (receipts, assignments, status changes): a consumer of
+# one of them that handles nothing is not working. (Others, e.g. directory.changes, carry
+# messages only now and then: a restarted consumer may never see one.)
+FED = frozenset({APPEALS_IMMEDIATE, APPEALS_ASSIGNMENTS, APPEALS_LIFECYCLE})
 
-# `make test` runs each scenario with a few hundred appeals; `make chaos` with 2,000.
+# The load lasts as long as the faults need, and at least this many appeals: a few hundred
+# under `make test`, 2,000 under `make chaos`.
 APPEALS = int(os.environ.get("JIBAN_CHAOS_APPEALS", "300"))
 RATE = float(os.environ.get("JIBAN_CHAOS_RATE", "40"))  # appeals a second, offered steadily
 
@@ -33,8 +36,9 @@ def time_limit(base_s: float) -> float:
     return base_s + APPEALS / RATE * 4
 
 
-def drain_limit() -> float:
-    return 90 + APPEALS / RATE * 3
+def drain_limit(load: Load) -> float:
+    """How long the backlog a load leaves may take to drain."""
+    return 90 + load.started / RATE * 3
 
 
 class ThreadedProxy:
@@ -77,55 +81,68 @@ async def readiness(http: httpx.AsyncClient, stack: Stack, name: str) -> tuple[i
     return response.status_code, response.json()
 
 
-async def wait_handling(stack: Stack, names: Iterable[str], timeout_s: float = 90) -> None:
-    """Until each instance reports every one of its consumers has handled a message since it
-    started: it is in its groups with partitions and doing work, so a fault now hits work.
+async def handled(http: httpx.AsyncClient, stack: Stack, name: str) -> dict[str, int]:
+    """How many messages each of the instance's consumers of the topics the load feeds has
+    handled since it started, by topic, from its /readyz report; {} while it does not answer.
     (Under heavy load /readyz may say 503 for a moment, e.g. a slow ping; its report counts.)"""
+    _status, body = await readiness(http, stack, name)
+    consumers = body["checks"]["consumers"] if isinstance(body, dict) else []
+    return {c["topic"]: c["handled"] for c in consumers if c["topic"] in FED}
+
+
+async def handled_now(stack: Stack, names: Iterable[str]) -> dict[str, dict[str, int]]:
+    """What `handled` says of each instance now (to be given to `wait_handling` as `beyond`)."""
+    async with httpx.AsyncClient() as http:
+        return {name: await handled(http, stack, name) for name in names}
+
+
+async def wait_handling(
+    stack: Stack,
+    names: Iterable[str],
+    *,
+    beyond: Mapping[str, Mapping[str, int]] | None = None,
+    timeout_s: float = 120,
+) -> dict[str, dict[str, int]]:
+    """Until each instance has handled messages from every topic the load feeds that it
+    consumes: since it started, or with `beyond`, more than those counts (it works again). It
+    is then in its groups with partitions and doing work, so a fault now hits work. Returns
+    the counts, to be given as `beyond` later."""
     pending = set(names)
-    last: dict[str, Any] = {}
+    counts: dict[str, dict[str, int]] = {}
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient() as http:
         while pending and time.monotonic() < deadline:
             for name in list(pending):
-                status, body = await readiness(http, stack, name)
-                last[name] = (status, body)
-                consumers = body["checks"]["consumers"] if isinstance(body, dict) else None
-                loaded = [c for c in consumers or [] if c["topic"] not in QUIET_TOPICS]
-                if loaded and all(c["handled"] > 0 for c in loaded):
+                counts[name] = await handled(http, stack, name)
+                before = (beyond or {}).get(name, {})
+                if counts[name] and all(
+                    n > before.get(topic, 0) for topic, n in counts[name].items()
+                ):
                     pending.discard(name)
             if pending:  # not once all are: a fault timed on this comes at once
                 await asyncio.sleep(0.2)
-    assert not pending, f"not handling messages after {timeout_s}s: {last}"
+    assert not pending, f"{sorted(pending)} not handling appeals after {timeout_s}s: {counts}"
+    return counts
 
 
-async def handled(http: httpx.AsyncClient, stack: Stack, name: str) -> dict[str, int]:
-    """How many messages each of the instance's consumers (by topic) has handled since it
-    started, from its /readyz report; {} while it does not answer."""
-    _status, body = await readiness(http, stack, name)
-    consumers = body["checks"]["consumers"] if isinstance(body, dict) else []
-    return {c["topic"]: c["handled"] for c in consumers}
+def mark_when_handling(
+    load: Load, stack: Stack, name: str, what: str, **wait: Any
+) -> asyncio.Task[dict[str, dict[str, int]]]:
+    """Marks `what` on the load once `name` handles appeals (see `wait_handling`), in the
+    background: the test goes on meanwhile, and awaits the task before it stops the load."""
 
+    async def handling() -> dict[str, dict[str, int]]:
+        counts = await wait_handling(stack, [name], **wait)
+        load.mark(what)
+        return counts
 
-async def wait_handled(
-    stack: Stack, name: str, topics: Iterable[str], timeout_s: float = 90
-) -> dict[str, int]:
-    """Until the instance has handled a message from each of `topics` since it started (it got
-    partitions of those groups and worked on them); returns its counts."""
-    wanted = set(topics)
-    counts: dict[str, int] = {}
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient() as http:
-        while time.monotonic() < deadline:
-            counts = await handled(http, stack, name)
-            if all(counts.get(topic, 0) > 0 for topic in wanted):
-                return counts
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"{name} handled nothing from some of {sorted(wanted)}: {counts}")
+    return asyncio.create_task(handling())
 
 
 def assert_faults_under_load(load: Load) -> None:
-    """Every fault the test marked (`load.mark`) came while appeals were still arriving: after
-    the first submission was sent and before the last one was."""
+    """Every fault the test marked (`load.mark`), and every sign of recovery it waited for,
+    came while appeals were still arriving: after the first submission was sent and before
+    the last one was."""
     print(load.timeline())  # shown when the test fails, or with `pytest -s`
     assert load.marks, "no fault was marked"
     late = load.not_under_load()
@@ -140,10 +157,10 @@ async def settle(
     Returns what it counted and the dead-letter counts, for the test to judge."""
     assert not load.problems(), load.problems()[:20]
     async with Ledger(settings) as ledger:
-        await ledger.drained(drain_limit())
+        await ledger.drained(drain_limit(load))
         facts = await ledger.facts()
         dead = await ledger.dead_letters()
     found = problems(facts, load.accepted_ids(), also=also)
     assert not found, f"{len(found)} problems, e.g. {found[:20]}"
-    assert len(load.accepted_ids()) == load.total
+    assert len(load.accepted_ids()) == load.started >= load.minimum
     return facts, dead

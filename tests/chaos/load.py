@@ -6,6 +6,7 @@ while something was broken."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -81,46 +82,94 @@ class Mark:
     started: int  # how many submissions the load had started by then
 
 
-class Load:
-    """`total` submissions started at `rate` a second, each retried until accepted."""
+# After `stop()` the load goes on this long, so the last mark is followed by more appeals.
+TAIL_S = 2.0
+# Behind schedule (the loop was busy) by more than this, the load drops the missed starts
+# rather than sending them in a burst: a steady rate, whatever the machine does.
+MAX_CATCH_UP_S = 0.5
 
-    def __init__(self, intake_url: str, total: int, rate: float) -> None:
+
+class Load:
+    """Submissions started at `rate` a second, each retried until accepted, from `start()`
+    until the test says the faults are over (`await stop()`), and at least `minimum` of them:
+    the faults set how long the load lasts, not a count."""
+
+    def __init__(self, intake_url: str, rate: float, minimum: int = 1) -> None:
         # A restarted intake comes back on the same port, so one URL serves the whole run.
         self.url = intake_url + "/v1/appeals"
-        self.total = total
         self.rate = rate
-        codes = enterprise_codes()
-        self.submissions = [new_submission(n, codes) for n in range(total)]
-        self.started = 0
+        self.minimum = minimum
+        self._codes = enterprise_codes()
+        self.submissions: list[Submission] = []
         self._progress = asyncio.Condition()
         self.began_at: float | None = None
         self.last_started_at: float | None = None
+        self.stop_asked_at: float | None = None
         self.finished_at: float | None = None
         self.marks: list[Mark] = []
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._task: asyncio.Task[None] | None = None
 
-    async def run(self) -> Load:
-        self.began_at = time.monotonic()
+    @property
+    def started(self) -> int:
+        return len(self.submissions)
+
+    async def __aenter__(self) -> Load:
+        self._task = asyncio.create_task(self._offer())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # A test that failed mid-fault leaves no load behind; one that got here has stopped it.
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def stop(self) -> None:
+        """The faults are over: the load goes on for TAIL_S (and until `minimum` have been
+        started), then returns once every submission has been answered."""
+        assert self._task is not None, "use `async with Load(...)`"
+        self.stop_asked_at = time.monotonic()
+        await self._task
+
+    def _offering(self) -> bool:
+        if self.stop_asked_at is None or self.started < self.minimum:
+            return True
+        return time.monotonic() < self.stop_asked_at + TAIL_S
+
+    async def _offer(self) -> None:
+        self.began_at = next_at = time.monotonic()
         limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=20)
         async with httpx.AsyncClient(timeout=10, limits=limits) as http:
             async with asyncio.TaskGroup() as tasks:
-                for n, submission in enumerate(self.submissions):
-                    # A steady rate, not a burst: faults must land while appeals keep coming.
-                    delay = self.began_at + n / self.rate - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                while self._offering():
+                    now = time.monotonic()
+                    if next_at > now:
+                        await asyncio.sleep(next_at - now)
+                    else:
+                        next_at = max(next_at, now - MAX_CATCH_UP_S)
+                    next_at += 1 / self.rate
+                    submission = new_submission(self.started, self._codes)
                     tasks.create_task(self._submit(http, submission))
                     async with self._progress:
-                        self.started += 1
+                        self.submissions.append(submission)
                         self.last_started_at = time.monotonic()
                         self._progress.notify_all()
         self.finished_at = time.monotonic()
-        return self
 
     async def reached(self, n: int) -> None:
         """Returns once `n` submissions have been started (faults are timed by progress)."""
         async with self._progress:
-            await self._progress.wait_for(lambda: self.started >= min(n, self.total))
+            await self._progress.wait_for(lambda: self.started >= n)
+
+    async def accepted_after(self, at: float, timeout_s: float = 60) -> None:
+        """Until intake has accepted a submission (202 or 200) answered after `at`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(a.at > at and a.status in (200, 202) for a in self._answers()):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"intake accepted nothing in {timeout_s}s: {self.statuses()}")
 
     def mark(self, what: str) -> None:
         """Notes that `what` (a fault, or a step of one) happens now; `not_under_load()` then
@@ -154,14 +203,17 @@ class Load:
 
     # --- what happened -----------------------------------------------------------------------
 
+    def _answers(self) -> list[Answer]:
+        return [a for s in self.submissions for a in s.answers]
+
     def accepted_ids(self) -> set[str]:
         return {i for s in self.submissions for i in s.appeal_ids}
 
     def statuses(self) -> Counter[int | str]:
-        return Counter(a.status for s in self.submissions for a in s.answers)
+        return Counter(a.status for a in self._answers())
 
     def answers_between(self, start: float, end: float) -> list[Answer]:
-        return [a for s in self.submissions for a in s.answers if start <= a.at <= end]
+        return [a for a in self._answers() if start <= a.at <= end]
 
     def timeline(self) -> str:
         """The marks against the load, in seconds since its first submission."""
@@ -172,10 +224,11 @@ class Load:
         def since(t: float | None) -> str:
             return "-" if t is None else f"{t - began:.1f}s"
 
-        lines = [
-            f"{since(m.at):>7} {m.what} ({m.started}/{self.total} started)" for m in self.marks
-        ]
-        lines.append(f"{since(self.last_started_at):>7} the last submission started")
+        lines = [f"{since(m.at):>7} {m.what} ({m.started} started)" for m in self.marks]
+        lines.append(f"{since(self.stop_asked_at):>7} the test stopped the load")
+        lines.append(
+            f"{since(self.last_started_at):>7} the last submission started ({self.started})"
+        )
         lines.append(f"{since(self.finished_at):>7} the last submission answered")
         return "\n".join(lines)
 
@@ -183,9 +236,9 @@ class Load:
         """The marks that did not fall while appeals were arriving: before the first submission
         was started, or once the last one had been (no appeal was sent after them)."""
         return [
-            f"{m.what}: {m.started}/{self.total} submissions started by then"
+            f"{m.what}: {m.started}/{self.started} submissions started by then"
             for m in self.marks
-            if not 0 < m.started < self.total
+            if not 0 < m.started < self.started
         ]
 
     def problems(self) -> list[str]:

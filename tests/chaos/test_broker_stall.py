@@ -1,5 +1,6 @@
 """Scenario 2: the broker stops answering for 10 s under load (SIGSTOP of the test's own Tansu,
-then SIGCONT): intake keeps accepting, its outbox holds the events, everything drains after."""
+then SIGCONT): intake keeps accepting, its outbox holds the events, everything drains after. The
+load lasts until what intake held has left its outbox and every consumer works again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import time
 import asyncpg
 import httpx
 import pytest
-from faults import APPEALS, RATE, assert_faults_under_load, readiness, settle, time_limit
+from faults import (
+    APPEALS,
+    RATE,
+    assert_faults_under_load,
+    handled_now,
+    readiness,
+    settle,
+    time_limit,
+    wait_handling,
+)
+from harness import eventually
 from load import Load
 
 from shared.migrations import SERVICES
@@ -38,24 +49,36 @@ async def test_broker_stall_under_load_intake_keeps_accepting_and_all_drains(
     stack = stacks(settings)
     await asyncio.to_thread(stack.start_all)
 
-    # Appeals keep coming for (nearly) the whole stall, whatever the size.
-    load = Load(stack.url("intake"), APPEALS, min(RATE, max(30.0, APPEALS / (STALL_S + 3))))
-    running = asyncio.create_task(load.run())
-    await load.reached(APPEALS // 10)
-    own_broker.pause()
-    stalled_at = time.monotonic()
-    load.mark("broker stalled (SIGSTOP)")
-    try:
-        await asyncio.sleep(STALL_S - 1)  # the fault's length, not a wait for something
-        async with httpx.AsyncClient() as http:
-            intake_ready, _ = await readiness(http, stack, "intake")
-        sampled_at = time.monotonic()
-        held = await held_in_intake_outbox(settings.database_url)
-    finally:
-        own_broker.resume()
-    resumed_at = time.monotonic()
-    await running
-    # The stall began while appeals were arriving (and it outlasts them by about a second).
+    async with Load(stack.url("intake"), RATE, minimum=APPEALS) as load:
+        await load.reached(max(APPEALS // 10, 20))
+        await wait_handling(stack, SERVICES)
+        own_broker.pause()
+        stalled_at = time.monotonic()
+        load.mark("broker stalled (SIGSTOP)")
+        try:
+            # What was in flight at SIGSTOP is done by now: nothing more is handled till SIGCONT.
+            await asyncio.sleep(2)
+            stalled = await handled_now(stack, SERVICES)
+            # The rest of the fault's length, not a wait for something.
+            await asyncio.sleep(max(stalled_at + STALL_S - 1 - time.monotonic(), 0))
+            async with httpx.AsyncClient() as http:
+                intake_ready, _ = await readiness(http, stack, "intake")
+            sampled_at = time.monotonic()
+            held = await held_in_intake_outbox(settings.database_url)
+        finally:
+            own_broker.resume()
+        resumed_at = time.monotonic()
+        load.mark("broker resumed (SIGCONT)")
+
+        async def released() -> bool:
+            return not held & await held_in_intake_outbox(settings.database_url)
+
+        await eventually(released, timeout_s=120, every_s=0.5)
+        load.mark("what intake held is published")
+        await wait_handling(stack, SERVICES, beyond=stalled)
+        load.mark("every consumer works again")
+        await load.stop()
+    # The stall began, and everything recovered from it, while appeals were arriving.
     assert_faults_under_load(load)
 
     during = load.answers_between(stalled_at, resumed_at)

@@ -1,5 +1,6 @@
 """Scenario 3: Postgres unreachable for a few seconds under load. Every service reaches it through
-a TCP proxy the test owns and cuts (the server itself is never touched)."""
+a TCP proxy the test owns and cuts (the server itself is never touched). The load lasts until
+every service is ready and handling appeals again."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from faults import (
     RATE,
     ThreadedProxy,
     assert_faults_under_load,
+    handled_now,
     readiness,
     settle,
     time_limit,
+    wait_handling,
 )
 from ledger import Ledger
 from load import Load
@@ -40,36 +43,41 @@ async def test_database_outage_under_load_503s_then_recovers_by_itself(new_setti
         stack = stacks(settings, database_url=via_proxy)
         await asyncio.to_thread(stack.start_all)
 
-        load = Load(stack.url("intake"), APPEALS, min(RATE, max(30.0, APPEALS / (OUTAGE_S + 5))))
-        running = asyncio.create_task(load.run())
-        await load.reached(APPEALS // 5)
-        proxy.cut()
-        cut_at = time.monotonic()
-        load.mark("Postgres cut off")
         seen: dict[str, Counter[int]] = {name: Counter() for name in SERVICES}
-        async with httpx.AsyncClient() as http, Ledger(settings) as ledger:
+        async with Load(stack.url("intake"), RATE, minimum=APPEALS) as load:
+            await load.reached(max(APPEALS // 5, 20))
+            await wait_handling(stack, SERVICES)
+            proxy.cut()
+            cut_at = time.monotonic()
+            load.mark("Postgres cut off")
+            async with httpx.AsyncClient() as http, Ledger(settings) as ledger:
 
-            async def watch(until: float) -> None:
-                """Each service's own view of the outage, asked all along it."""
-                while time.monotonic() < until:
-                    for name in SERVICES:
-                        status, _ = await readiness(http, stack, name)
-                        seen[name][status] += 1
-                    await asyncio.sleep(0.2)
+                async def watch(until: float) -> None:
+                    """Each service's own view of the outage, asked all along it."""
+                    while time.monotonic() < until:
+                        for name in SERVICES:
+                            status, _ = await readiness(http, stack, name)
+                            seen[name][status] += 1
+                        await asyncio.sleep(0.2)
 
-            await watch(cut_at + SETTLE_S)
-            early = await ledger.committed()
-            await watch(cut_at + OUTAGE_S)
-            late = await ledger.committed()
-        proxy.restore()
-        restored_at = time.monotonic()
-        load.mark("Postgres back")
-        await running
-        # The outage began, and ended, while appeals were arriving.
+                await watch(cut_at + SETTLE_S)
+                early = await ledger.committed()
+                await watch(cut_at + OUTAGE_S)
+                late = await ledger.committed()
+            # Nothing can be handled without the database: what they had done by now.
+            stuck = await handled_now(stack, SERVICES)
+            proxy.restore()
+            restored_at = time.monotonic()
+            load.mark("Postgres back")
+            await asyncio.to_thread(stack.wait_ready, SERVICES, 90)
+            load.mark("every service ready again")
+            await wait_handling(stack, SERVICES, beyond=stuck)
+            load.mark("every consumer works again")
+            await load.stop()
+        # The outage began, and everything recovered from it, while appeals were arriving.
         assert_faults_under_load(load)
 
-        # Nobody restarts anything: every service comes back by itself.
-        await asyncio.to_thread(stack.wait_ready, SERVICES, 90)
+        # Nobody restarts anything: every service came back by itself.
         assert stack.running() == list(SERVICES)
         assert all(instance.starts == 1 for instance in stack.instances.values())
         _facts, dead = await settle(settings, load)

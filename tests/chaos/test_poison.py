@@ -21,8 +21,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from factories import assigned, credit_code, envelope_of, received
-from faults import APPEALS, RATE, settle, time_limit
-from harness import Topics
+from faults import APPEALS, RATE, assert_faults_under_load, settle, time_limit, wait_handling
+from harness import Topics, eventually
 from ledger import Group, consumer_groups
 from load import Load
 
@@ -38,6 +38,7 @@ from shared.events import (
     OfficerChanged,
     VisitLogged,
 )
+from shared.migrations import SERVICES
 from shared.settings import Settings
 from shared.topics import INBOUND_PREFIX, INBOUND_RECEIPTS, TopicNames, all_topics, dlq_of
 from shared.vocabulary import AppealStatus, Channel, OfficerRole, Satisfaction
@@ -163,40 +164,58 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
 
     stack = stacks(settings)
     await asyncio.to_thread(stack.start_all)
-    load = Load(stack.url("intake"), APPEALS, RATE)
-    running = asyncio.create_task(load.run())
-    await load.reached(APPEALS // 3)
+    load = Load(stack.url("intake"), RATE, minimum=APPEALS)
+    async with load:
+        await load.reached(max(APPEALS // 3, 20))
+        await wait_handling(stack, SERVICES)
 
-    # Per topic: three bad messages, then one to be handled, all with the same key, so all four
-    # share a partition and the last queues behind the bad ones.
-    sent: dict[str, dict[str, Sent]] = defaultdict(dict)
-    errors: dict[str, dict[str, str]] = defaultdict(dict)
-    keys: dict[str, bytes] = {}
-    goods: dict[str, Envelope] = {}
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, max_request_size=2 * 1024 * 1024
-    )
-    await producer.start()
-    try:
-        for topic in readers:
-            if topic in native:
-                keys[topic] = f"chaos-{uuid.uuid4().hex[:12]}".encode()
-                bad = native_poison(settings)
-                # Of the wrong shape for every channel: refused with a receipt, not poison.
-                after = json.dumps({"external_id": keys[topic].decode(), "x": [1]}).encode()
-            else:
-                goods[topic] = envelope_of(GOOD[topic](uuid.uuid4()))
-                keys[topic] = goods[topic].key
-                bad = envelope_poison(topic, goods[topic], settings)
-                after = goods[topic].to_bytes()
-            messages = {**{k: body for k, (body, _) in bad.items()}, "after": after}
-            errors[topic] = {k: error for k, (_, error) in bad.items()}
-            for kind, body in messages.items():
-                meta = await producer.send_and_wait(names.physical(topic), body, key=keys[topic])
-                sent[topic][kind] = Sent(kind, body, meta.partition, meta.offset)
-    finally:
-        await producer.stop()
-    await running
+        # Per topic: three bad messages, then one to be handled, all with the same key, so all four
+        # share a partition and the last queues behind the bad ones.
+        sent: dict[str, dict[str, Sent]] = defaultdict(dict)
+        errors: dict[str, dict[str, str]] = defaultdict(dict)
+        keys: dict[str, bytes] = {}
+        goods: dict[str, Envelope] = {}
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, max_request_size=2 * 1024 * 1024
+        )
+        await producer.start()
+        try:
+            for topic in readers:
+                if topic in native:
+                    keys[topic] = f"chaos-{uuid.uuid4().hex[:12]}".encode()
+                    bad = native_poison(settings)
+                    # Of the wrong shape for every channel: refused with a receipt, not poison.
+                    after = json.dumps({"external_id": keys[topic].decode(), "x": [1]}).encode()
+                else:
+                    goods[topic] = envelope_of(GOOD[topic](uuid.uuid4()))
+                    keys[topic] = goods[topic].key
+                    bad = envelope_poison(topic, goods[topic], settings)
+                    after = goods[topic].to_bytes()
+                messages = {**{k: body for k, (body, _) in bad.items()}, "after": after}
+                errors[topic] = {k: error for k, (_, error) in bad.items()}
+                for kind, body in messages.items():
+                    meta = await producer.send_and_wait(
+                        names.physical(topic), body, key=keys[topic]
+                    )
+                    sent[topic][kind] = Sent(kind, body, meta.partition, meta.offset)
+        finally:
+            await producer.stop()
+        load.mark("poison sent")
+
+        async def passed() -> bool:
+            """Every consuming group handled the good event behind the poison."""
+            return all(
+                [
+                    await in_inbox(settings, group.service, envelope.event_id)
+                    for topic, envelope in goods.items()
+                    for group in readers[topic]
+                ]
+            )
+
+        await eventually(passed, timeout_s=120, every_s=0.5)
+        load.mark("every group past the poison")
+        await load.stop()
+    assert_faults_under_load(load)
 
     x = str(goods[AppealReceived.TOPIC].subject_id)  # received (dispatch then assigns it)
     y = str(goods[AppealAssigned.TOPIC].subject_id)  # only ever assigned
