@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from services.notify.deliveries import service, store
 from shared.clock import utcnow
-from shared.http import Cursor, Limit, Page, SnapshotSessionDep, UnitsDep
+from shared.http import Cursor, Limit, Page, SnapshotSessionDep, UnitsDep, refusal
 from shared.identity import Principal, Role, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Medium, NotificationStatus
@@ -91,7 +91,14 @@ async def list_notifications(
     )
 
 
-@router.post("/notifications/{notification_id}/resend", status_code=202)
+@router.post(
+    "/notifications/{notification_id}/resend",
+    status_code=202,
+    responses={
+        404: refusal("No such notification"),
+        409: refusal("Only a failed notification can be resent"),
+    },
+)
 async def resend(
     notification_id: UUID,
     request: Request,
