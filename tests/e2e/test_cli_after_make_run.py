@@ -58,7 +58,7 @@ def a_token(run: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_jiban_token_after_make_run_signs_in_and_fails_in_one_line_once_stopped(
-    tmp_path: Path,
+    tmp_path: Path, dev_ports: None
 ) -> None:
     ports = {name: free_port() for name in SERVICES}
     env = newcomer_env(ports)

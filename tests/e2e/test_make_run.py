@@ -21,7 +21,9 @@ from shared.migrations import SERVICES
 pytestmark = pytest.mark.e2e
 
 
-def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, dev_ports: None
+) -> None:
     ports = {name: free_port() for name in SERVICES}
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
