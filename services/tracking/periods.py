@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from shared.clock import ZONE
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-# Years a report may name: far enough either way; 9999-12 would have no next month to end at.
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+# Years a request may name: far enough either way, and a month inside them has a month before
+# and after it that a datetime can hold.
 MIN_YEAR = 1970
 MAX_YEAR = 9998
 
@@ -26,7 +27,9 @@ class Month:
     month: int
 
     def __post_init__(self) -> None:
-        if not MIN_YEAR <= self.year <= MAX_YEAR or not 1 <= self.month <= 12:
+        # A year either side of those a request may name: a report looks a month back (the
+        # CSO proposal's basis) and ends where the next month starts.
+        if not MIN_YEAR - 1 <= self.year <= MAX_YEAR + 1 or not 1 <= self.month <= 12:
             raise ValueError(f"no such month: {self.year:04d}-{self.month:02d}")
 
     @classmethod
@@ -36,6 +39,14 @@ class Month:
         if match is None:
             raise ValueError(f"a month is written YYYY-MM, like 2026-11, not {text!r}")
         return cls(int(match[1]), int(match[2]))
+
+    @classmethod
+    def requested(cls, text: str) -> Month:
+        """A month a request names: parsed, and in the years MIN_YEAR..MAX_YEAR."""
+        month = cls.parse(text)
+        if not MIN_YEAR <= month.year <= MAX_YEAR:
+            raise ValueError(f"a month between {MIN_YEAR}-01 and {MAX_YEAR}-12, not {text!r}")
+        return month
 
     @classmethod
     def of(cls, moment: datetime | date) -> Month:
@@ -93,7 +104,17 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def _month(text: str) -> str:
-    return str(Month.parse(text))
+    return str(Month.requested(text))
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _day_text(value: object) -> object:
+    # Pydantic would take "0" or "1.5" for a Unix time; a day is written as a day.
+    if isinstance(value, str) and not _DAY.match(value):
+        raise ValueError(f"a day is written YYYY-MM-DD, like 2026-11-27, not {value!r}")
+    return value
 
 
 def _day(day: date) -> date:
@@ -102,6 +123,14 @@ def _day(day: date) -> date:
     return day
 
 
+# The same years and months as patterns, so that the published schemas say what is accepted.
+_YEAR = "(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_MONTH_OF_YEAR = "(0[1-9]|1[0-2])"
+MONTH_PATTERN = f"^{_YEAR}-{_MONTH_OF_YEAR}$"
+DAY_PATTERN = f"^{_YEAR}-{_MONTH_OF_YEAR}-(0[1-9]|[12][0-9]|3[01])$"
+MONTH_SCHEMA = WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "examples": ["2026-11"]})
+DAY_SCHEMA = WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN})
+
 # For routes: a month "YYYY-MM" and a day the calendar can hold (422 naming the parameter).
-MonthText = Annotated[str, AfterValidator(_month)]
-Day = Annotated[date, AfterValidator(_day)]
+MonthText = Annotated[str, AfterValidator(_month), MONTH_SCHEMA]
+Day = Annotated[date, BeforeValidator(_day_text), AfterValidator(_day), DAY_SCHEMA]

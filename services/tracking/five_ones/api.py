@@ -13,11 +13,11 @@ from pydantic import BaseModel
 from services.tracking.five_ones import rules as five_ones
 from services.tracking.five_ones import store as five_ones_store
 from services.tracking.five_ones.rules import CsoStatus
-from services.tracking.periods import Month
+from services.tracking.periods import MONTH_SCHEMA, Month
 from shared.clock import utcnow
 from shared.csv_export import csv_response, wants_csv
 from shared.http import SnapshotSessionDep, validation_error
-from shared.identity import Principal, Role, authenticated, can_read_officer, forbidden
+from shared.identity import FORBIDDEN, Principal, Role, authenticated, can_read_officer, forbidden
 
 router = APIRouter(prefix="/v1", tags=["five ones"])
 
@@ -90,14 +90,17 @@ def _csv_row(month: Month, item: CsoFiveOnes) -> dict[str, Any]:
 @router.get(
     "/reports/five-ones",
     response_model=FiveOnesReport,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, 403: FORBIDDEN},
 )
 async def five_ones_report(
     caller: Caller,
     session: SnapshotSessionDep,
     request: Request,
+    # Parsed after the access check (below); the schema still says what it takes.
     month: Annotated[
-        str | None, Query(description="YYYY-MM (Shanghai); the current month if absent")
+        str | None,
+        Query(description="YYYY-MM (Shanghai); the current month if absent"),
+        MONTH_SCHEMA,
     ] = None,
     officer_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
@@ -121,7 +124,7 @@ async def five_ones_report(
             raise forbidden(request, WHO)
     # After the access check: a caller who may not read the report learns nothing from it.
     try:
-        wanted = Month.of(utcnow()) if month is None else Month.parse(month)
+        wanted = Month.of(utcnow()) if month is None else Month.requested(month)
     except ValueError as exc:
         return validation_error("month", str(exc))
     facts = await five_ones_store.month_facts(session, people, wanted)
