@@ -32,7 +32,6 @@ async def test_notify_api(settings, topics, wait_until):
         fuzzer = Fuzzer(
             "notify",
             app,
-            client,
             callers=lambda _label: CALLERS,
             known={"notification_id": [n["notification_id"] for n in notifications]},
         )

@@ -25,8 +25,9 @@ from services.tracking.deadlines.alarms import runs
 from services.tracking.deadlines.policy import Stage
 from services.tracking.directory.store import unit_of
 from shared.clock import utcnow
-from shared.http import CorrelationId, SnapshotSessionDep, UnitsDep
+from shared.http import CorrelationId, SnapshotSessionDep, UnitsDep, refusal
 from shared.identity import (
+    FORBIDDEN,
     CurrentPrincipal,
     Principal,
     Role,
@@ -43,6 +44,26 @@ router = APIRouter(prefix="/v1", tags=["appeals"])
 STAGE_ORDER = {stage.value: n for n, stage in enumerate(Stage)}
 READERS = "only the officers on an appeal, their supervisors or ops"
 Marker = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.DISPATCHER, Role.OPS))]
+
+
+class RefusedOut(BaseModel):
+    """The lifecycle's no (409): why, in which status, to which action."""
+
+    detail: str
+    status: AppealStatus
+    action: str
+
+
+# What reading an appeal may answer besides its view, and what every route that changes one
+# through the workflow may (the handlers at the end of this module give them).
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: FORBIDDEN,
+    404: refusal("Tracking has not heard of the appeal (ops and supervisors; others get 403)"),
+}
+WORKFLOW_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **READ_REFUSALS,
+    409: refusal("The lifecycle refuses the action in the appeal's status", RefusedOut),
+}
 
 
 class HistoryEntry(BaseModel):
@@ -187,7 +208,7 @@ class AppealOut(BaseModel):
     history: list[HistoryEntry]
 
 
-@router.get("/appeals/{appeal_id}")
+@router.get("/appeals/{appeal_id}", responses=READ_REFUSALS)
 async def get_appeal(
     appeal_id: UUID, caller: CurrentPrincipal, session: SnapshotSessionDep, request: Request
 ) -> AppealOut:
@@ -327,10 +348,7 @@ class MarkedOut(BaseModel):
     unreasonable: UnreasonableOut
 
 
-@router.post(
-    "/appeals/{appeal_id}/unreasonable",
-    responses={403: {}, 404: {"description": "Not heard of"}, 409: {"description": "Marked"}},
-)
+@router.post("/appeals/{appeal_id}/unreasonable", responses=WORKFLOW_REFUSALS)
 async def mark_unreasonable(
     appeal_id: UUID,
     body: UnreasonableIn,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, literal, or_, select
 from sqlalchemy.types import DateTime
 
-from services.tracking.appeals.api import workflow_of
+from services.tracking.appeals.api import WORKFLOW_REFUSALS, workflow_of
 from services.tracking.appeals.appeal import Appeal
 from services.tracking.appeals.lifecycle import (
     Accept,
@@ -30,7 +30,14 @@ from services.tracking.directory.store import unit_of
 from services.tracking.tables import appeals
 from shared.clock import utcnow
 from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep
-from shared.identity import CurrentPrincipal, Principal, Role, can_read_officer, forbidden
+from shared.identity import (
+    FORBIDDEN,
+    CurrentPrincipal,
+    Principal,
+    Role,
+    can_read_officer,
+    forbidden,
+)
 from shared.pagination import paginate
 from shared.vocabulary import AppealStatus
 
@@ -175,7 +182,7 @@ async def my_queue(
     return MyQueue(officer_id=caller.sub, items=page.items, next_cursor=page.next_cursor)
 
 
-@router.get("/officers/{officer_id}/queue")
+@router.get("/officers/{officer_id}/queue", responses={403: FORBIDDEN})
 async def officer_queue(
     officer_id: Annotated[str, Path(max_length=64)],
     caller: CurrentPrincipal,
@@ -216,7 +223,7 @@ async def act(
     return ActionOut.of(after)
 
 
-@router.post("/appeals/{appeal_id}/accept")
+@router.post("/appeals/{appeal_id}/accept", responses=WORKFLOW_REFUSALS)
 async def accept(
     appeal_id: UUID,
     body: AcceptIn,
@@ -229,7 +236,7 @@ async def accept(
     return await act(request, caller, units, appeal_id, Accept(by=caller.sub), x_correlation_id)
 
 
-@router.post("/appeals/{appeal_id}/contact")
+@router.post("/appeals/{appeal_id}/contact", responses=WORKFLOW_REFUSALS)
 async def contact(
     appeal_id: UUID,
     body: ContactIn,
@@ -244,7 +251,7 @@ async def contact(
     return await act(request, caller, units, appeal_id, action, x_correlation_id)
 
 
-@router.post("/appeals/{appeal_id}/progress")
+@router.post("/appeals/{appeal_id}/progress", responses=WORKFLOW_REFUSALS)
 async def progress(
     appeal_id: UUID,
     body: ProgressIn,
@@ -258,7 +265,7 @@ async def progress(
     return await act(request, caller, units, appeal_id, action, x_correlation_id)
 
 
-@router.post("/appeals/{appeal_id}/resolve")
+@router.post("/appeals/{appeal_id}/resolve", responses=WORKFLOW_REFUSALS)
 async def resolve(
     appeal_id: UUID,
     body: ResolveIn,
@@ -272,7 +279,7 @@ async def resolve(
     return await act(request, caller, units, appeal_id, action, x_correlation_id)
 
 
-@router.post("/appeals/{appeal_id}/return")
+@router.post("/appeals/{appeal_id}/return", responses=WORKFLOW_REFUSALS)
 async def give_back(
     appeal_id: UUID,
     body: ReturnIn,

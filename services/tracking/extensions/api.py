@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.tracking.appeals.api import workflow_of
+from services.tracking.appeals.api import WORKFLOW_REFUSALS, workflow_of
 from services.tracking.appeals.appeal import MAX_EXTENSION_DAYS, Appeal, PendingExtension
 from services.tracking.appeals.lifecycle import RequestExtension
 from services.tracking.deadlines.policy import Stage
@@ -61,7 +61,7 @@ class ExtensionOut(BaseModel):
         )
 
 
-@router.post("/appeals/{appeal_id}/extension", status_code=201)
+@router.post("/appeals/{appeal_id}/extension", status_code=201, responses=WORKFLOW_REFUSALS)
 async def ask_extension(
     appeal_id: UUID,
     body: ExtensionIn,
@@ -82,7 +82,7 @@ async def ask_extension(
     return ExtensionOut.of(after, pending, "pending")
 
 
-@router.post("/appeals/{appeal_id}/extension-decision")
+@router.post("/appeals/{appeal_id}/extension-decision", responses=WORKFLOW_REFUSALS)
 async def decide_extension(
     appeal_id: UUID,
     body: ExtensionDecisionIn,

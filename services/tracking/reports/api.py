@@ -30,7 +30,7 @@ from services.tracking.reports.rates import group as group_rates
 from shared.clock import utcnow
 from shared.csv_export import csv_response, wants_csv
 from shared.http import SnapshotSessionDep, UnitsDep
-from shared.identity import Principal, Role, authenticated, forbidden, require_roles
+from shared.identity import FORBIDDEN, Principal, Role, authenticated, forbidden, require_roles
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -138,7 +138,10 @@ def _counted(request: Request) -> frozenset[str]:
 @router.get(
     "/reports/rates",
     response_model=RatesReport,
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"},
+        403: FORBIDDEN,
+    },
 )
 async def rates_report(
     request: Request,
