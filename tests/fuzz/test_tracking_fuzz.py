@@ -42,7 +42,7 @@ async def test_tracking_api(settings, topics, wait_until):
             "tracking",
             app,
             callers=lambda _label: CALLERS,
-            depends_on_state={
+            beyond_schemas={
                 # Months that have begun, or are over; CSOs tracking knows.
                 "POST /v1/reports/cso-reporters/{month}": {("path", "month")},
                 "POST /v1/reports/cso-reporters/{month}/reported": {

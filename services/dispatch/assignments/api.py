@@ -25,8 +25,9 @@ from services.dispatch import tables
 from services.dispatch.assignments import store
 from services.dispatch.assignments.model import ReturnStatus
 from services.dispatch.assignments.service import MAX_ASSISTANTS, Ownership, OwnershipError
-from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep
+from shared.http import CorrelationId, Cursor, Limit, Page, Problems, SessionDep, UnitsDep, refusal
 from shared.identity import (
+    FORBIDDEN,
     CurrentPrincipal,
     Principal,
     Role,
@@ -145,6 +146,16 @@ async def ownership_refused(_request: Request, error: Exception) -> JSONResponse
 
 
 READERS = "only the officers on an appeal, their supervisors or ops"
+# What reading an assignment answers besides it, and what the ownership decisions refuse
+# (`ownership_refused`, each naming the field).
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: FORBIDDEN,
+    404: refusal("Not assigned (to ops, supervisors and dispatchers; others get 403)"),
+}
+OWNERSHIP_REFUSALS: dict[int | str, dict[str, Any]] = {
+    404: refusal("Not assigned", Problems),
+    409: refusal("Not now: nothing pending, or the appeal is closed", Problems),
+}
 
 
 async def _readable_assignment(
@@ -167,7 +178,7 @@ async def _readable_assignment(
     raise forbidden(request, READERS)
 
 
-@router.get("/assignments/{appeal_id}")
+@router.get("/assignments/{appeal_id}", responses=READ_REFUSALS)
 async def get_assignment(
     appeal_id: UUID, request: Request, session: SessionDep, caller: CurrentPrincipal
 ) -> AssignmentOut:
@@ -176,7 +187,7 @@ async def get_assignment(
     return AssignmentOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/appeals/{appeal_id}/routing")
+@router.get("/appeals/{appeal_id}/routing", responses=READ_REFUSALS)
 async def get_routing(
     appeal_id: UUID, request: Request, session: SessionDep, caller: CurrentPrincipal
 ) -> RoutingOut:
@@ -216,10 +227,7 @@ async def list_returns(
     )
 
 
-@router.post(
-    "/appeals/{appeal_id}/return-decision",
-    responses={404: {"description": "Not assigned"}, 409: {"description": "No pending return"}},
-)
+@router.post("/appeals/{appeal_id}/return-decision", responses=OWNERSHIP_REFUSALS)
 async def decide_return(
     appeal_id: UUID,
     body: ReturnDecisionIn,
@@ -245,7 +253,7 @@ async def decide_return(
     )
 
 
-@router.post("/appeals/{appeal_id}/reassign", responses={404: {}, 409: {}, 422: {}})
+@router.post("/appeals/{appeal_id}/reassign", responses=OWNERSHIP_REFUSALS)
 async def reassign(
     appeal_id: UUID,
     body: ReassignIn,
@@ -274,7 +282,7 @@ async def reassign(
     )
 
 
-@router.post("/appeals/{appeal_id}/assistants", responses={404: {}, 409: {}, 422: {}})
+@router.post("/appeals/{appeal_id}/assistants", responses=OWNERSHIP_REFUSALS)
 async def set_assistants(
     appeal_id: UUID,
     body: AssistantsIn,

@@ -24,7 +24,7 @@ from services.dispatch.directory.model import (
     on_leave,
 )
 from services.dispatch.directory.service import DirectoryRefusal
-from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep
+from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep, refusal
 from shared.identity import Principal, Role, authenticated, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Category, IndustryChain, OfficerRole
@@ -91,7 +91,8 @@ class OfficerPatch(BaseModel):
     """What ops or a supervisor may change on an officer. Fields left out stay as they are;
     `leave` replaces the whole list (send `[]` to clear it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what `_something` checks: at least one field.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     # Defaults are not validated: a field left out is None, an explicit null is refused (and the
     # schema does not offer it), so the None defaults are deliberately outside the field types.
@@ -110,6 +111,10 @@ class OfficerRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     officer_id: str = Field(min_length=1, max_length=64)
+
+
+# What a route on one officer, enterprise or department answers when there is none.
+NOT_IN_DIRECTORY: dict[int | str, dict[str, Any]] = {404: refusal("Not in the directory")}
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ async def list_officers(
     )
 
 
-@router.get("/officers/{officer_id}")
+@router.get("/officers/{officer_id}", responses=NOT_IN_DIRECTORY)
 async def get_officer(officer_id: str, session: SessionDep) -> OfficerOut:
     row = await store.officer_row(session, officer_id)
     if row is None:
@@ -191,7 +196,7 @@ async def get_officer(officer_id: str, session: SessionDep) -> OfficerOut:
     return officer_out(row, local_today())
 
 
-@router.patch("/officers/{officer_id}")
+@router.patch("/officers/{officer_id}", responses=NOT_IN_DIRECTORY)
 async def change_officer(
     officer_id: str,
     patch: OfficerPatch,
@@ -229,7 +234,7 @@ async def list_enterprises(
     )
 
 
-@router.get("/enterprises/{credit_code}")
+@router.get("/enterprises/{credit_code}", responses=NOT_IN_DIRECTORY)
 async def get_enterprise(credit_code: str, session: SessionDep) -> EnterpriseOut:
     row = await store.enterprise_row(session, credit_code)
     if row is None:
@@ -237,7 +242,7 @@ async def get_enterprise(credit_code: str, session: SessionDep) -> EnterpriseOut
     return EnterpriseOut.model_validate(row, from_attributes=True)
 
 
-@router.put("/enterprises/{credit_code}/cso")
+@router.put("/enterprises/{credit_code}/cso", responses=NOT_IN_DIRECTORY)
 async def assign_cso(
     credit_code: str,
     body: OfficerRef,
@@ -276,7 +281,7 @@ async def list_departments(
     )
 
 
-@router.get("/departments/{department_id}")
+@router.get("/departments/{department_id}", responses=NOT_IN_DIRECTORY)
 async def get_department(department_id: str, session: SessionDep) -> DepartmentOut:
     row = await store.department_row(session, department_id)
     if row is None:
