@@ -16,23 +16,28 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	JIBAN_DEV_MODE=1 $(PY) -m jiban.cli dev
 
-## The whole suite: unit, integration (real broker + Postgres) and end-to-end.
+# Processes for the tests that wait on servers (consumer-group joins, mostly): more than the
+# cores pay. The fault tests run after them, alone: they time faults against a steady load.
+TEST_WORKERS ?= 4
+
+## The whole suite: unit, integration (real broker + Postgres) and end-to-end, then the faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not chaos" -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest tests/chaos
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 integration: $(STAMP)
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration -n $(TEST_WORKERS) --dist worksteal
 
 e2e: $(STAMP)
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest tests/e2e -n $(TEST_WORKERS) --dist worksteal
 
 ## Fault tests only (kill -9, broker stall, database outage, poison, rebalance), 2,000 appeals each.
 chaos: $(STAMP)
-	JIBAN_CHAOS_APPEALS=2000 $(PY) -m pytest -m chaos
+	JIBAN_CHAOS_APPEALS=2000 JIBAN_CHAOS_RATE=40 $(PY) -m pytest -m chaos
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
