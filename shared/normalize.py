@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from shared.credit_code import CODE_LENGTH, check_character
+from shared.credit_code import ALPHABET, CODE_LENGTH, check_character
 
 # Full-width ASCII letters and digits (U+FF10–FF19, U+FF21–FF3A, U+FF41–FF5A) and the
 # ideographic space (U+3000) map to their half-width forms; nothing else.
@@ -92,11 +92,20 @@ def normalize_credit_code(raw: str) -> str:
 # --- phone numbers -----------------------------------------------------------------------------
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9\s\-–—()]+$")
-_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_MOBILE_DIGITS = "1[3-9][0-9]{9}"
 # Area codes: 010 and 020–029 have three digits (and 8-digit local numbers); every other area
 # code has four (0758 is Zhaoqing), with 7- or 8-digit local numbers.
-_LANDLINE_3 = re.compile(r"^(0[12][0-9])([1-9][0-9]{7})$")
-_LANDLINE_4 = re.compile(r"^(0[3-9][0-9]{2})([1-9][0-9]{6,7})$")
+_AREA_3, _LOCAL_3 = "0[12][0-9]", "[1-9][0-9]{7}"
+_AREA_4, _LOCAL_4 = "0[3-9][0-9]{2}", "[1-9][0-9]{6,7}"
+_MOBILE = re.compile(f"^{_MOBILE_DIGITS}$")
+_LANDLINE_3 = re.compile(f"^({_AREA_3})({_LOCAL_3})$")
+_LANDLINE_4 = re.compile(f"^({_AREA_4})({_LOCAL_4})$")
+
+# For published schemas: a phone as `normalize_phone` writes it (it also reads full-width
+# digits, spaces, brackets and +86), and a credit code's shape (its check character is beyond
+# a pattern).
+PHONE_PATTERN = f"^({_MOBILE_DIGITS}|{_AREA_3}-?{_LOCAL_3}|{_AREA_4}-?{_LOCAL_4})$"
+CREDIT_CODE_PATTERN = f"^[{ALPHABET}]{{{CODE_LENGTH}}}$"
 
 PHONE_FORMS = (
     "a mainland mobile (11 digits starting 13–19) or a landline with area code (0758-1234567)"

@@ -29,7 +29,28 @@ class FollowUpIn(BaseModel):
     """The result of calling the appellant back (回访). Name the appeal by exactly one of
     `appeal_id` or `tracking_code` (as the appellant read it out)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What `_exactly_one_reference` checks, in the published schema.
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["appeal_id"],
+                    "properties": {
+                        "appeal_id": {"type": "string"},
+                        "tracking_code": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["tracking_code"],
+                    "properties": {
+                        "tracking_code": {"type": "string"},
+                        "appeal_id": {"type": "null"},
+                    },
+                },
+            ]
+        },
+    )
 
     appeal_id: UUID | None = None
     tracking_code: str | None = Field(None, max_length=64)

@@ -23,11 +23,14 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from shared.normalize import (
+    CREDIT_CODE_PATTERN,
+    PHONE_PATTERN,
     clean_text,
     normalize_credit_code,
     normalize_identifier,
@@ -88,10 +91,34 @@ def at_most(max_length: int) -> StringConstraints:
     return StringConstraints(max_length=max_length)
 
 
-Phone = Annotated[str, AfterValidator(normalize_phone)]
-OptionalPhone = Annotated[Phone | None, BLANK_IS_NONE]
-CreditCode = Annotated[str, AfterValidator(normalize_credit_code)]
-OptionalCreditCode = Annotated[CreditCode | None, BLANK_IS_NONE]
+def _schema(pattern: str, description: str, *, blank: bool = False) -> WithJsonSchema:
+    """What the published schema says of a checked identifier; `blank` when a blank one
+    means none (BLANK_IS_NONE)."""
+    text = {"type": "string", "pattern": pattern, "description": description}
+    if not blank:
+        return WithJsonSchema(text)
+    return WithJsonSchema(
+        {"anyOf": [text, {"type": "string", "pattern": r"^\s*$"}, {"type": "null"}]}
+    )
+
+
+PHONE_TEXT = (
+    "A mainland mobile or a landline with its area code (full-width digits, spaces, brackets "
+    "and +86 are read too)"
+)
+CREDIT_CODE_TEXT = (
+    "A unified social credit code (GB 32100-2015), its last character a check character"
+)
+Phone = Annotated[str, AfterValidator(normalize_phone), _schema(PHONE_PATTERN, PHONE_TEXT)]
+OptionalPhone = Annotated[
+    Phone | None, BLANK_IS_NONE, _schema(PHONE_PATTERN, PHONE_TEXT, blank=True)
+]
+CreditCode = Annotated[
+    str, AfterValidator(normalize_credit_code), _schema(CREDIT_CODE_PATTERN, CREDIT_CODE_TEXT)
+]
+OptionalCreditCode = Annotated[
+    CreditCode | None, BLANK_IS_NONE, _schema(CREDIT_CODE_PATTERN, CREDIT_CODE_TEXT, blank=True)
+]
 
 Content = Annotated[str, CLEAN_TEXT, required(MAX_CONTENT)]
 Name = Annotated[Annotated[str, CLEAN_LINE, at_most(MAX_NAME)] | None, BLANK_IS_NONE]
@@ -150,6 +177,12 @@ def _media_type(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+MEDIA_TYPE_PATTERN = r"^(image|audio|video|application|text)/[a-z0-9][a-z0-9.+\-]{0,99}$"
+# An http(s) URL as the schema shows it: a plain host name, an optional port and path (the
+# validator takes what pydantic's HttpUrl takes, which is more).
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HTTP_URL_PATTERN = rf"^https?://{_LABEL}(\.{_LABEL})*(:[1-9][0-9]{{0,3}})?(/[A-Za-z0-9._~/-]*)?$"
+
 FileName = Annotated[Annotated[str, CLEAN_LINE, at_most(255)] | None, BLANK_IS_NONE]
 
 
@@ -164,13 +197,16 @@ class Attachment(BaseModel):
         CLEAN_IDENTIFIER,
         required(MAX_URL),
         AfterValidator(_http_url_string),
+        WithJsonSchema(
+            {"type": "string", "format": "uri", "maxLength": MAX_URL, "pattern": HTTP_URL_PATTERN}
+        ),
     ]
     media_type: Annotated[
         str,
         BeforeValidator(_media_type),
-        StringConstraints(
-            pattern=r"^(image|audio|video|application|text)/[a-z0-9][a-z0-9.+\-]{0,99}$"
-        ),
+        StringConstraints(pattern=MEDIA_TYPE_PATTERN),
+        # The before-validator hides the pattern from pydantic's schema: say it again.
+        WithJsonSchema({"type": "string", "pattern": MEDIA_TYPE_PATTERN}),
     ]
     name: FileName = None
 
