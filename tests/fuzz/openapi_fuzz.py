@@ -54,8 +54,10 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     positive_data_acceptance,
-    negative_data_rejection,
 ]
+# Invalid requests must be refused: a service whose validation is laxer than its schema says
+# takes what it documents it refuses (a day written "0").
+REFUSES_INVALID = negative_data_rejection
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Report:
     requests: int = 0
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     findings: dict[tuple[str, str, int], Finding] = field(default_factory=dict)
+    sent: list[str] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         # One finding per operation, kind of failure and status: the first example that showed it.
@@ -134,7 +137,9 @@ class Fuzzer:
     an operation's requests; `beyond_schemas` names, per operation, the places whose 422 turns
     on what the service holds, on the clock or on several fields together (an officer that must
     be in the directory, a month that must have begun, a period's end after its start), which no
-    schema can say: a valid request refused there is no finding."""
+    schema can say: a valid request refused there is no finding; without `refuses_invalid`,
+    a request the schema calls invalid may be taken (a service that cleans what it is sent
+    before it checks it)."""
 
     def __init__(
         self,
@@ -144,6 +149,7 @@ class Fuzzer:
         callers: Callable[[str], Sequence[Caller]],
         known: Mapping[str, Sequence[str]] | None = None,
         beyond_schemas: Mapping[str, set[tuple[str | int, ...]]] | None = None,
+        refuses_invalid: bool = True,
         examples: int = EXAMPLES,
     ) -> None:
         self.schema = schemathesis.openapi.from_dict(app.openapi())
@@ -153,6 +159,7 @@ class Fuzzer:
         self.callers = callers
         self.known = known or {}
         self.beyond_schemas = beyond_schemas or {}
+        self.checks = [*CHECKS, REFUSES_INVALID] if refuses_invalid else CHECKS
         self.examples = examples
         self.report = Report(service)
 
@@ -244,6 +251,7 @@ class Fuzzer:
 
     def _judge(self, label: str, caller: Caller, case: Any, response: httpx.Response) -> None:
         self.report.requests += 1
+        self.report.sent.append(f"{response.request.method} {response.request.url}")
         self.report.statuses[(label, response.status_code)] += 1
         request = (
             f"{response.request.method} {response.request.url}\n{_shown(response.request.content)}"
@@ -259,9 +267,9 @@ class Fuzzer:
                     f"{request}\n{answer}",
                 )
             )
-        checks = CHECKS
+        checks = self.checks
         if _refuses_only(response, OPAQUE | self.beyond_schemas.get(label, set())):
-            checks = [c for c in CHECKS if c is not positive_data_acceptance]
+            checks = [c for c in checks if c is not positive_data_acceptance]
         try:
             case.validate_response(response, checks=checks)
         except FailureGroup as group:

@@ -1,5 +1,6 @@
 """A little data for the fuzz runs to find, put in through each service's own inputs: its topics,
-as the services that own them would publish, and its routes."""
+as the services that own them would publish, and its routes. Fixed ids: a run's requests are
+the same each time (Hypothesis is derandomised)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ UNIT = "大旺社区"
 OFFICER = "cw-7"
 SUPERVISOR = "sup-1"
 DISPATCHER = "dispatcher-1"
+
+
+def fixed_id(n: int) -> uuid.UUID:
+    """The n-th seeded appeal's id: the same every run, so each run sends the same requests."""
+    return uuid.UUID(int=0xF022 << 64 | n)
 
 
 async def send(topics: Topics, event: Event) -> None:
@@ -41,8 +47,13 @@ async def assigned_appeals(
 ) -> list[tuple[AppealReceived, AppealAssigned]]:
     """`count` appeals received and assigned to `officer_id`, as intake and dispatch say so."""
     appeals = []
-    for _ in range(count):
-        appeal = received(appeal_id=uuid.uuid4(), appeal_type=AppealType.COMPLAINT)
+    for n in range(1, count + 1):
+        appeal = received(
+            appeal_id=fixed_id(n),
+            tracking_code=f"DW-20261127-{n:06d}-0",
+            external_id=f"GD-FUZZ-{n}",
+            appeal_type=AppealType.COMPLAINT,
+        )
         assignment = assigned(appeal.appeal_id, officer_id)
         await send(topics, appeal)
         await send(topics, assignment)

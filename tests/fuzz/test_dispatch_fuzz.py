@@ -4,13 +4,11 @@ assistants, as ops, the duty dispatcher, a supervisor and an officer."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from factories import received
 from harness import dev_token, running
 from openapi_fuzz import Fuzzer, signed_in
-from seeds import send
+from seeds import fixed_id, send
 
 from jiban.setup import load_demo_directory
 from services.dispatch.app import build
@@ -32,11 +30,13 @@ async def test_dispatch_api(settings, topics, wait_until):
     enterprises = directory.enterprises[:3]
     appeals = [
         received(
-            appeal_id=uuid.uuid4(),
+            appeal_id=fixed_id(n),
+            tracking_code=f"DW-20261127-{n:06d}-0",
+            external_id=f"GD-FUZZ-{n}",
             enterprise_credit_code=e.credit_code,
             location=Location(address="大旺工业园", community=e.community),
         )
-        for e in enterprises
+        for n, e in enumerate(enterprises, start=1)
     ]
     app = build(settings)
     async with running(app) as client:
