@@ -39,6 +39,11 @@ e2e: $(STAMP)
 chaos: $(STAMP)
 	JIBAN_CHAOS_APPEALS=2000 JIBAN_CHAOS_RATE=40 $(PY) -m pytest -m chaos
 
+## API fuzzing only (tests/fuzz): every service's operations, 200 examples each (the suite: 25).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	JIBAN_FUZZ_EXAMPLES=200 $(PY) -m pytest tests/fuzz
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
