@@ -361,3 +361,13 @@ async def test_a_follow_up_that_came_too_early_is_refused_aloud() -> None:
     assert "not resolved" in refused.reason
     after = appeals.appeals[appeal_id]
     assert (after.state, after.record) == (before.state, before.record)
+
+
+async def test_a_follow_up_for_an_appeal_never_received_makes_no_record_of_it() -> None:
+    workflow, appeals, clock = setup()
+    stray = uuid.uuid4()
+    uow = await hear(
+        workflow, follow_up(stray, True, Satisfaction.SATISFIED, clock.now), APPEALS_FOLLOW_UPS, T0
+    )
+    assert stray not in appeals.appeals and not appeals.waiting
+    assert uow.published == []

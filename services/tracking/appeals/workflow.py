@@ -107,18 +107,18 @@ class AppealWorkflow:
     async def hear(self, uow: UnitOfWork, envelope: Envelope, event: Heard, topic: str) -> None:
         """An event about an appeal from another service (the consumers call this)."""
         repo = self._appeals(uow)
-        appeal = await repo.lock(event.appeal_id, create=True)
-        assert appeal is not None
+        # A call-back can only follow a resolution tracking made, so one for an appeal it has
+        # not received names an appeal that does not exist here (intake refuses those it does
+        # not know): nothing to change, and no record of an appeal nobody raised.
+        following_up = isinstance(event, FollowUpRecorded)
+        appeal = await repo.lock(event.appeal_id, create=not following_up)
+        if appeal is None or (following_up and not appeal.received):
+            log.warning(
+                "follow-up for an unknown appeal", extra={"appeal_id": str(event.appeal_id)}
+            )
+            UNKNOWN_FOLLOW_UPS.inc()
+            return
         if not appeal.received and not isinstance(event, AppealReceived):
-            if isinstance(event, FollowUpRecorded):
-                # A call-back can only follow a resolution tracking made, so this one names an
-                # appeal that does not exist here (intake refuses those it does not know):
-                # nothing to change, and no record of an appeal nobody raised.
-                log.warning(
-                    "follow-up for an unknown appeal", extra={"appeal_id": str(event.appeal_id)}
-                )
-                UNKNOWN_FOLLOW_UPS.inc()
-                return
             await repo.park(event.appeal_id, topic, envelope)
             WAITING.labels(envelope.type).inc()
             return
