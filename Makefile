@@ -23,6 +23,7 @@ TEST_WORKERS ?= 4
 ## The whole suite: unit, integration (real broker + Postgres) and end-to-end, then the faults.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -m "not chaos" -n $(TEST_WORKERS) --dist worksteal
 	$(PY) -m pytest tests/chaos
 
@@ -44,8 +45,10 @@ chaos: $(STAMP)
 fuzz: $(STAMP)
 	JIBAN_FUZZ_EXAMPLES=200 $(PY) -m pytest tests/fuzz
 
+## Lint and type-check only (what `make test` runs first).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## The benchmark (prints figures, asserts nothing): `make bench BENCH_ARGS="--mode direct --rate 100"`.
 bench: $(STAMP)

@@ -151,6 +151,7 @@ class ExtensionCancelled(Event):
     supervisor_id: str | None = None  # the requester's supervisor (asked to rule), if known
     reason: Literal["resolved", "reassigned", "closed"]
     cancelled_at: AwareDatetime
+    tracking_code: str | None = None  # what the people told quote
 
     def subject(self) -> str:
         return str(self.appeal_id)

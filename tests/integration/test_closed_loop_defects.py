@@ -249,6 +249,7 @@ async def test_defect_4_a_pending_extension_is_cancelled_when_its_round_ends(
         if e["type"] == "ExtensionCancelled"
     ]
     assert sorted(c["reason"] for c in cancelled) == ["reassigned", "resolved"]
+    assert all(c["tracking_code"] for c in cancelled)  # what the people told quote
 
 
 async def test_defect_6_and_8_a_refused_event_keeps_the_record_and_assistants_record_their_part(

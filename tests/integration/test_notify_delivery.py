@@ -523,6 +523,7 @@ async def test_a_called_off_extension_reaches_the_supervisor_and_the_officer_it_
                 supervisor_id="sup-1",
                 reason="reassigned",
                 cancelled_at=datetime.now(UTC),
+                tracking_code=appeal.tracking_code,
             ),
         )
         await wait_until(lambda: _mail_count(providers, 2))

@@ -262,6 +262,7 @@ async def test_a_pending_extension_is_cancelled_when_its_round_ends(ending: str)
     if ending != "closed":
         assert cancelled is not None and cancelled.reason == ending
         assert cancelled.officer_id == LEAD
+        assert cancelled.tracking_code == appeals.appeals[appeal_id].record.tracking_code
     appeal = appeals.appeals[appeal_id]
     assert appeal.pending_extension is None
     # Nobody may grant the stale request any more.

@@ -835,6 +835,7 @@ class AppealRules:
                 supervisor_id=_supervisor(draft.before, pending.requested_by),
                 reason=why,
                 cancelled_at=at,
+                tracking_code=draft.appeal.record.tracking_code,
             )
         )
 
