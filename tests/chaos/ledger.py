@@ -54,6 +54,8 @@ class Facts:
     routing: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     tracking: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     history: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # appeal -> the types of the events tracking keeps until it hears the appeal's receipt
+    waiting: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # appeal -> [(recipient, kind, status, recorded by the provider)]
     notifications: dict[str, list[tuple[str, str, str, bool]]] = field(
         default_factory=lambda: defaultdict(list)
@@ -201,6 +203,10 @@ class Ledger:
             "SELECT appeal_id, kind, count(*) FROM tracking.history GROUP BY appeal_id, kind"
         ):
             facts.history[str(r[0])][r[1]] = r[2]
+        for r in await self.db.fetch(
+            "SELECT appeal_id, envelope->>'type' FROM tracking.waiting_events ORDER BY id"
+        ):
+            facts.waiting[str(r[0])].append(r[1])
         for r in await self.db.fetch(
             """SELECT n.appeal_id, n.recipient, n.kind, n.status,
                       r.notification_id IS NOT NULL AS recorded

@@ -236,8 +236,11 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
         (f"officer:{officer}", "new_assignment", "sent", True),
     ]
     assert y not in facts.assignments
-    assert facts.tracking[y] == ("assigned", "cw-dw01-1")
-    assert facts.history[y] == {"assigned": 1}
+    # Tracking keeps an assignment until it hears the receipt (none comes for y): the appeal's
+    # row holds no status, it has no history, and the assignment waits.
+    assert facts.tracking[y] == (None, None)
+    assert facts.history[y] == {}
+    assert facts.waiting[y] == ["AppealAssigned"]
     assert facts.notifications[y] == [("officer:cw-dw01-1", "new_assignment", "sent", True)]
     # … and for the adapters' topics, each got its `rejected` receipt.
     topics = Topics(settings)
