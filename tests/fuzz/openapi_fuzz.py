@@ -109,7 +109,6 @@ class Report:
     requests: int = 0
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     findings: dict[tuple[str, str, int], Finding] = field(default_factory=dict)
-    sent: list[str] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         # One finding per operation, kind of failure and status: the first example that showed it.
@@ -251,7 +250,6 @@ class Fuzzer:
 
     def _judge(self, label: str, caller: Caller, case: Any, response: httpx.Response) -> None:
         self.report.requests += 1
-        self.report.sent.append(f"{response.request.method} {response.request.url}")
         self.report.statuses[(label, response.status_code)] += 1
         request = (
             f"{response.request.method} {response.request.url}\n{_shown(response.request.content)}"
