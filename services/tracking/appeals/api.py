@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.tracking.access_log.store import record_access
 from services.tracking.appeals import store
 from services.tracking.appeals.appeal import NotYours
-from services.tracking.appeals.lifecycle import Refused
+from services.tracking.appeals.lifecycle import Refused, steps_allowed
 from services.tracking.appeals.workflow import AppealWorkflow, UnknownAppeal
 from services.tracking.deadlines.alarms import runs
 from services.tracking.deadlines.policy import Stage
@@ -206,6 +206,9 @@ class AppealOut(BaseModel):
     deadlines: list[DeadlineOut]
     extensions: list[ExtensionOut]
     history: list[HistoryEntry]
+    # The steps the caller may take now (the lifecycle's table, for the lead or an assistant):
+    # what a client offers, so that it never offers a step the service would refuse by status.
+    steps: list[str] = Field(default_factory=list)
 
 
 @router.get("/appeals/{appeal_id}", responses=READ_REFUSALS)
@@ -239,6 +242,7 @@ async def get_appeal(
         "deadlines": await _deadlines(session, appeal_id, AppealStatus(row.status), now),
         "extensions": await _extensions(session, appeal_id),
         "history": render_history(await store.history_of(session, appeal_id)),
+        "steps": _steps_for(caller, row),
     }
     if appellant is not None:
         shown = [f for f in ("name", "phone") if getattr(appellant, f) is not None]
@@ -246,6 +250,16 @@ async def get_appeal(
     # The log row commits with the read: an answer that showed the appellant was logged.
     await session.commit()
     return AppealOut.model_validate({**row._mapping, **extra})
+
+
+def _steps_for(caller: Principal, row: Any) -> list[str]:
+    if row.status is None or not caller.has_any(Role.OFFICER):
+        return []
+    if caller.sub == row.officer_id:
+        return steps_allowed(AppealStatus(row.status), lead=True)
+    if caller.sub in (row.assistant_officer_ids or ()):
+        return steps_allowed(AppealStatus(row.status), lead=False)
+    return []
 
 
 def appellant_of(row: Any) -> AppellantOut | None:

@@ -384,6 +384,25 @@ def status_table_markdown() -> str:
     return "\n".join(lines)
 
 
+# The officers' steps by the names their routes and the console use; an assistant (协办) may only
+# record contacts and progress on the appeals they assist.
+STEP_NAMES: Mapping[type[Action], str] = {
+    Accept: "accept",
+    Contact: "contact",
+    Progress: "progress",
+    Resolve: "resolve",
+    RequestReturn: "return",
+    RequestExtension: "extension",
+}
+ASSISTANT_STEPS: tuple[type[Action], ...] = (Contact, Progress)
+
+
+def steps_allowed(status: AppealStatus, *, lead: bool) -> list[str]:
+    """The officer steps the lifecycle allows in `status`, for the lead or an assistant."""
+    kinds = OFFICER_ACTIONS if lead else ASSISTANT_STEPS
+    return [STEP_NAMES[kind] for kind in kinds if (status, kind) in ALLOWED]
+
+
 def allowed_statuses(kind: type[Action]) -> tuple[AppealStatus, ...]:
     return tuple(s for s in AppealStatus if (s, kind) in ALLOWED)
 
