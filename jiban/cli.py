@@ -24,9 +24,9 @@ def _dev(_args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.migrations import SERVICES, upgrade
+    from shared.migrations import ALL_SERVICES, upgrade
 
-    services = tuple(args.service) or SERVICES
+    services = tuple(args.service) or ALL_SERVICES
     upgrade(settings, services)
     print("migrated:", ", ".join(services))
     return 0
@@ -191,10 +191,11 @@ def _runs(
 
 
 def _service(name: str) -> str:
-    from shared.migrations import SERVICES
+    from shared.migrations import ALL_SERVICES
 
-    if name not in SERVICES:
-        raise argparse.ArgumentTypeError(f"unknown service {name!r} (known: {', '.join(SERVICES)})")
+    if name not in ALL_SERVICES:
+        known = ", ".join(ALL_SERVICES)
+        raise argparse.ArgumentTypeError(f"unknown service {name!r} (known: {known})")
     return name
 
 

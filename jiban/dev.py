@@ -25,7 +25,7 @@ import httpx
 from jiban.failures import EXIT_UNAVAILABLE, CommandError, Server, explain
 from jiban.local_infra import LocalKafka, LocalPostgres, LocalServerError, port_free
 from jiban.servers import FROM_ENVIRONMENT, STATE_DIR, DevState, Servers, configured, published
-from shared.migrations import SERVICES
+from shared.migrations import ALL_SERVICES, CONSOLE
 from shared.settings import Settings
 
 EMBEDDED_PG_PORT = 55432
@@ -70,7 +70,7 @@ async def prepare(settings: Settings) -> None:
 
 def check_ports(settings: Settings) -> None:
     """Each service's port is free: a second `make run` says so before starting anything."""
-    for name in SERVICES:
+    for name in ALL_SERVICES:
         port = settings.port_for(name)
         if not port_free(port, settings.http_host):
             raise CommandError(
@@ -103,10 +103,10 @@ def wait_ready(urls: dict[str, str], children: dict[str, subprocess.Popen[bytes]
 def start_services(
     env: dict[str, str], children: dict[str, subprocess.Popen[bytes]] | None = None
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Starts the four services into `children` (pass the dict the caller's `finally` stops, so
+    """Starts the five services into `children` (pass the dict the caller's `finally` stops, so
     that an interruption half-way leaves none of the started ones behind)."""
     children = {} if children is None else children
-    for name in SERVICES:
+    for name in ALL_SERVICES:
         # Own session: Ctrl-C reaches us only, and we stop the services in order.
         children[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], env=env, start_new_session=True
@@ -245,7 +245,12 @@ def _run(interrupts: Interrupts) -> int:
         except Exception as exc:
             raise explain(exc, servers, frozenset(Server)) from exc
 
-        urls = {name: f"http://{settings.http_host}:{settings.port_for(name)}" for name in SERVICES}
+        urls = {
+            name: f"http://{settings.http_host}:{settings.port_for(name)}" for name in ALL_SERVICES
+        }
+        # The console reaches the others where this run serves them.
+        for name in ("dispatch", "tracking", "notify"):
+            env[f"JIBAN_CONSOLE_{name.upper()}_URL"] = urls[name]
         state = DevState(
             pid=os.getpid(),
             database_url=settings.database_url,
@@ -258,9 +263,9 @@ def _run(interrupts: Interrupts) -> int:
             try:
                 start_services(env, children)
                 wait_ready(urls, children)
-                say("all four services are ready:")
+                say("all five services are ready:")
                 for name, url in urls.items():
-                    say(f"  {name:<9} {url}/docs")
+                    say(f"  {name:<9} {url}/" if name == CONSOLE else f"  {name:<9} {url}/docs")
                 say("Ctrl-C stops everything.")
                 try:
                     while True:

@@ -6,7 +6,6 @@ tables: the CLI is ops tooling, allowed to read the database."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +22,18 @@ from shared.identity import (
     Role,
     issue_dev_token,
 )
+from shared.identity.roles import token_roles
 from shared.settings import Settings
 from shared.vocabulary import OfficerRole
+
+__all__ = [
+    "SigningConfig",
+    "TokenError",
+    "officer_token",
+    "ops_token",
+    "signing_config",
+    "token_roles",
+]
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 24 * 60  # a forgotten token should not outlive a working day by much
@@ -61,19 +70,6 @@ def signing_config(
             "with an identity provider (JIBAN_JWT_JWKS_URL), tokens come from it"
         )
     return SigningConfig(secret=secret, audience=audience or DEFAULT_AUDIENCE, issuer=issuer)
-
-
-def token_roles(directory_role: OfficerRole, posts: Collection[DutyPost] = ()) -> frozenset[Role]:
-    """Directory role and duty posts held → token roles: every officer is an officer;
-    supervisors, and whoever holds the duty supervisor post, also supervise; whoever holds the
-    dispatcher post also dispatches. The token says what was true when it was issued: handing a
-    post to someone else takes effect with their next token."""
-    roles = {Role.OFFICER}
-    if directory_role is OfficerRole.SUPERVISOR or DutyPost.SUPERVISOR in posts:
-        roles.add(Role.SUPERVISOR)
-    if DutyPost.DISPATCHER in posts:
-        roles.add(Role.DISPATCHER)
-    return frozenset(roles)
 
 
 def _check_minutes(minutes: int) -> None:

@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import Settings
 
+# The appeal pipeline's four services; the console (web front end) beside them.
 SERVICES = ("intake", "dispatch", "tracking", "notify")
+CONSOLE = "console"
+ALL_SERVICES = (*SERVICES, CONSOLE)
 
 
 def metadata_of(service: str) -> MetaData:
@@ -36,7 +39,7 @@ def alembic_config(service: str, settings: Settings) -> Config:
     return cfg
 
 
-def upgrade(settings: Settings, services: tuple[str, ...] = SERVICES) -> None:
+def upgrade(settings: Settings, services: tuple[str, ...] = ALL_SERVICES) -> None:
     """Brings every service's schema to head. Blocking: call it outside an event loop."""
     for service in services:
         command.upgrade(alembic_config(service, settings), "head")

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     dispatch_port: int = 8002
     tracking_port: int = 8003
     notify_port: int = 8004
+    console_port: int = 8005
     log_level: str = "INFO"
 
     db_pool_size: int = Field(10, ge=1)
@@ -138,6 +139,25 @@ class Settings(BaseSettings):
     # "secret"}; the body is signed like adapters sign what they send to intake.
     notify_webhooks: dict[str, dict[str, str]] = Field(default_factory=dict)
     notify_webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+
+    # The console (services/console/): where it reaches the other services' public HTTP APIs
+    # (as the signed-in person would), how long a sign-in lasts, and whether its cookie is
+    # Secure (on outside development: the console is served over HTTPS there).
+    console_dispatch_url: str = "http://127.0.0.1:8002"
+    console_tracking_url: str = "http://127.0.0.1:8003"
+    console_notify_url: str = "http://127.0.0.1:8004"
+    console_session_minutes: int = Field(480, ge=1, le=24 * 60)
+    console_secure_cookies: bool | None = None
+    console_backend_timeout_s: float = Field(10.0, gt=0, le=120)
+    # How often each console replica looks for new live notices for its open pages.
+    console_live_poll_s: float = Field(1.0, gt=0, le=30)
+    # Production sign-in: OpenID Connect (authorisation code with PKCE) against the
+    # organisation's identity provider. Unset issuer: only the development sign-in page.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # The console's own address as the identity provider redirects back to it.
+    console_public_url: str = "http://127.0.0.1:8005"
 
     @field_validator("database_url")
     @classmethod

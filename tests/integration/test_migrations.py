@@ -8,12 +8,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.migrations import SERVICES, metadata_of
+from shared.migrations import ALL_SERVICES, metadata_of
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", ALL_SERVICES)
 async def test_migrations_match_the_models(settings, service):
     metadata = metadata_of(service)
     engine = create_async_engine(settings.database_url)

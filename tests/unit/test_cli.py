@@ -300,9 +300,13 @@ def test_migrate_without_services_migrates_them_all(
     monkeypatch.setattr(
         shared.migrations, "upgrade", lambda _s, services: migrated.append(services)
     )
-    assert run(capsys, "migrate") == (0, "migrated: intake, dispatch, tracking, notify\n", "")
+    assert run(capsys, "migrate") == (
+        0,
+        "migrated: intake, dispatch, tracking, notify, console\n",
+        "",
+    )
     assert run(capsys, "migrate", "tracking") == (0, "migrated: tracking\n", "")
-    assert migrated == [shared.migrations.SERVICES, ("tracking",)]
+    assert migrated == [shared.migrations.ALL_SERVICES, ("tracking",)]
 
 
 def test_an_unreachable_database_found_through_make_run_is_one_line_saying_so(

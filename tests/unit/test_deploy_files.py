@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from shared.migrations import SERVICES
+from shared.migrations import ALL_SERVICES
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +28,8 @@ def settings_env_names() -> set[str]:
 
 def test_compose_runs_the_four_services_behind_one_gateway():
     services = compose()["services"]
-    assert {"kafka", "postgres", "migrate", "gateway", *SERVICES} <= set(services)
-    for name in SERVICES:
+    assert {"kafka", "postgres", "migrate", "gateway", *ALL_SERVICES} <= set(services)
+    for name in ALL_SERVICES:
         service = services[name]
         assert service["command"] == ["python", "-m", f"services.{name}"]
         # Scalable: no fixed host ports (the gateway publishes them).
@@ -41,12 +41,12 @@ def test_compose_runs_the_four_services_behind_one_gateway():
         assert "healthcheck" in services[dependency]
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     published = {p.split(":")[0].strip('"') for p in services["gateway"]["ports"]}
-    assert published == {"8001", "8002", "8003", "8004"}
+    assert published == {"8001", "8002", "8003", "8004", "8005"}
 
 
 def test_compose_sets_only_settings_the_services_know():
     known = settings_env_names()
-    for name in [*SERVICES, "migrate"]:
+    for name in [*ALL_SERVICES, "migrate"]:
         env = compose()["services"][name]["environment"]
         unknown = {key for key in env if key not in known}
         assert not unknown, f"{name} sets {unknown}, which shared/settings.py does not read"
@@ -57,7 +57,7 @@ def test_compose_gives_every_service_a_way_to_verify_sign_in_tokens():
     # Outside development mode a service without a secret or a JWKS URL refuses to start.
     from shared.identity import MIN_SECRET_BYTES, verifier_from
 
-    for name in SERVICES:
+    for name in ALL_SERVICES:
         env = {k: str(v) for k, v in compose()["services"][name]["environment"].items()}
         fallback = re.fullmatch(r"\$\{[A-Z_]+:-(.*)\}", env["JIBAN_JWT_SECRET"])
         secret = fallback.group(1) if fallback else env["JIBAN_JWT_SECRET"]
@@ -68,9 +68,15 @@ def test_compose_gives_every_service_a_way_to_verify_sign_in_tokens():
 
 def test_gateway_routes_each_port_to_its_service():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    for port, name in zip(range(8001, 8005), SERVICES, strict=True):
+    for port, name in zip(range(8001, 8006), ALL_SERVICES, strict=True):
         block = conf.split(f"listen {port}")[1].split("listen ")[0]
         assert re.search(rf"http://{name}:8000", block), f"port {port} does not reach {name}"
+
+
+def test_compose_points_the_console_at_the_services_inside_the_network():
+    env = compose()["services"]["console"]["environment"]
+    for name in ("dispatch", "tracking", "notify"):
+        assert env[f"JIBAN_CONSOLE_{name.upper()}_URL"] == f"http://{name}:8000"
 
 
 def test_dockerfile_copies_what_exists_and_ci_runs_make_test():

@@ -20,7 +20,7 @@ import shared.migrations
 from jiban.failures import EXIT_UNAVAILABLE, CommandError
 from jiban.local_infra import LocalServerError
 from jiban.servers import STATE_FILE, read_state
-from shared.migrations import SERVICES
+from shared.migrations import ALL_SERVICES
 from shared.settings import Settings
 
 # --- embedded or external --------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_ctrl_c_while_waiting_for_the_services_stops_everything_at_once(
     assert dev.run() == 130
 
     assert len(asked) == 1  # not another round of waiting
-    assert [s.name for s in FakeService.started] == list(SERVICES)
+    assert [s.name for s in FakeService.started] == list(ALL_SERVICES)
     assert all_stopped()
     assert stack["infrastructure"] == "stopped"
 
@@ -209,7 +209,7 @@ def test_ctrl_c_once_ready_stops_everything_and_exits_0_even_when_pressed_again(
     assert dev.run() == 0
 
     assert "stopping…" in stack["said"] and stack["said"][-1] == "services stopped"
-    assert len(FakeService.started) == 4 and all_stopped()
+    assert len(FakeService.started) == len(ALL_SERVICES) and all_stopped()
     assert stack["infrastructure"] == "stopped"
 
 

@@ -1,0 +1,69 @@
+"""The console's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from services.console import tables
+from services.console.appeals import api as appeals_api
+from services.console.backend import Backend, ServiceUnavailable, SignInExpired
+from services.console.pages import render
+from services.console.queue import api as queue_api
+from services.console.signin import api as signin_api
+from shared.service import ServiceRuntime
+from shared.settings import Settings
+
+NAME = "console"
+STATIC = Path(__file__).parent / "static"
+
+
+def unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceUnavailable)
+    return render(
+        request,
+        "error.html",
+        {"person": None, "problem": "unavailable", "service": exc.service},
+        status_code=503,
+    )
+
+
+def expired(request: Request, _exc: Exception) -> Response:
+    return signin_api.sign_in_redirect(request, signin_api.NeedsSignIn(request.url.path))
+
+
+def build(settings: Settings) -> FastAPI:
+    # The console consumes nothing it cannot do without: it serves pages while the broker is
+    # away, as long as the services it calls answer.
+    runtime = ServiceRuntime(NAME, settings, tables.metadata, ready_needs_broker=False)
+    app = runtime.app(
+        signin_api.router,
+        queue_api.router,
+        appeals_api.router,
+        title="Jiban console",
+        description="The web console for officers, supervisors and dispatchers.",
+    )
+    backend = Backend(settings)
+    app.state.backend = backend
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app_):
+            try:
+                yield
+            finally:
+                await backend.close()
+
+    app.router.lifespan_context = lifespan
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(signin_api.NeedsSignIn, signin_api.sign_in_redirect)
+    app.add_exception_handler(signin_api.BadCsrf, signin_api.csrf_refused)
+    app.add_exception_handler(ServiceUnavailable, unavailable)
+    app.add_exception_handler(SignInExpired, expired)
+    return app

@@ -1,0 +1,1 @@
+"""The appeal page and the officer\x27s steps on it."""

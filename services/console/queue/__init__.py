@@ -1,0 +1,1 @@
+"""The officer\x27s queue: led and assisted appeals, nearest deadline first."""
