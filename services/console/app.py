@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from services.console import tables
 from services.console.appeals import api as appeals_api
 from services.console.backend import Backend, ServiceUnavailable, SignInExpired
+from services.console.live import api as live_api
+from services.console.live import handlers as live_handlers
 from services.console.pages import render
 from services.console.queue import api as queue_api
 from services.console.signin import api as signin_api
@@ -38,13 +40,17 @@ def expired(request: Request, _exc: Exception) -> Response:
 
 
 def build(settings: Settings) -> FastAPI:
-    # The console consumes nothing it cannot do without: it serves pages while the broker is
-    # away, as long as the services it calls answer.
+    # Pages are served while the broker is away (only live notices wait for it), as long as
+    # the services the console calls answer.
     runtime = ServiceRuntime(NAME, settings, tables.metadata, ready_needs_broker=False)
+    for topic, routes in live_handlers.routes().items():
+        runtime.consume(topic, routes)
+    runtime.add_worker(live_api.NoticePruner(runtime.db))
     app = runtime.app(
         signin_api.router,
         queue_api.router,
         appeals_api.router,
+        live_api.router,
         title="Jiban console",
         description="The web console for officers, supervisors and dispatchers.",
     )

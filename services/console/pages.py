@@ -5,6 +5,7 @@ templates share (local times, time left)."""
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -45,6 +46,9 @@ def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str
     return moment.astimezone(ZONE).strftime(fmt)
 
 
+CATALOGUES = {language: catalogue(language) for language in LANGUAGES}
+
+
 def _environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -53,8 +57,7 @@ def _environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    translations = catalogue(language)
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(CATALOGUES[language], newstyle=True)  # type: ignore[attr-defined]
     env.filters["local_time"] = local_time
     env.globals["language"] = language
     return env
@@ -68,8 +71,9 @@ def language_of(request: Request) -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def gettext_for(request: Request) -> Any:
-    return ENVIRONMENTS[language_of(request)].globals["gettext"]
+def gettext_for(request: Request) -> Callable[[str], str]:
+    """The person's words outside a template (the live notices)."""
+    return CATALOGUES[language_of(request)].gettext
 
 
 def render(

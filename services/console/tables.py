@@ -3,7 +3,7 @@ another service's tables: what it shows comes from their HTTP APIs."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.db import service_metadata
@@ -27,6 +27,22 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# What the services announced that someone's open page shows at once (live/): every replica
+# reads new rows for the pages it serves, so a notice reaches a page whichever replica took the
+# event, and a page that reconnects (a replica restarted) asks for what came after its last one.
+live_notices = Table(
+    "live_notices",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("appeal_id", String(36), nullable=False),
+    Column("tracking_code", String(40)),
+    Column("officer_id", String(100), index=True),
+    Column("unit", String(100), index=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now(), index=True),
 )
 
 outbox = outbox_table(metadata)

@@ -5,6 +5,7 @@ checks that every one of these and every word in a template has a Chinese transl
 from __future__ import annotations
 
 from services.console.appeals.service import CONTACT_METHODS, RETURN_REASONS, STEPS
+from services.console.live.notices import KINDS
 from services.console.queue.service import Punctuality
 from shared.identity import Role
 from shared.vocabulary import (
@@ -27,4 +28,5 @@ def data_words() -> set[str]:
         words.update(member.value for member in vocabulary)
     words.update(p.value for p in Punctuality)
     words.update(STEPS, CONTACT_METHODS, RETURN_REASONS, STAGES, QUEUE_ROLES, CLASSIFIED_FIELDS)
+    words.update(KINDS)
     return words

@@ -44,8 +44,12 @@ async def _page(
         return render(
             request,
             "error.html",
-            {"person": person, "problem": "appeal_refused", "service": None,
-             "detail": refused.message},
+            {
+                "person": person,
+                "problem": "appeal_refused",
+                "service": None,
+                "detail": refused.message,
+            },
             status_code=refused.status,
         )
     routing = await _optional(backend, "dispatch", f"/v1/appeals/{appeal_id}/routing", person.token)
@@ -77,8 +81,10 @@ async def take_step(
     step = STEPS.get(step_name)
     if step is None:
         return render(
-            request, "error.html",
-            {"person": person, "problem": "unknown_step", "service": None}, status_code=404,
+            request,
+            "error.html",
+            {"person": person, "problem": "unknown_step", "service": None},
+            status_code=404,
         )
     form = await request.form()
     typed = {field: str(form.get(field, "")) for field in step.fields}

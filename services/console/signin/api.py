@@ -166,8 +166,14 @@ async def sign_in_page(
 
 
 async def open_session(
-    request: Request, *, subject: str, name: str, roles: frozenset[Role], unit: str | None,
-    token: str, next_path: str,
+    request: Request,
+    *,
+    subject: str,
+    name: str,
+    roles: frozenset[Role],
+    unit: str | None,
+    token: str,
+    next_path: str,
 ) -> Response:
     settings = settings_of(request)
     cookie = new_secret()
@@ -213,7 +219,9 @@ async def dev_sign_in(
     officer = next((o for o in officers if o["officer_id"] == officer_id), None)
     if officer is None:
         return render(
-            request, "error.html", {"person": None, "problem": "unknown_person", "service": None},
+            request,
+            "error.html",
+            {"person": None, "problem": "unknown_person", "service": None},
             404,
         )
     posts = {str(d["post"]) for d in duty if d.get("officer_id") == officer_id}

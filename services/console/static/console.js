@@ -5,3 +5,26 @@ document.addEventListener("htmx:configRequest", function (event) {
   if (meta) { event.detail.headers["X-CSRF-Token"] = meta.content; }
   event.detail.headers["HX-Current-URL-Path"] = window.location.pathname + window.location.search;
 });
+
+// Live notices (server-sent events): a line in the page's live region, and a "live" event that
+// the parts of the page that show such things refresh on. EventSource reconnects by itself,
+// with Last-Event-ID, when a console replica stops.
+(function () {
+  if (!document.querySelector('meta[name="csrf-token"]') || !window.EventSource) { return; }
+  var region = document.getElementById("live-notices");
+  var source = new EventSource("/live");
+  source.addEventListener("notice", function (message) {
+    var notice = JSON.parse(message.data);
+    if (region) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = notice.href;
+      link.textContent = notice.text + " · " + (notice.tracking_code || notice.appeal_id);
+      item.appendChild(link);
+      item.dataset.kind = notice.kind;
+      region.prepend(item);
+    }
+    if (window.htmx) { window.htmx.trigger(document.body, "live"); }
+  });
+  source.addEventListener("signed-out", function () { source.close(); window.location.reload(); });
+})();

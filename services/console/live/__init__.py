@@ -1,0 +1,1 @@
+"""Live notices: what the services announce, shown on open pages within seconds."""

@@ -1,0 +1,44 @@
+"""The console's consumers: the events someone's open page shows, saved as live notices in the
+same transaction as the inbox row (a redelivered event adds nothing)."""
+
+from __future__ import annotations
+
+from services.console.live import store
+from services.console.live.notices import notices_of
+from shared.consumer import Route
+from shared.envelope import Envelope
+from shared.events import (
+    AcknowledgementReminder,
+    AppealAssigned,
+    AppealReassigned,
+    AssistantsChanged,
+    DeadlineOverdue,
+    DeadlineWarning,
+    Event,
+    ExtensionDecided,
+    ReturnDecided,
+)
+from shared.unit_of_work import UnitOfWork
+
+HEARD: tuple[type[Event], ...] = (
+    AppealAssigned,
+    AppealReassigned,
+    AssistantsChanged,
+    ReturnDecided,
+    ExtensionDecided,
+    DeadlineOverdue,
+    DeadlineWarning,
+    AcknowledgementReminder,
+)
+
+
+async def noticed(uow: UnitOfWork, _envelope: Envelope, event: Event) -> None:
+    await store.save(uow.session, notices_of(event))
+
+
+def routes() -> dict[str, dict[str, Route]]:
+    """Per topic, the event types heard (other types on those topics are passed over)."""
+    by_topic: dict[str, dict[str, Route]] = {}
+    for kind in HEARD:
+        by_topic.setdefault(kind.TOPIC, {})[kind.TYPE] = Route(kind, noticed)
+    return by_topic

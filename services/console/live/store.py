@@ -1,0 +1,47 @@
+"""The live notices table: written by the consumers, read by every replica's open pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.console.live.notices import LiveNotice
+from services.console.tables import live_notices
+
+
+async def save(session: AsyncSession, notices: Sequence[LiveNotice]) -> None:
+    if notices:
+        await session.execute(
+            insert(live_notices),
+            [{**n.model_dump(), "appeal_id": str(n.appeal_id)} for n in notices],
+        )
+
+
+async def latest_id(session: AsyncSession) -> int:
+    return int(
+        (await session.execute(select(func.coalesce(func.max(live_notices.c.id), 0)))).scalar_one()
+    )
+
+
+async def after(
+    session: AsyncSession, last_id: int, officer_id: str, unit: str | None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Notices after `last_id` for this officer, or for their unit when they oversee it."""
+    heard = live_notices.c.officer_id == officer_id
+    if unit is not None:
+        heard = or_(heard, live_notices.c.unit == unit)
+    rows = await session.execute(
+        select(live_notices)
+        .where(live_notices.c.id > last_id, heard)
+        .order_by(live_notices.c.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+async def prune(session: AsyncSession, before: datetime) -> None:
+    await session.execute(delete(live_notices).where(live_notices.c.at < before))
