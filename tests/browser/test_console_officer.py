@@ -5,6 +5,7 @@ Every page is screenshotted (test-artifacts/screenshots/) and checked with axe-c
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -17,7 +18,10 @@ from playwright.async_api import Page, expect
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 SECOND_MATTER = "新厂房用电报装已提交两个月仍未批复，生产线无法按期投产，请协调供电部门。"
+THIRD_MATTER = "园区污水管网堵塞，厂区门口污水外溢，影响员工出行，请安排清疏。"
 LIVE_WITHIN_MS = 5000
+# The restarted replica rejoins its consumer group first (the dead member must time out).
+AFTER_RESTART_MS = 60_000
 
 
 @pytest.fixture
@@ -141,3 +145,21 @@ async def test_a_new_assignment_shows_on_the_open_queue_without_a_reload(
     )
     assert await page.evaluate("() => window.__notReloaded === true")
     await shot(page, "queue-live-notice")
+
+    # The console replica serving the page dies and comes back: the page reconnects by itself
+    # and the next assignment still shows, without a reload.
+    replica = console_stack.console
+    await asyncio.to_thread(replica.kill, "console")
+    await asyncio.to_thread(replica.restart, "console")
+    await asyncio.to_thread(replica.wait_ready, ["console"], 120)
+    third = await submit_assigned_appeal(
+        console_stack, **_enterprise_appeal(credit_code, THIRD_MATTER)
+    )
+    assert third["officer_id"] == first["officer_id"]
+    await expect(
+        page.locator('#live-notices li[data-kind="assigned"]').filter(
+            has_text=third["tracking_code"]
+        )
+    ).to_be_visible(timeout=AFTER_RESTART_MS)
+    await expect(page.locator(f'tr[data-appeal="{third["appeal_id"]}"]')).to_be_visible()
+    assert await page.evaluate("() => window.__notReloaded === true")
