@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from services.console import tables
 from services.console.appeals import api as appeals_api
 from services.console.backend import Backend, ServiceUnavailable, SignInExpired
+from services.console.board import api as board_api
 from services.console.live import api as live_api
 from services.console.live import handlers as live_handlers
 from services.console.pages import render
@@ -51,6 +52,7 @@ def build(settings: Settings) -> FastAPI:
         queue_api.router,
         appeals_api.router,
         live_api.router,
+        board_api.router,
         title="Jiban console",
         description="The web console for officers, supervisors and dispatchers.",
     )

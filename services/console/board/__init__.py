@@ -1,0 +1,1 @@
+"""Supervisors and dispatchers: what awaits their ruling."""
