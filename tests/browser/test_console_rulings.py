@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from console_pages import assert_accessible, shot, submit_assigned_appeal
-from harness import bearer, dev_token
+from harness import bearer, dev_token, eventually
 from playwright.async_api import expect
 from test_console_officer import LIVE_WITHIN_MS, sign_in_as
 
@@ -61,5 +61,9 @@ async def test_a_return_is_ruled_in_place_and_the_officer_hears_of_it_live(
     notice = officer.locator('#live-notices li[data-kind="return_rejected"]')
     await expect(notice).to_be_visible(timeout=LIVE_WITHIN_MS)
     await shot(officer, "appeal-return-rejected-notice")
-    await officer.reload()
-    await expect(officer.locator('[data-field="status"]')).to_contain_text("已派单")
+    # Back with the officer once tracking has applied the ruling (dispatch announced it first).
+    async def back_with_the_officer() -> bool:
+        await officer.reload()
+        return "已派单" in (await officer.locator('[data-field="status"]').inner_text())
+
+    assert await eventually(back_with_the_officer, timeout_s=30, every_s=0.5)

@@ -17,7 +17,7 @@ import pytest
 
 from jiban.local_infra import free_port
 from jiban.servers import STATE_FILE, database_location
-from shared.migrations import SERVICES
+from shared.migrations import ALL_SERVICES
 from shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +60,7 @@ def a_token(run: subprocess.CompletedProcess[str]) -> str:
 def test_jiban_token_after_make_run_signs_in_and_fails_in_one_line_once_stopped(
     tmp_path: Path, dev_ports: None
 ) -> None:
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: free_port() for name in ALL_SERVICES}
     env = newcomer_env(ports)
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
@@ -74,7 +74,7 @@ def test_jiban_token_after_make_run_signs_in_and_fails_in_one_line_once_stopped(
         )
     try:
         deadline = time.monotonic() + 120
-        while "all four services are ready" not in log.read_text(errors="replace"):
+        while "all five services are ready" not in log.read_text(errors="replace"):
             assert dev.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)

@@ -16,7 +16,7 @@ import pytest
 
 from jiban.local_infra import free_port
 from shared.identity import DEV_JWT_SECRET, issue_dev_token
-from shared.migrations import SERVICES
+from shared.migrations import ALL_SERVICES, CONSOLE
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(
     tmp_path: Path, dev_ports: None
 ) -> None:
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: free_port() for name in ALL_SERVICES}
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
@@ -42,16 +42,21 @@ def test_dev_stack_serves_an_appeal_and_stops_cleanly_on_ctrl_c(
     log = tmp_path / "dev.log"
     try:
         deadline = time.monotonic() + 120
-        while "all four services are ready" not in log.read_text(errors="replace"):
+        while "all five services are ready" not in log.read_text(errors="replace"):
             assert dev.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
         text = log.read_text(errors="replace")
         assert "fresh" in text  # it says the embedded stores start empty
-        for port in ports.values():
-            assert f"http://127.0.0.1:{port}/docs" in text
+        for name, port in ports.items():
+            page = "/" if name == CONSOLE else "/docs"
+            assert f"http://127.0.0.1:{port}{page}" in text
         children = psutil.Process(dev.pid).children(recursive=True)
-        assert len(children) >= 6  # four services, Postgres, the broker
+        assert len(children) >= 7  # four services, the console, Postgres, the broker
+        # The console's development sign-in lists the demo directory's people.
+        sign_in = httpx.get(f"http://127.0.0.1:{ports[CONSOLE]}/sign-in")
+        assert sign_in.status_code == 200
+        assert sign_in.text.count('name="officer_id"') >= 10
 
         base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         # `jiban dev` runs in development mode: an ops token signed with the dev secret.

@@ -103,7 +103,7 @@ async def test_make_run_with_a_configured_server_down_says_so_after_what_it_did(
 ) -> None:
     pg_port = free_port()
     ports = {f"JIBAN_{name}_PORT": str(free_port()) for name in ("INTAKE", "DISPATCH")}
-    ports |= {f"JIBAN_{name}_PORT": str(free_port()) for name in ("TRACKING", "NOTIFY")}
+    ports |= {f"JIBAN_{name}_PORT": str(free_port()) for name in ("TRACKING", "NOTIFY", "CONSOLE")}
     env = base_env(
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/jiban",
         KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",

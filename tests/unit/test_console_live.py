@@ -8,7 +8,6 @@ from uuid import uuid4
 from services.console.live.handlers import HEARD, routes
 from services.console.live.notices import KINDS, notices_of
 from shared.events import (
-    AppealAssigned,
     AppealReassigned,
     AppealStatusChanged,
     DeadlineOverdue,
@@ -22,12 +21,12 @@ APPEAL = uuid4()
 
 def test_a_new_assignment_reaches_the_officer_and_a_reassignment_both_officers() -> None:
     assigned = notices_of(
-        AppealAssigned(
+        AppealStatusChanged(
             appeal_id=APPEAL,
+            from_status="received",
+            to_status="assigned",
             officer_id="o1",
-            reason_code="cso",
-            reason="r",
-            assigned_at=NOW,
+            changed_at=NOW,
             tracking_code="DW-1",
         )
     )

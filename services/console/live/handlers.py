@@ -9,8 +9,8 @@ from shared.consumer import Route
 from shared.envelope import Envelope
 from shared.events import (
     AcknowledgementReminder,
-    AppealAssigned,
     AppealReassigned,
+    AppealStatusChanged,
     AssistantsChanged,
     DeadlineOverdue,
     DeadlineWarning,
@@ -21,7 +21,7 @@ from shared.events import (
 from shared.unit_of_work import UnitOfWork
 
 HEARD: tuple[type[Event], ...] = (
-    AppealAssigned,
+    AppealStatusChanged,
     AppealReassigned,
     AssistantsChanged,
     ReturnDecided,

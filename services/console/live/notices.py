@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from shared.events import (
     AcknowledgementReminder,
-    AppealAssigned,
     AppealReassigned,
+    AppealStatusChanged,
     AssistantsChanged,
     DeadlineOverdue,
     DeadlineWarning,
@@ -17,6 +17,7 @@ from shared.events import (
     ExtensionDecided,
     ReturnDecided,
 )
+from shared.vocabulary import AppealStatus
 
 
 class LiveNotice(BaseModel):
@@ -33,13 +34,17 @@ class LiveNotice(BaseModel):
 
 def notices_of(event: Event) -> list[LiveNotice]:
     match event:
-        case AppealAssigned():
+        case AppealStatusChanged(to_status=AppealStatus.ASSIGNED, officer_id=str(officer)) if (
+            event.from_status in (None, AppealStatus.RECEIVED)
+        ):
+            # A first assignment, as tracking applied it (not dispatch's AppealAssigned, which
+            # can come before tracking has it): the page's queue, read from tracking, has it.
             return [
                 LiveNotice(
                     kind="assigned",
                     appeal_id=event.appeal_id,
                     tracking_code=event.tracking_code,
-                    officer_id=event.officer_id,
+                    officer_id=officer,
                 )
             ]
         case AppealReassigned():

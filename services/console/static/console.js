@@ -24,7 +24,12 @@ document.addEventListener("htmx:configRequest", function (event) {
       item.dataset.kind = notice.kind;
       region.prepend(item);
     }
-    if (window.htmx) { window.htmx.trigger(document.body, "live"); }
+    if (window.htmx) {
+      window.htmx.trigger(document.body, "live");
+      // A ruling or a reassignment is announced by dispatch; tracking, where the lists come
+      // from, applies it a moment later: look once more.
+      window.setTimeout(function () { window.htmx.trigger(document.body, "live"); }, 2000);
+    }
   });
   source.addEventListener("signed-out", function () { source.close(); window.location.reload(); });
 })();
