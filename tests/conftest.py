@@ -22,12 +22,14 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from harness import Topics, admin_sql, eventually, running
+from stack import Stack
 
 from shared.broker import ensure_topics
 from shared.db import Database
@@ -194,6 +196,16 @@ async def _delete_topics(settings: Settings) -> None:
 
 
 # --- fixtures for tests that run services ----------------------------------------------------
+
+
+@pytest.fixture
+def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    """The services as OS processes on the test's database and topics (tests/stack.py)."""
+    running = Stack(settings, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture

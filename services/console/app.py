@@ -16,7 +16,7 @@ from services.console.backend import Backend, ServiceUnavailable, SignInExpired
 from services.console.board import api as board_api
 from services.console.live import api as live_api
 from services.console.live import handlers as live_handlers
-from services.console.pages import render
+from services.console.pages import problem_page
 from services.console.queue import api as queue_api
 from services.console.signin import api as signin_api
 from shared.service import ServiceRuntime
@@ -28,12 +28,7 @@ STATIC = Path(__file__).parent / "static"
 
 def unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceUnavailable)
-    return render(
-        request,
-        "error.html",
-        {"person": None, "problem": "unavailable", "service": exc.service},
-        status_code=503,
-    )
+    return problem_page(request, "unavailable", 503, service=exc.service)
 
 
 def expired(request: Request, _exc: Exception) -> Response:

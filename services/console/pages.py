@@ -86,3 +86,17 @@ def render(
     if request.query_params.get("lang") == language:
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def problem_page(
+    request: Request,
+    problem: str,
+    status_code: int,
+    *,
+    person: Any = None,
+    service: str | None = None,
+    detail: str | None = None,
+) -> HTMLResponse:
+    """A page that says what is wrong (templates/error.html words each `problem`)."""
+    context = {"person": person, "problem": problem, "service": service, "detail": detail}
+    return render(request, "error.html", context, status_code=status_code)

@@ -136,16 +136,6 @@ async def page(new_page: NewPage) -> Page:
 
 
 @pytest.fixture
-def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
-    """As in tests/e2e/conftest.py: the services as processes on the test's database/topics."""
-    running = Stack(settings, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
 def console_overrides() -> dict[str, Any]:
     """Settings the console runs with beyond the test's and where the others are (e.g.
     {"console_live_poll_s": 0.2}); override this fixture in a module to change them."""

@@ -9,18 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack import Stack
-
-from shared.settings import Settings
-
-
-@pytest.fixture
-def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
-    running = Stack(settings, tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.appeals.service import CONTACT_METHODS, RETURN_REASONS, STEPS, step_body
 from services.console.backend import Backend, Refused
-from services.console.pages import render
+from services.console.pages import problem_page, render
 from services.console.signin.api import CurrentPerson, FormPerson, backend_of
 from services.console.signin.service import Person
 
@@ -41,16 +41,8 @@ async def _page(
     try:
         appeal = await backend.get("tracking", f"/v1/appeals/{appeal_id}", person.token)
     except Refused as refused:
-        return render(
-            request,
-            "error.html",
-            {
-                "person": person,
-                "problem": "appeal_refused",
-                "service": None,
-                "detail": refused.message,
-            },
-            status_code=refused.status,
+        return problem_page(
+            request, "appeal_refused", refused.status, person=person, detail=refused.message
         )
     routing = await _optional(backend, "dispatch", f"/v1/appeals/{appeal_id}/routing", person.token)
     notifications = await _optional(
@@ -80,12 +72,7 @@ async def take_step(
 ) -> Response:
     step = STEPS.get(step_name)
     if step is None:
-        return render(
-            request,
-            "error.html",
-            {"person": person, "problem": "unknown_step", "service": None},
-            status_code=404,
-        )
+        return problem_page(request, "unknown_step", 404, person=person)
     form = await request.form()
     typed = {field: str(form.get(field, "")) for field in step.fields}
     try:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.console.backend import Refused
-from services.console.pages import render
+from services.console.pages import problem_page, render
 from services.console.signin.api import CurrentPerson, FormPerson, backend_of
 from services.console.signin.service import Person
 
@@ -35,11 +35,8 @@ async def _page(
             "dispatch", "/v1/returns", person.token, limit=200, status="pending"
         )
     except Refused as refused:
-        return render(
-            request,
-            "error.html",
-            {"person": person, "problem": "not_yours", "service": None, "detail": refused.message},
-            status_code=refused.status,
+        return problem_page(
+            request, "not_yours", refused.status, person=person, detail=refused.message
         )
     officers = await backend.all_pages("dispatch", "/v1/officers", person.token)
     names: dict[str, Any] = {o["officer_id"]: o["name"] for o in officers}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.console.backend import Backend, ServiceUnavailable
-from services.console.pages import render
+from services.console.pages import problem_page, render
 from services.console.signin import store
 from services.console.signin.service import (
     CSRF_COOKIE,
@@ -95,12 +95,7 @@ def sign_in_redirect(request: Request, exc: Exception) -> Response:
 
 
 def csrf_refused(request: Request, _exc: Exception) -> Response:
-    return render(
-        request,
-        "error.html",
-        {"person": None, "problem": "csrf", "service": None},
-        status_code=403,
-    )
+    return problem_page(request, "csrf", 403)
 
 
 def _secure(settings: Settings) -> bool:
@@ -210,20 +205,13 @@ async def dev_sign_in(
 ) -> Response:
     settings = settings_of(request)
     if not settings.dev_mode:
-        return render(
-            request, "error.html", {"person": None, "problem": "dev_only", "service": None}, 404
-        )
+        return problem_page(request, "dev_only", 404)
     if not same_secret(csrf_token, request.cookies.get(CSRF_COOKIE)):
         raise BadCsrf()
     officers, duty = await _directory(request)
     officer = next((o for o in officers if o["officer_id"] == officer_id), None)
     if officer is None:
-        return render(
-            request,
-            "error.html",
-            {"person": None, "problem": "unknown_person", "service": None},
-            404,
-        )
+        return problem_page(request, "unknown_person", 404)
     posts = {str(d["post"]) for d in duty if d.get("officer_id") == officer_id}
     roles = token_roles(officer["role"], posts)
     token = issue_dev_token(
