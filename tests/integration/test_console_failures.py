@@ -46,6 +46,8 @@ async def test_signed_out_pages_go_to_sign_in_and_back(settings: Settings) -> No
         assert partial.status_code == 401 and partial.headers["HX-Redirect"].startswith("/sign-in")
         live = await console.get("/live")
         assert live.status_code == 303
+        home = await console.get("/")
+        assert home.headers["location"] == "/sign-in?next=%2F"
 
 
 async def test_a_form_without_the_csrf_token_is_refused(settings: Settings) -> None:

@@ -27,7 +27,6 @@ from services.console.signin.service import (
 )
 from shared.clock import utcnow
 from shared.identity import DEV_JWT_SECRET, Role, issue_dev_token
-from shared.identity.roles import token_roles
 from shared.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -209,43 +208,41 @@ async def dev_sign_in(
     if not same_secret(csrf_token, request.cookies.get(CSRF_COOKIE)):
         raise BadCsrf()
     officers, duty = await _directory(request)
-    officer = next((o for o in officers if o["officer_id"] == officer_id), None)
-    if officer is None:
+    listed = people_of(officers, duty)
+    chosen = [p for roles in listed.values() for ps in roles.values() for p in ps]
+    person = next((p for p in chosen if p.officer_id == officer_id), None)
+    if person is None:
         return problem_page(request, "unknown_person", 404)
-    posts = {str(d["post"]) for d in duty if d.get("officer_id") == officer_id}
-    roles = token_roles(officer["role"], posts)
     token = issue_dev_token(
         _signing_secret(settings),
-        sub=officer_id,
-        roles=roles,
-        unit=officer["unit"],
+        sub=person.officer_id,
+        roles=person.roles,
+        unit=person.unit,
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         minutes=settings.console_session_minutes,
     )
     return await open_session(
         request,
-        subject=officer_id,
-        name=officer["name"],
-        roles=roles,
-        unit=officer["unit"],
+        subject=person.officer_id,
+        name=person.name,
+        roles=person.roles,
+        unit=person.unit,
         token=token,
         next_path=next_path,
     )
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, person: FormPerson) -> Response:
+async def sign_out(request: Request, _person: FormPerson) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE, "")
     async with request.app.state.runtime.db.transaction() as session:
         await store.forget(session, cookie, utcnow())
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
-    del person
     return response
 
 
 @router.get("/")
-async def home(person: CurrentPerson) -> Response:
-    del person
+async def home(_person: CurrentPerson) -> Response:
     return RedirectResponse("/queue", status_code=303)
