@@ -14,6 +14,8 @@ from services.console import tables
 from services.console.appeals import api as appeals_api
 from services.console.backend import Backend, ServiceUnavailable, SignInExpired
 from services.console.board import api as board_api
+from services.console.dashboard import api as dashboard_api
+from services.console.directory import api as directory_api
 from services.console.live import api as live_api
 from services.console.live import handlers as live_handlers
 from services.console.pages import problem_page
@@ -48,6 +50,8 @@ def build(settings: Settings) -> FastAPI:
         appeals_api.router,
         live_api.router,
         board_api.router,
+        dashboard_api.router,
+        directory_api.router,
         title="Jiban console",
         description="The web console for officers, supervisors and dispatchers.",
     )

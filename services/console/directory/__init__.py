@@ -1,0 +1,1 @@
+"""The directory: officers' duty, leave and capacity edited in place, duty posts, roster import."""
