@@ -21,6 +21,7 @@ from services.console.live import handlers as live_handlers
 from services.console.pages import problem_page
 from services.console.queue import api as queue_api
 from services.console.signin import api as signin_api
+from services.console.views import api as views_api
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 
@@ -52,6 +53,7 @@ def build(settings: Settings) -> FastAPI:
         board_api.router,
         dashboard_api.router,
         directory_api.router,
+        views_api.router,
         title="Jiban console",
         description="The web console for officers, supervisors and dispatchers.",
     )

@@ -1,9 +1,19 @@
-"""The console's tables (schema `console`): its sign-in sessions. The console never reads
-another service's tables: what it shows comes from their HTTP APIs."""
+"""The console's tables (schema `console`): its sign-in sessions, live notices and saved views.
+The console never reads another service's tables: what it shows comes from their HTTP APIs."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, String, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.db import service_metadata
@@ -43,6 +53,19 @@ live_notices = Table(
     Column("unit", String(100), index=True),
     Column("detail", Text, nullable=False, server_default=""),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now(), index=True),
+)
+
+# A person's named filters on a page (views/): theirs alone, by the subject they sign in as.
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("subject", String(100), nullable=False),
+    Column("page", String(40), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("query", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("subject", "page", "name", name="uq_saved_views_subject_page_name"),
 )
 
 outbox = outbox_table(metadata)

@@ -51,7 +51,7 @@ def test_queue_view_filters_but_counts_the_whole_queue_in_the_services_order() -
     items = [
         item(appeal_id="1", time_left_s=-3600, overdue=True),
         item(appeal_id="2", time_left_s=3600, role="assistant", category="housing"),
-        item(appeal_id="3", summary="路灯不亮", status="accepted"),
+        item(appeal_id="3", summary="路灯不亮", status="accepted", channel="mayor_line"),
     ]
     view = queue_view(items, QueueFilters(punctuality="due_soon"))
     assert [i["appeal_id"] for i in view.items] == ["2"]
@@ -68,8 +68,11 @@ def test_queue_view_filters_but_counts_the_whole_queue_in_the_services_order() -
         "1",
         "3",
     ]
+    by_channel = queue_view(items, QueueFilters(channel="mayor_line"))
+    assert [i["appeal_id"] for i in by_channel.items] == ["3"]
     assert view.categories == ["housing", "utilities"]
     assert view.statuses == ["accepted", "assigned"]
+    assert view.channels == ["mayor_line"]
 
 
 def test_time_left_words() -> None:

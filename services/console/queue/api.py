@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from services.console.pages import render
 from services.console.queue.service import QueueFilters, queue_view
 from services.console.signin.api import CurrentPerson, backend_of
+from services.console.views.api import views_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,5 +21,14 @@ async def queue_page(
 ) -> Response:
     items = await backend_of(request).all_pages("tracking", "/v1/me/queue", person.token)
     view = queue_view(items, filters)
-    template = "queue_rows.html" if request.headers.get("HX-Request") else "queue.html"
-    return render(request, template, {"person": person, "view": view, "filters": filters})
+    if request.headers.get("HX-Request"):
+        return render(request, "queue_rows.html", {"person": person, "view": view})
+    context = {
+        "person": person,
+        "view": view,
+        "filters": filters,
+        "views": await views_of(request, person, "/queue"),
+        "view_page": "/queue",
+        "view_query": request.url.query,
+    }
+    return render(request, "queue.html", context)

@@ -31,6 +31,7 @@ def punctuality(item: dict[str, Any]) -> Punctuality:
 class QueueFilters(BaseModel):
     status: str = ""
     punctuality: str = ""
+    channel: str = ""
     category: str = ""
     role: str = ""
     q: str = ""
@@ -39,6 +40,8 @@ class QueueFilters(BaseModel):
         if self.status and item.get("status") != self.status:
             return False
         if self.punctuality and punctuality(item) != self.punctuality:
+            return False
+        if self.channel and item.get("channel") != self.channel:
             return False
         if self.category and item.get("category") != self.category:
             return False
@@ -59,6 +62,7 @@ class QueueView(BaseModel):
     total: int
     counts: dict[str, int]
     statuses: list[str]
+    channels: list[str]
     categories: list[str]
 
 
@@ -92,5 +96,6 @@ def queue_view(items: list[dict[str, Any]], filters: QueueFilters) -> QueueView:
         total=len(items),
         counts=dict(counts),
         statuses=sorted({str(i["status"]) for i in items if i.get("status")}),
+        channels=sorted({str(i["channel"]) for i in items if i.get("channel")}),
         categories=sorted({str(i["category"]) for i in items if i.get("category")}),
     )

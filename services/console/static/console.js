@@ -33,3 +33,10 @@ document.addEventListener("htmx:configRequest", function (event) {
   });
   source.addEventListener("signed-out", function () { source.close(); window.location.reload(); });
 })();
+
+// A saved view keeps the filters the page shows now: htmx changes them without a reload, so
+// the form takes them from the address bar as it is sent.
+document.addEventListener("submit", function (event) {
+  var field = event.target.querySelector && event.target.querySelector("[data-current-query]");
+  if (field) { field.value = window.location.search.replace(/^\?/, ""); }
+});

@@ -110,6 +110,7 @@ class QueueItem(BaseModel):
     time_left_s: int | None
     overdue: bool
     type: str | None = Field(default=None, validation_alias="appeal_type")
+    channel: str | None = None
     category: str | None
     urgency: str | None
     summary: str | None
