@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.console.appeals.service import CONTACT_METHODS, RETURN_REASONS, STEPS
 from services.console.live.notices import KINDS
+from services.console.pages import TIME_LATE, TIME_LEFT
 from services.console.queue.service import Punctuality
 from shared.identity import Role
 from shared.vocabulary import (
@@ -29,4 +30,5 @@ def data_words() -> set[str]:
     words.update(p.value for p in Punctuality)
     words.update(STEPS, CONTACT_METHODS, RETURN_REASONS, STAGES, QUEUE_ROLES, CLASSIFIED_FIELDS)
     words.update(KINDS)
+    words.update((TIME_LEFT, TIME_LATE))
     return words
