@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from services.console.live.handlers import HEARD, routes
-from services.console.live.notices import KINDS, notices_of
+from services.console.live.handlers import routes
+from services.console.live.notices import HEARD, KINDS, notices_of
 from shared.events import (
     AppealReassigned,
     AppealStatusChanged,

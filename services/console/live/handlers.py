@@ -4,32 +4,11 @@ same transaction as the inbox row (a redelivered event adds nothing)."""
 from __future__ import annotations
 
 from services.console.live import store
-from services.console.live.notices import notices_of
+from services.console.live.notices import HEARD, notices_of
 from shared.consumer import Route
 from shared.envelope import Envelope
-from shared.events import (
-    AcknowledgementReminder,
-    AppealReassigned,
-    AppealStatusChanged,
-    AssistantsChanged,
-    DeadlineOverdue,
-    DeadlineWarning,
-    Event,
-    ExtensionDecided,
-    ReturnDecided,
-)
+from shared.events import Event
 from shared.unit_of_work import UnitOfWork
-
-HEARD: tuple[type[Event], ...] = (
-    AppealStatusChanged,
-    AppealReassigned,
-    AssistantsChanged,
-    ReturnDecided,
-    ExtensionDecided,
-    DeadlineOverdue,
-    DeadlineWarning,
-    AcknowledgementReminder,
-)
 
 
 async def noticed(uow: UnitOfWork, _envelope: Envelope, event: Event) -> None:
