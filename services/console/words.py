@@ -21,6 +21,38 @@ from shared.vocabulary import (
 STAGES = ("acknowledge", "first_contact", "resolve", "follow_up")
 QUEUE_ROLES = ("lead", "assistant")
 CLASSIFIED_FIELDS = ("type", "category", "urgency")
+# The kinds of line in an appeal's history, as tracking's API names them (its public vocabulary;
+# tests/unit/test_console_words.py checks that tracking writes no other).
+HISTORY_KINDS = (
+    "received",
+    "merged",
+    "deadlines_set",
+    "assigned",
+    "reassigned",
+    "assistants_changed",
+    "accept",
+    "contact",
+    "progress",
+    "resolve",
+    "request_return",
+    "return_decided",
+    "reassignment_requested",
+    "extension_requested",
+    "extension_decided",
+    "extension_cancelled",
+    "acknowledgement_reminder",
+    "deadline_warning",
+    "deadline_overdue",
+    "public_notice",
+    "follow_up",
+    "closed_no_feedback",
+    "unreasonable",
+    "assigned_refused",
+    "reassigned_refused",
+    "return_decided_refused",
+    "follow_up_refused",
+    "closed_no_feedback_refused",
+)
 
 
 def data_words() -> set[str]:
@@ -29,6 +61,7 @@ def data_words() -> set[str]:
         words.update(member.value for member in vocabulary)
     words.update(p.value for p in Punctuality)
     words.update(STEPS, CONTACT_METHODS, RETURN_REASONS, STAGES, QUEUE_ROLES, CLASSIFIED_FIELDS)
+    words.update(HISTORY_KINDS)
     words.update(KINDS)
     words.update((TIME_LEFT, TIME_LATE))
     return words

@@ -4,10 +4,18 @@ pages render in both languages."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from babel.messages.pofile import read_po
 
 from jiban.catalogues import console_words, po_path
 from services.console.pages import catalogue
+from services.console.words import HISTORY_KINDS
+from services.tracking.appeals.appeal import ALARM_KIND, kind_of
+from services.tracking.appeals.lifecycle import OFFICER_ACTIONS, RequestExtension
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _catalogue() -> dict[str, str]:
@@ -31,3 +39,29 @@ def test_compiled_catalogue_translates_and_keeps_placeholders() -> None:
     assert zh.gettext("accept") == "签收"
     assert "%(d)s" in zh.gettext("%(d)sd %(h)sh left")
     assert catalogue("en").gettext("Sign in") == "Sign in"
+
+
+def test_the_console_words_every_kind_of_history_line_tracking_writes() -> None:
+    """Tracking's history kinds, read off its workflow's source (the console may not import
+    tracking; this test may): the literal kinds it notes, its alarms' kinds, its officers'
+    steps, and the `_refused` line of each step an event brings."""
+    source = (REPO / "services" / "tracking" / "appeals" / "appeal.py").read_text()
+    noted = set(re.findall(r'draft\.note\(\s*"([a-z_]+)"', source))
+    named = set(re.findall(r'kind="([a-z_]+)"', source))
+    paired = set(re.findall(r'at, kind = [^\n]*, "([a-z_]+)"', source))
+    # A step an event brings names its kind among the call's first three lines.
+    from_events = set(
+        re.findall(r'_event_action\(\s*draft,(?:[^"\n]*\n){0,2}[^"\n]*?"([a-z_]+)"', source)
+    )
+    kinds = (
+        noted
+        | named
+        | paired
+        | from_events
+        | {f"{kind}_refused" for kind in from_events | paired}
+        | set(ALARM_KIND.values())
+        | {kind_of(object.__new__(action)) for action in OFFICER_ACTIONS}
+        - {kind_of(object.__new__(RequestExtension))}  # noted as extension_requested
+    )
+    assert len(noted) >= 8 and len(from_events) >= 3, "the patterns no longer find the kinds"
+    assert kinds - set(HISTORY_KINDS) == set()
