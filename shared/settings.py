@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -152,11 +152,17 @@ class Settings(BaseSettings):
     # How often each console replica looks for new live notices for its open pages.
     console_live_poll_s: float = Field(1.0, gt=0, le=30)
     # Production sign-in: OpenID Connect (authorisation code with PKCE) against the
-    # organisation's identity provider. Unset issuer: only the development sign-in page.
+    # organisation's identity provider. Unset issuer: only the development sign-in page. The
+    # console hands the services the provider's ID token, so they verify it with
+    # JIBAN_JWT_JWKS_URL = the provider's keys, JIBAN_JWT_AUDIENCE = the client id and
+    # JIBAN_JWT_ISSUER = the issuer.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
-    # The console's own address as the identity provider redirects back to it.
+    # What the console asks for: the provider must put `roles` and `unit` in the ID token.
+    oidc_scope: str = "openid profile"
+    # The console's own address as the identity provider redirects back to it (register
+    # <it>/sign-in/oidc/callback, and <it>/sign-in for after signing out, with the provider).
     console_public_url: str = "http://127.0.0.1:8005"
 
     @field_validator("database_url")
@@ -167,6 +173,22 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
+
+    @field_validator("oidc_issuer", "oidc_client_id", "oidc_client_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # docker-compose passes an unset JIBAN_OIDC_* as an empty string.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _oidc_client_complete(self) -> Settings:
+        # An issuer without the client's credentials cannot sign anyone in: say so at start-up.
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "JIBAN_OIDC_ISSUER is set: JIBAN_OIDC_CLIENT_ID and JIBAN_OIDC_CLIENT_SECRET "
+                "are needed too"
+            )
+        return self
 
     def port_for(self, service: str) -> int:
         return self.http_port or int(getattr(self, f"{service}_port"))

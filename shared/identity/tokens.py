@@ -105,6 +105,20 @@ class JwksCache:
             raise InvalidToken("unknown_key", f"no signing key {kid!r} at the identity provider")
         return key
 
+    async def sole_key(self) -> RSAPublicKey:
+        """The provider's signing key when it publishes exactly one: OpenID Connect lets a token
+        leave out `kid` then (Core 1.0, 10.1), and some providers do."""
+        if self._keys is None or self.clock() >= self._expires_at:
+            await self._refresh(wanted=None)
+        assert self._keys is not None
+        if len(self._keys) != 1:
+            raise InvalidToken(
+                "invalid_token",
+                "an RS256 token must name its key (`kid`): the identity provider has "
+                f"{len(self._keys)} keys",
+            )
+        return next(iter(self._keys.values()))
+
     async def _refresh(self, *, wanted: str | None) -> None:
         """Fetches the set: because it expired (`wanted` None) or to look for a new `kid`."""
         async with self._lock:
@@ -228,9 +242,10 @@ class TokenVerifier:
             key = self.secret
         elif alg == RS256 and self.jwks is not None:
             kid = header.get("kid")
-            if not isinstance(kid, str) or not kid:
-                raise InvalidToken("invalid_token", "an RS256 token must name its key (`kid`)")
-            key = await self.jwks.signing_key(kid)
+            if isinstance(kid, str) and kid:
+                key = await self.jwks.signing_key(kid)
+            else:
+                key = await self.jwks.sole_key()
         else:
             accepted = ", ".join(self.algorithms)
             raise InvalidToken("invalid_token", f"algorithm {alg!r} not accepted ({accepted})")

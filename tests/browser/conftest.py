@@ -6,7 +6,8 @@ processes.
 Fixtures: `browser` (a launched Chromium), `new_page(**context_args)` (a page in a new context:
 zh-CN, 1280x900), `page` (one such page), `stack` (as in tests/e2e), `console_stack` (the
 demo directory loaded, the four pipeline services and the console running and ready) and
-`console_overrides` (extra console settings; override the fixture to change them)."""
+`console_overrides` (extra console settings; override the fixture to change them;
+{"dev_mode": False} runs the console as in production)."""
 
 from __future__ import annotations
 
@@ -145,6 +146,14 @@ def console_overrides() -> dict[str, Any]:
 READY_TIMEOUT_S = 120  # four workers on two cores: a service start may take a while
 
 
+class ProductionStack(Stack):
+    """A Stack whose processes run outside development mode (a Stack's run in it): the console
+    when `console_overrides` says {"dev_mode": False}."""
+
+    def env(self, instance: Instance) -> dict[str, str]:
+        return {**super().env(instance), "JIBAN_DEV_MODE": "0"}
+
+
 @pytest.fixture
 async def console_stack(
     settings: Settings, stack: Stack, tmp_path: Path, console_overrides: dict[str, Any]
@@ -168,7 +177,9 @@ async def console_stack(
         # model_copy marks what it updates as set, and the stack passes what is set.
         console_settings = settings.model_copy(update=wanted)
         assert set(wanted) <= console_settings.model_fields_set
-        console = Stack(console_settings, tmp_path)
+        console = (Stack if console_settings.dev_mode else ProductionStack)(
+            console_settings, tmp_path
+        )
         # On the port its public URL names (a Stack gives an instance a free port when it
         # first starts it, unless it already knows the instance).
         console.instances[CONSOLE] = Instance(CONSOLE, CONSOLE, port, tmp_path / f"{CONSOLE}.log")

@@ -329,7 +329,22 @@ async def test_rs256_signed_by_a_key_not_in_the_jwks_is_refused(jwks: JwksServer
     impostor = jwt.encode(claims(), rsa_key(1), algorithm="RS256", headers={"kid": "k1"})
     with pytest.raises(InvalidToken, match="signature"):
         await verifier.verify(impostor)
+    await verifier.aclose()
+
+
+async def test_a_token_without_kid_is_checked_against_the_providers_only_key(
+    jwks: JwksServer,
+) -> None:
+    clock = Clock()
+    verifier = rs_verifier(jwks, clock, ttl_s=300)
     no_kid = jwt.encode(claims(), rsa_key(0), algorithm="RS256")
+    assert (await verifier.verify(no_kid)).sub == claims()["sub"]
+    impostor = jwt.encode(claims(), rsa_key(1), algorithm="RS256")
+    with pytest.raises(InvalidToken, match="signature"):
+        await verifier.verify(impostor)
+    # With two keys published, which one signed is for `kid` to say.
+    jwks.keys["k2"] = rsa_key(1)
+    clock.now += 301
     with pytest.raises(InvalidToken, match="kid"):
         await verifier.verify(no_kid)
     await verifier.aclose()

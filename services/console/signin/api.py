@@ -6,15 +6,19 @@ outside development), and every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from services.console.backend import Backend, ServiceUnavailable
 from services.console.pages import problem_page, render
-from services.console.signin import store
+from services.console.signin import oidc, store
 from services.console.signin.service import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -28,6 +32,8 @@ from services.console.signin.service import (
 from shared.clock import utcnow
 from shared.identity import DEV_JWT_SECRET, Role, issue_dev_token
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,10 +135,15 @@ async def _directory(request: Request) -> tuple[list[dict[str, Any]], list[dict[
     return officers, duty
 
 
-@router.get("/sign-in")
-async def sign_in_page(
-    request: Request, next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+async def _sign_in_page(
+    request: Request,
+    next_path: str,
+    *,
+    refusal: oidc.Refusal | None = None,
+    status_code: int = 200,
 ) -> Response:
+    """The sign-in page: the organisation's account (when an issuer is set), the demo directory
+    (development), and why the last attempt did not finish (`refusal`)."""
     settings = settings_of(request)
     csrf = request.cookies.get(CSRF_COOKIE) or new_secret()
     context: dict[str, Any] = {
@@ -143,20 +154,27 @@ async def sign_in_page(
         "oidc": settings.oidc_issuer is not None,
         "people": {},
         "problem": None,
+        "refusal": refusal.value if refusal else None,
     }
-    status = 200
     if settings.dev_mode:
         try:
             officers, duty = await _directory(request)
             context["people"] = people_of(officers, duty)
         except ServiceUnavailable as exc:
             context["problem"] = exc.service
-            status = 503
-    response = render(request, "sign_in.html", context, status_code=status)
+            status_code = max(status_code, 503)
+    response = render(request, "sign_in.html", context, status_code=status_code)
     response.set_cookie(
         CSRF_COOKIE, csrf, httponly=True, samesite="lax", secure=_secure(settings), max_age=3600
     )
     return response
+
+
+@router.get("/sign-in")
+async def sign_in_page(
+    request: Request, next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+) -> Response:
+    return await _sign_in_page(request, next_path)
 
 
 async def open_session(
@@ -168,6 +186,7 @@ async def open_session(
     unit: str | None,
     token: str,
     next_path: str,
+    token_expires_at: datetime | None = None,
 ) -> Response:
     settings = settings_of(request)
     cookie = new_secret()
@@ -178,7 +197,7 @@ async def open_session(
         unit=unit,
         token=token,
         csrf_token=new_secret(),
-        expires_at=expiry(utcnow(), settings.console_session_minutes),
+        expires_at=expiry(utcnow(), settings.console_session_minutes, token_expires_at),
     )
     async with request.app.state.runtime.db.transaction() as session:
         await store.save(session, cookie, person)
@@ -233,12 +252,134 @@ async def dev_sign_in(
     )
 
 
+def provider_of(request: Request) -> oidc.Provider:
+    """The app's one `oidc.Provider` (made on first use: it keeps the discovery document and
+    the provider's keys between sign-ins)."""
+    provider: oidc.Provider | None = getattr(request.app.state, "oidc_provider", None)
+    if provider is None:
+        provider = oidc.Provider(settings_of(request))
+        request.app.state.oidc_provider = provider
+    return provider
+
+
+async def _refused(request: Request, refused: oidc.SignInRefused, next_path: str) -> Response:
+    log.warning(
+        "sign-in through the identity provider refused",
+        extra={"refusal": refused.refusal.value, "detail": refused.detail[:500]},
+    )
+    return await _sign_in_page(
+        request, next_path, refusal=refused.refusal, status_code=refused.refusal.status_code
+    )
+
+
+@router.get("/sign-in/oidc")
+async def oidc_sign_in(
+    request: Request, next_path: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+) -> Response:
+    """Starts the authorisation code flow: off to the provider's authorise page, with this
+    attempt's state, nonce and PKCE verifier in a signed cookie of its own."""
+    settings = settings_of(request)
+    if settings.oidc_issuer is None:
+        return await _sign_in_page(request, next_path, refusal=oidc.Refusal.OFF, status_code=404)
+    provider = provider_of(request)
+    try:
+        metadata = await provider.metadata()
+    except oidc.SignInRefused as refused:
+        return await _refused(request, refused, next_path)
+    url, pending = oidc.start(
+        metadata,
+        client_id=provider.client_id,
+        redirect_to=provider.redirect_uri,
+        scope=provider.scope,
+        next_path=safe_next(next_path),
+        now=time.time(),
+    )
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        oidc.pending_cookie_name(pending.state),
+        oidc.seal(pending, provider.key),
+        max_age=oidc.PENDING_MAX_AGE_S,
+        path=oidc.PENDING_COOKIE_PATH,
+        httponly=True,
+        # Lax: the provider sends the browser back with a top-level GET, which carries it.
+        samesite="lax",
+        secure=_secure(settings),
+    )
+    return response
+
+
+@router.get(oidc.CALLBACK_PATH)
+async def oidc_callback(request: Request) -> Response:
+    """Finishes it: the state must be this browser's attempt, the code is exchanged, the ID token
+    proven, and a session opened for whoever it names; then back to the page asked for."""
+    settings = settings_of(request)
+    if settings.oidc_issuer is None:
+        return await _sign_in_page(request, "/", refusal=oidc.Refusal.OFF, status_code=404)
+    provider = provider_of(request)
+    cookie_name: str | None = None
+    next_path = "/"
+    try:
+        try:
+            params = oidc.CallbackParams.model_validate(dict(request.query_params))
+        except ValidationError:
+            raise oidc.SignInRefused(oidc.Refusal.STATE, "unreadable callback query") from None
+        if params.state:
+            cookie_name = oidc.pending_cookie_name(params.state)
+        pending = oidc.unseal(
+            request.cookies.get(cookie_name) if cookie_name else None,
+            provider.key,
+            now=time.time(),
+        )
+        if pending is not None:
+            next_path = pending.next_path
+        code, pending = oidc.check_callback(params, pending, issuer=provider.issuer)
+        id_token = await provider.exchange(code, pending)
+        person = await provider.person(id_token, pending)
+    except oidc.SignInRefused as refused:
+        response = await _refused(request, refused, next_path)
+    else:
+        response = await open_session(
+            request,
+            subject=person.subject,
+            name=person.name,
+            roles=person.roles,
+            unit=person.unit,
+            token=id_token,
+            next_path=pending.next_path,
+            token_expires_at=person.expires_at,
+        )
+    if cookie_name is not None:
+        # The attempt is spent either way (the provider takes each code once): its cookie goes.
+        response.delete_cookie(cookie_name, path=oidc.PENDING_COOKIE_PATH)
+    return response
+
+
 @router.post("/sign-out")
-async def sign_out(request: Request, _person: FormPerson) -> Response:
+async def sign_out(request: Request, person: FormPerson) -> Response:
+    """Ends the session; one that came from the provider ends the provider's session too (where
+    it offers RP-initiated logout), which then sends the browser back to sign in."""
     cookie = request.cookies.get(SESSION_COOKIE, "")
     async with request.app.state.runtime.db.transaction() as session:
         await store.forget(session, cookie, utcnow())
-    response = RedirectResponse("/sign-in", status_code=303)
+    settings = settings_of(request)
+    target = "/sign-in"
+    if settings.oidc_issuer is not None and oidc.issued_by(person.token, settings.oidc_issuer):
+        provider = provider_of(request)
+        try:
+            metadata = await provider.metadata()
+        except oidc.SignInRefused:
+            metadata = None  # the provider is away: the console's own session is over anyway
+        if metadata is not None:
+            target = (
+                oidc.end_session_url(
+                    metadata,
+                    id_token=person.token,
+                    client_id=provider.client_id,
+                    after=settings.console_public_url.rstrip("/") + "/sign-in",
+                )
+                or target
+            )
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
