@@ -18,6 +18,7 @@ from services.console.dashboard import api as dashboard_api
 from services.console.directory import api as directory_api
 from services.console.live import api as live_api
 from services.console.live import handlers as live_handlers
+from services.console.live.feed import LiveFeed, NoticePruner
 from services.console.pages import problem_page
 from services.console.queue import api as queue_api
 from services.console.signin import api as signin_api
@@ -44,7 +45,9 @@ def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, tables.metadata, ready_needs_broker=False)
     for topic, routes in live_handlers.routes().items():
         runtime.consume(topic, routes)
-    runtime.add_worker(live_api.NoticePruner(runtime.db))
+    feed = LiveFeed(runtime.db, settings.console_live_poll_s)
+    runtime.add_worker(feed)
+    runtime.add_worker(NoticePruner(runtime.db))
     app = runtime.app(
         signin_api.router,
         queue_api.router,
@@ -59,6 +62,7 @@ def build(settings: Settings) -> FastAPI:
     )
     backend = Backend(settings)
     app.state.backend = backend
+    app.state.live_feed = feed
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

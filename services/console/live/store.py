@@ -43,5 +43,16 @@ async def after(
     return [dict(row._mapping) for row in rows]
 
 
+async def after_all(session: AsyncSession, last_id: int, limit: int) -> list[dict[str, Any]]:
+    """Every notice after `last_id`, oldest first: a replica's feed hands them to its pages."""
+    rows = await session.execute(
+        select(live_notices)
+        .where(live_notices.c.id > last_id)
+        .order_by(live_notices.c.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
 async def prune(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(live_notices).where(live_notices.c.at < before))
