@@ -7,6 +7,9 @@ twice changes nothing the second time. References (supervisors, partners, CSOs, 
 duty holders) may name rows of the same file or what the directory already holds.
 By default bad rows are reported and the good ones imported; with `strict`, any bad row means
 nothing is committed. `dry_run` does all the work and rolls it back, to say what would change.
+The import and its report are dispatch's (`import_roster` and `import_lines` in
+services/dispatch/directory/load.py), which its `POST /v1/directory/roster` runs too: this
+command reads the file, draws the progress and prints.
 
 Exit codes: 0 every row imported, 1 some rows rejected, 2 the file cannot be read.
 """
@@ -16,20 +19,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
-
-from pydantic import BaseModel
-from sqlalchemy import Column, Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TextIO
 
 from jiban.failures import CommandError
 from services.dispatch import tables
-from services.dispatch.directory import Directory
-from services.dispatch.directory.load import LoadReport, apply_directory
-from services.dispatch.roster import RosterReport, RosterUnreadable, check_roster, open_roster
+from services.dispatch.directory.load import LoadReport, RosterImport, import_lines
+from services.dispatch.directory.load import import_roster as import_into
+from services.dispatch.roster import RosterReport, RosterUnreadable, open_roster
 from shared.db import Database
 from shared.settings import Settings
 from shared.unit_of_work import UnitsOfWork
@@ -37,35 +35,6 @@ from shared.unit_of_work import UnitsOfWork
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_UNREADABLE = 2
-LOOKUP_BATCH = 5000
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"
-
-
-def _listed(
-    officers: int,
-    enterprises: int,
-    departments: int,
-    duty: int,
-    *,
-    mention: tuple[int, int] | None = None,
-) -> str:
-    """ "4 officers and 1 enterprise", with departments and duty posts only when the roster has
-    some (`mention`: how many it has, when the numbers are changes)."""
-    has_departments, has_duty = mention or (departments, duty)
-    parts = [
-        _count(officers, "officer", "officers"),
-        _count(enterprises, "enterprise", "enterprises"),
-    ]
-    if has_departments:
-        parts.append(_count(departments, "department", "departments"))
-    if has_duty:
-        parts.append(_count(duty, "duty post", "duty posts"))
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 class ProgressBar:
@@ -121,80 +90,6 @@ class ImportResult:
     problem: str | None = None  # why the file could not be read
 
 
-async def _known_ids(db: Database) -> tuple[set[str], set[str]]:
-    """The officer ids and department ids the directory holds."""
-    async with db.transaction() as session:
-        officers = set((await session.execute(select(tables.officers.c.officer_id))).scalars())
-        departments = set(
-            (await session.execute(select(tables.departments.c.department_id))).scalars()
-        )
-    return officers, departments
-
-
-async def _keep_absent_fields(session: AsyncSession, report: RosterReport) -> Directory:
-    """The good rows, with the directory's values for fields whose column the sheet lacks."""
-    officers = await _merge(
-        session,
-        tables.officers,
-        tables.officers.c.officer_id,
-        report.officers,
-        lambda o: o.officer_id,
-        report.officer_fields_absent,
-    )
-    enterprises = await _merge(
-        session,
-        tables.enterprises,
-        tables.enterprises.c.credit_code,
-        report.enterprises,
-        lambda e: e.credit_code,
-        report.enterprise_fields_absent,
-    )
-    departments = await _merge(
-        session,
-        tables.departments,
-        tables.departments.c.department_id,
-        report.departments,
-        lambda d: d.department_id,
-        report.department_fields_absent,
-    )
-    return Directory(
-        officers=officers, enterprises=enterprises, departments=departments, duty=report.duty
-    )
-
-
-async def _merge(
-    session: AsyncSession,
-    table: Table,
-    key_column: Column[str],
-    models: list[M],
-    key: Callable[[M], str],
-    absent: dict[str, frozenset[str]],
-) -> list[M]:
-    if not absent:
-        return models
-    existing: dict[str, Any] = {}
-    keys = list(absent)
-    for start in range(0, len(keys), LOOKUP_BATCH):
-        rows = await session.execute(
-            select(table).where(key_column.in_(keys[start : start + LOOKUP_BATCH]))
-        )
-        existing.update({getattr(row, key_column.name): row for row in rows})
-    merged: list[M] = []
-    for model in models:
-        row = existing.get(key(model))
-        fields = absent.get(key(model), frozenset())
-        if row is None or not fields:
-            merged.append(model)
-            continue
-        kept = {name: getattr(row, name) for name in fields}
-        merged.append(type(model).model_validate({**model.model_dump(), **kept}))
-    return merged
-
-
-class _DryRun(Exception):
-    """Raised inside the transaction to roll a dry run back."""
-
-
 async def import_roster(
     settings: Settings,
     path: str | Path,
@@ -212,33 +107,17 @@ async def import_roster(
         return ImportResult(EXIT_UNREADABLE, None, None, committed=False, problem=str(exc))
     db = Database(settings)
     try:
-        known_officers, known_departments = await _known_ids(db)
+        units = UnitsOfWork.of(db, tables.metadata, producer="dispatch")
         try:
-            report = check_roster(
-                roster,
-                known_officer_ids=known_officers,
-                known_department_ids=known_departments,
-                progress=bar.phase("checking"),
+            outcome = await import_into(
+                units, roster, strict=strict, dry_run=dry_run, phases=bar.phase
             )
         except RosterUnreadable as exc:
-            bar.finish()
             return ImportResult(EXIT_UNREADABLE, None, None, committed=False, problem=str(exc))
-        exit_code = EXIT_OK if report.ok else EXIT_REJECTED
-        if (strict and not report.ok) or report.empty:
+        finally:
             bar.finish()
-            return ImportResult(exit_code, report, None, committed=False)
-        changes: LoadReport | None = None
-        try:
-            units = UnitsOfWork.of(db, tables.metadata, producer="dispatch")
-            async with units.begin() as uow:
-                directory = await _keep_absent_fields(uow.session, report)
-                changes = await apply_directory(uow, directory, progress=bar.phase("importing"))
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
-        bar.finish()
-        return ImportResult(exit_code, report, changes, committed=not dry_run)
+        exit_code = EXIT_OK if outcome.report.ok else EXIT_REJECTED
+        return ImportResult(exit_code, outcome.report, outcome.changes, outcome.committed)
     finally:
         await db.dispose()
 
@@ -247,42 +126,8 @@ def format_result(result: ImportResult, *, strict: bool = False, dry_run: bool =
     """What the operator reads: the sheets, each rejected row and why, and what changed."""
     if result.report is None:
         return f"cannot import: {result.problem}"
-    report = result.report
-    lines: list[str] = []
-    for sheet in report.sheets:
-        rows = _count(sheet.rows, "row", "rows")
-        line = f"{sheet.name}: {rows} of {sheet.kind.value} (header: row {sheet.header_row})"
-        if sheet.ignored_columns:
-            line += "; columns ignored: " + ", ".join(sheet.ignored_columns)
-        lines.append(line)
-    lines += [f"{skipped} (skipped)" for skipped in report.skipped_sheets]
-    if report.errors:
-        lines.append(f"{report.rows_rejected} of {report.rows_read} rows rejected:")
-        lines += [f"  {error}" for error in report.errors]
-    good = _listed(
-        len(report.officers), len(report.enterprises), len(report.departments), len(report.duty)
-    )
-    if strict and not report.ok:
-        lines.append(f"--strict: nothing imported ({good} were good)")
-    elif result.changes is None:
-        lines.append("nothing to import")
-    else:
-        changes = result.changes
-        changed = (
-            _listed(
-                changes.officers_changed,
-                changes.enterprises_changed,
-                changes.departments_changed,
-                changes.duty_changed,
-                mention=(len(report.departments), len(report.duty)),
-            )
-            + " new or changed"
-        )
-        if dry_run:
-            lines.append(f"dry run: {good} checked; would be {changed}; nothing committed")
-        else:
-            lines.append(f"imported {good}: {changed}")
-    return "\n".join(lines)
+    outcome = RosterImport(result.report, result.changes, result.committed)
+    return "\n".join(import_lines(outcome, strict=strict, dry_run=dry_run, strict_name="--strict"))
 
 
 def run_import(

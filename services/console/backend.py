@@ -81,6 +81,7 @@ class Backend:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         try:
             response = await self.http.request(
@@ -88,6 +89,7 @@ class Backend:
                 self.urls[service] + path,
                 params={k: v for k, v in (params or {}).items() if v not in (None, "")},
                 json=json,
+                files=files,
                 headers={"Authorization": f"Bearer {token}"},
             )
         except httpx.HTTPError as exc:
@@ -105,6 +107,23 @@ class Backend:
 
     async def post(self, service: str, path: str, token: str, body: Any) -> Any:
         return await self.call(service, "POST", path, token, json=body)
+
+    async def patch(self, service: str, path: str, token: str, body: Any) -> Any:
+        return await self.call(service, "PATCH", path, token, json=body)
+
+    async def put(self, service: str, path: str, token: str, body: Any) -> Any:
+        return await self.call(service, "PUT", path, token, json=body)
+
+    async def upload(
+        self,
+        service: str,
+        path: str,
+        token: str,
+        files: dict[str, tuple[str, bytes, str]],
+        **params: Any,
+    ) -> Any:
+        """A multipart POST: `files` maps each field to (file name, bytes, content type)."""
+        return await self.call(service, "POST", path, token, params=params, files=files)
 
     async def all_pages(
         self, service: str, path: str, token: str, *, limit: int = 500, **params: Any

@@ -88,6 +88,9 @@ async def test_dispatch_api(settings, topics, wait_until):
                 "PUT /v1/duty/{post}": {("body", "officer_id")},
                 "POST /v1/appeals/{appeal_id}/reassign": {("body", "officer_id")},
                 "POST /v1/appeals/{appeal_id}/assistants": {("body", "officer_ids")},
+                # Whether the bytes are a roster (CSV or XLSX with a known header) is no
+                # schema's to say.
+                "POST /v1/directory/roster": {("body", "file")},
             },
             known={
                 "appeal_id": [str(a.appeal_id) for a in appeals],

@@ -1,20 +1,24 @@
 """Dispatch's HTTP API for the directory: officers, enterprises, departments, communities, duty
-posts. Reading needs a valid sign-in token; changing needs the `ops` or `supervisor` role. Each
-change commits with its event (OfficerChanged, EnterpriseChanged, DutyChanged on
-`directory.changes`) through the outbox, and routing reads the tables it changed: the next
-routing decision sees it. A change that changes nothing answers the same and publishes nothing."""
+posts, and a roster imported from a file. Reading needs a valid sign-in token; changing needs the
+`ops` or `supervisor` role. Each change commits with its event (OfficerChanged,
+EnterpriseChanged, DepartmentChanged, DutyChanged on `directory.changes`) through the outbox, and
+routing reads the tables it changed: the next routing decision sees it. A change that changes
+nothing answers the same and publishes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.dispatch import tables
 from services.dispatch.directory import service, store
+from services.dispatch.directory.load import RosterImport, import_lines, import_roster
 from services.dispatch.directory.model import (
     MAX_CAPACITY,
     MAX_LEAVE_PERIODS,
@@ -24,7 +28,19 @@ from services.dispatch.directory.model import (
     on_leave,
 )
 from services.dispatch.directory.service import DirectoryRefusal
-from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep, refusal
+from services.dispatch.roster import RosterUnreadable, SheetKind, open_roster
+from shared.http import (
+    MAX_BODY_BYTES,
+    CorrelationId,
+    Cursor,
+    Limit,
+    Message,
+    Page,
+    Problems,
+    SessionDep,
+    UnitsDep,
+    refusal,
+)
 from shared.identity import Principal, Role, authenticated, require_roles
 from shared.pagination import paginate
 from shared.vocabulary import Category, IndustryChain, OfficerRole
@@ -111,6 +127,92 @@ class OfficerRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     officer_id: str = Field(min_length=1, max_length=64)
+
+
+class RosterSheetOut(BaseModel):
+    name: str
+    kind: SheetKind
+    header_row: int  # as Excel numbers it
+    rows: int  # non-blank data rows
+    ignored_columns: list[str]  # headers no column of the directory is read from
+
+
+class RosterRowErrorOut(BaseModel):
+    sheet: str
+    row: int  # as Excel numbers it: the header is row 1 unless a title sits above it
+    field: str | None  # the directory's field, null when the whole row is concerned
+    value: str | None  # the cell as written
+    message: str  # 'row 6: 手机 (phone) "1380013800" is not a mobile number (…)'
+
+
+class DirectoryCounts(BaseModel):
+    officers: int
+    enterprises: int
+    departments: int
+    duty: int
+
+
+class RosterImportOut(BaseModel):
+    """The report `jiban directory import` prints, as data: each sheet, each rejected row with
+    its row number, field and reason, the good rows, and what changed (null when nothing was
+    applied: `strict` with a bad row, or no good row). `summary` is the CLI's text."""
+
+    source: str
+    strict: bool
+    dry_run: bool
+    committed: bool
+    rows_read: int
+    rows_rejected: int
+    sheets: list[RosterSheetOut]
+    skipped_sheets: list[str]
+    errors: list[RosterRowErrorOut]
+    good: DirectoryCounts
+    changed: DirectoryCounts | None
+    summary: list[str]
+
+
+def roster_import_out(outcome: RosterImport, *, strict: bool, dry_run: bool) -> RosterImportOut:
+    report, changes = outcome.report, outcome.changes
+    return RosterImportOut(
+        source=report.source,
+        strict=strict,
+        dry_run=dry_run,
+        committed=outcome.committed,
+        rows_read=report.rows_read,
+        rows_rejected=report.rows_rejected,
+        sheets=[
+            RosterSheetOut(
+                name=sheet.name,
+                kind=sheet.kind,
+                header_row=sheet.header_row,
+                rows=sheet.rows,
+                ignored_columns=list(sheet.ignored_columns),
+            )
+            for sheet in report.sheets
+        ],
+        skipped_sheets=report.skipped_sheets,
+        errors=[
+            RosterRowErrorOut(
+                sheet=e.sheet, row=e.row_number, field=e.field, value=e.value, message=e.message
+            )
+            for e in report.errors
+        ],
+        good=DirectoryCounts(
+            officers=len(report.officers),
+            enterprises=len(report.enterprises),
+            departments=len(report.departments),
+            duty=len(report.duty),
+        ),
+        changed=None
+        if changes is None
+        else DirectoryCounts(
+            officers=changes.officers_changed,
+            enterprises=changes.enterprises_changed,
+            departments=changes.departments_changed,
+            duty=changes.duty_changed,
+        ),
+        summary=import_lines(outcome, strict=strict, dry_run=dry_run),
+    )
 
 
 # What a route on one officer, enterprise or department answers when there is none.
@@ -333,3 +435,41 @@ async def set_duty(
     async with units.begin() as uow:
         name = await service.hand_duty(uow, post, body.officer_id, x_correlation_id)
     return DutyOut(post=post, officer_id=body.officer_id, officer_name=name)
+
+
+# --- rosters -------------------------------------------------------------------------------
+
+ROSTER_REFUSALS: dict[int | str, dict[str, Any]] = {
+    # Starlette's multipart parser answers a body that is not multipart form data itself.
+    400: refusal("The body is not multipart form data", Message),
+    413: refusal(f"The file is larger than {MAX_BODY_BYTES} bytes", Message),
+    422: refusal("The file cannot be read as a roster (`loc` names the file)", Problems),
+}
+
+
+@router.post("/directory/roster", responses=ROSTER_REFUSALS)
+async def import_roster_file(
+    file: Annotated[
+        UploadFile, File(description="The roster: .xlsx, or CSV in UTF-8, UTF-16 or GBK")
+    ],
+    units: UnitsDep,
+    _editor: Editor,
+    strict: Annotated[bool, Query(description="Import nothing if any row is bad")] = False,
+    dry_run: Annotated[
+        bool, Query(description="Check and count what would change; commit nothing")
+    ] = False,
+) -> RosterImportOut:
+    """Imports officers, enterprises, departments and duty posts from a roster, as `jiban
+    directory import` does: rows not in the file stay, bad rows are reported one by one (row
+    number, field, reason) and the good ones upserted in one transaction, each new or changed
+    row with its event. A file that is not a roster at all is 422 naming it."""
+    data = await file.read()
+    name = file.filename or "roster"
+    try:
+        # Parsing a workbook is CPU work: off the event loop, like checking the rows.
+        roster = await asyncio.to_thread(open_roster, data, name=name)
+        outcome = await import_roster(units, roster, strict=strict, dry_run=dry_run)
+    except RosterUnreadable as exc:
+        problem = {"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}
+        raise RequestValidationError([problem]) from None
+    return roster_import_out(outcome, strict=strict, dry_run=dry_run)

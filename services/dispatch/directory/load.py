@@ -1,4 +1,6 @@
-"""Loading a directory: an idempotent upsert that publishes what changed on directory.changes.
+"""Loading a directory: an idempotent upsert that publishes what changed on directory.changes,
+and a roster's good rows loaded the same way (`import_roster`: what `jiban directory import` and
+dispatch's `POST /v1/directory/roster` both do).
 
 What a directory names must exist once it is loaded: an officer's `department_id` names a
 department in the directory given or already in the tables; a duty post and a department's
@@ -8,11 +10,14 @@ before it gets here, so only a caller building a Directory in code meets the err
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import uuid4
 
+from pydantic import BaseModel
+from sqlalchemy import Column, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch import tables
@@ -24,12 +29,15 @@ from services.dispatch.directory.service import (
     enterprise_changed,
     officer_changed,
 )
+from services.dispatch.roster import RosterFile, RosterReport, check_roster
+from services.dispatch.roster.files import Progress
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 # PostgreSQL takes at most 32,767 parameters per statement and an officer row has 15: upserts go
 # in batches so a directory of any size loads (still in the caller's one transaction).
 BATCH_SIZE = 1000
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class DirectoryReferenceError(ValueError):
@@ -152,3 +160,197 @@ async def apply_directory(
 async def load_directory(units: UnitsOfWork, directory: Directory) -> LoadReport:
     async with units.begin() as uow:
         return await apply_directory(uow, directory)
+
+
+# --- importing a roster ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterImport:
+    """What importing a roster did: the row-by-row report, what changed (None when nothing was
+    applied: `strict` with a bad row, or no good row at all) and whether it was committed (not
+    for a dry run)."""
+
+    report: RosterReport
+    changes: LoadReport | None
+    committed: bool
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+# Where a long import says how far it got: given a phase's name ("checking", "importing"), the
+# callback for that phase (the CLI draws a bar; the HTTP endpoint says nothing).
+Phases = Callable[[str], Progress]
+
+
+def _silent(_phase: str) -> Progress | None:
+    return None
+
+
+async def import_roster(
+    units: UnitsOfWork,
+    roster: RosterFile,
+    *,
+    strict: bool = False,
+    dry_run: bool = False,
+    phases: Phases | None = None,
+) -> RosterImport:
+    """Checks every row of `roster` against itself and the directory, then upserts the good
+    rows in ONE transaction with an event for each row new or changed (importing the same file
+    twice changes nothing the second time). With `strict`, any bad row means nothing is
+    written; `dry_run` does all the work and rolls it back, to say what would change.
+    RosterUnreadable if no sheet of the file is a roster."""
+    phase = phases or _silent
+    async with units.db.transaction() as session:
+        known_officers, known_departments = await store.all_ids(session)
+    # Checking is pure CPU over every row: off the event loop, so a service that imports a
+    # roster keeps answering its other requests meanwhile.
+    report = await asyncio.to_thread(
+        check_roster,
+        roster,
+        known_officer_ids=known_officers,
+        known_department_ids=known_departments,
+        progress=phase("checking"),
+    )
+    if (strict and not report.ok) or report.empty:
+        return RosterImport(report, None, committed=False)
+    changes: LoadReport | None = None
+    importing = phase("importing")
+    try:
+        async with units.begin() as uow:
+            directory = await keep_absent_fields(uow.session, report)
+            changes = await apply_directory(uow, directory, progress=importing)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return RosterImport(report, changes, committed=not dry_run)
+
+
+async def keep_absent_fields(session: AsyncSession, report: RosterReport) -> Directory:
+    """The good rows, with the directory's values for fields whose column the sheet lacks (an
+    enterprise list without a CSO column must not unassign every CSO)."""
+    officers = await _merge(
+        session,
+        tables.officers,
+        tables.officers.c.officer_id,
+        report.officers,
+        lambda o: o.officer_id,
+        report.officer_fields_absent,
+    )
+    enterprises = await _merge(
+        session,
+        tables.enterprises,
+        tables.enterprises.c.credit_code,
+        report.enterprises,
+        lambda e: e.credit_code,
+        report.enterprise_fields_absent,
+    )
+    departments = await _merge(
+        session,
+        tables.departments,
+        tables.departments.c.department_id,
+        report.departments,
+        lambda d: d.department_id,
+        report.department_fields_absent,
+    )
+    return Directory(
+        officers=officers, enterprises=enterprises, departments=departments, duty=report.duty
+    )
+
+
+async def _merge(
+    session: AsyncSession,
+    table: Table,
+    key_column: Column[str],
+    models: list[M],
+    key: Callable[[M], str],
+    absent: dict[str, frozenset[str]],
+) -> list[M]:
+    if not absent:
+        return models
+    existing: dict[str, Any] = await store.rows_by_key(session, table, key_column, absent)
+    merged: list[M] = []
+    for model in models:
+        row = existing.get(key(model))
+        fields = absent.get(key(model), frozenset())
+        if row is None or not fields:
+            merged.append(model)
+            continue
+        kept = {name: getattr(row, name) for name in fields}
+        merged.append(type(model).model_validate({**model.model_dump(), **kept}))
+    return merged
+
+
+# --- what an import says ---------------------------------------------------------------------
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _listed(
+    officers: int,
+    enterprises: int,
+    departments: int,
+    duty: int,
+    *,
+    mention: tuple[int, int] | None = None,
+) -> str:
+    """ "4 officers and 1 enterprise", with departments and duty posts only when the roster has
+    some (`mention`: how many it has, when the numbers are changes)."""
+    has_departments, has_duty = mention or (departments, duty)
+    parts = [
+        _count(officers, "officer", "officers"),
+        _count(enterprises, "enterprise", "enterprises"),
+    ]
+    if has_departments:
+        parts.append(_count(departments, "department", "departments"))
+    if has_duty:
+        parts.append(_count(duty, "duty post", "duty posts"))
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def import_lines(
+    outcome: RosterImport, *, strict: bool, dry_run: bool, strict_name: str = "strict"
+) -> list[str]:
+    """What an operator reads of an import: the sheets, each rejected row and why, and what
+    changed (`strict_name`: what the caller calls the strict option, `--strict` on the CLI)."""
+    report = outcome.report
+    lines: list[str] = []
+    for sheet in report.sheets:
+        rows = _count(sheet.rows, "row", "rows")
+        line = f"{sheet.name}: {rows} of {sheet.kind.value} (header: row {sheet.header_row})"
+        if sheet.ignored_columns:
+            line += "; columns ignored: " + ", ".join(sheet.ignored_columns)
+        lines.append(line)
+    lines += [f"{skipped} (skipped)" for skipped in report.skipped_sheets]
+    if report.errors:
+        lines.append(f"{report.rows_rejected} of {report.rows_read} rows rejected:")
+        lines += [f"  {error}" for error in report.errors]
+    good = _listed(
+        len(report.officers), len(report.enterprises), len(report.departments), len(report.duty)
+    )
+    if strict and not report.ok:
+        lines.append(f"{strict_name}: nothing imported ({good} were good)")
+    elif outcome.changes is None:
+        lines.append("nothing to import")
+    else:
+        changes = outcome.changes
+        changed = (
+            _listed(
+                changes.officers_changed,
+                changes.enterprises_changed,
+                changes.departments_changed,
+                changes.duty_changed,
+                mention=(len(report.departments), len(report.duty)),
+            )
+            + " new or changed"
+        )
+        if dry_run:
+            lines.append(f"dry run: {good} checked; would be {changed}; nothing committed")
+        else:
+            lines.append(f"imported {good}: {changed}")
+    return lines

@@ -45,6 +45,7 @@ OFFICER_FIELDS = (
 )
 ENTERPRISE_FIELDS = ("name", "chain", "community", "cso_officer_id")
 DEPARTMENT_FIELDS = ("name", "categories", "supervisor_id")
+LOOKUP_BATCH = 5000
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -157,6 +158,28 @@ async def existing_ids(session: AsyncSession, key: Column[str], ids: Collection[
     if not ids:
         return set()
     return set((await session.execute(select(key).where(key.in_(list(ids))))).scalars())
+
+
+async def all_ids(session: AsyncSession) -> tuple[set[str], set[str]]:
+    """The officer ids and the department ids the directory holds (what a roster may name)."""
+    officer_ids = set((await session.execute(select(officers.c.officer_id))).scalars())
+    department_ids = set((await session.execute(select(departments.c.department_id))).scalars())
+    return officer_ids, department_ids
+
+
+async def rows_by_key(
+    session: AsyncSession, table: Table, key: Column[str], keys: Collection[str]
+) -> dict[str, Any]:
+    """The rows of `table` whose `key` is one of `keys`, by key (in batches: a roster may name
+    more rows than one statement takes parameters for)."""
+    found: dict[str, Any] = {}
+    wanted = list(keys)
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        rows = await session.execute(
+            select(table).where(key.in_(wanted[start : start + LOOKUP_BATCH]))
+        )
+        found.update({getattr(row, key.name): row for row in rows})
+    return found
 
 
 def away_on(day: date) -> ColumnElement[bool]:

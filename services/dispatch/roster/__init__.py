@@ -25,7 +25,8 @@ It only reads the bytes it is given; what to do with the result is the caller's 
 One module per job: `files` (reading CSV and XLSX into sheets of text cells), `headers`
 (recognising a sheet and its columns), `cells` (parsing one cell), `rows` (parsing a row into its
 model), `checks` (duplicates and references across rows), `report` (all of it, into a
-`RosterReport`). The importer is `jiban directory import` (jiban/directory_import.py).
+`RosterReport`). The import is `import_roster` in services/dispatch/directory/load.py, run by
+`jiban directory import` (jiban/directory_import.py) and dispatch's `POST /v1/directory/roster`.
 """
 
 from services.dispatch.roster.cells import MAX_LENGTHS
