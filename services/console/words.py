@@ -5,6 +5,7 @@ checks that every one of these and every word in a template has a Chinese transl
 from __future__ import annotations
 
 from services.console.appeals.service import CONTACT_METHODS, RETURN_REASONS, STEPS
+from services.console.dashboard.service import WORDS as DASHBOARD_WORDS
 from services.console.live.notices import KINDS
 from services.console.pages import TIME_LATE, TIME_LEFT
 from services.console.queue.service import Punctuality
@@ -64,4 +65,5 @@ def data_words() -> set[str]:
     words.update(HISTORY_KINDS)
     words.update(KINDS)
     words.update((TIME_LEFT, TIME_LATE))
+    words.update(DASHBOARD_WORDS)
     return words

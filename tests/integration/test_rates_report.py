@@ -530,3 +530,60 @@ async def test_no_csos_no_proposal(settings):
             assert await session.scalar(select(func.count()).select_from(store.outbox)) == 0
     finally:
         await db.dispose()
+
+
+async def test_rates_by_community_count_where_each_appeal_was_located(settings, run_service):
+    f = Fixture()
+    f.officer("o1", "u1")
+    a = sh(3, 5)
+    # Two in 大旺社区 (one acknowledged in time, one late), one in 迳口社区, one with none.
+    f.appeal(a, officer_id="o1", community="大旺社区", stages={"acknowledge": in_time(a)})
+    f.appeal(a, officer_id="o1", community="大旺社区", stages={"acknowledge": late(a)})
+    f.appeal(
+        a,
+        officer_id="o1",
+        community="迳口社区",
+        status="closed",
+        closed_reason="resolved",
+        stages={"acknowledge": in_time(a)},
+        followed_up_at=a + timedelta(days=2),
+        follow_up_solved=True,
+        follow_up_satisfaction="satisfied",
+    )
+    f.appeal(a, officer_id="o1", community=None, stages={"acknowledge": in_time(a)})
+    # Unreasonable: left out, counted apart in its community.
+    f.appeal(
+        a,
+        officer_id="o1",
+        community="迳口社区",
+        unreasonable_at=a + timedelta(days=1),
+        stages={"acknowledge": late(a)},
+    )
+    await f.save(settings)
+    async with run_service("tracking") as tracking:
+        by_community = await tracking.get(RATES, params={**MARCH, "group_by": "community"})
+        supervisor = await tracking.get(
+            RATES,
+            params={**MARCH, "group_by": "community"},
+            headers=bearer(dev_token("s2", ("supervisor",), "u2")),
+        )
+
+    assert by_community.status_code == 200, by_community.text
+    body = by_community.json()
+    assert body["group_by"] == "community"
+    rows = {r["group"]: r for r in body["rows"]}
+    assert list(rows) == ["unknown", "大旺社区", "迳口社区"]
+    assert [(r["total"], r["excluded_unreasonable"]) for r in rows.values()] == [
+        (1, 0),
+        (2, 0),
+        (1, 1),
+    ]
+    assert (rows["大旺社区"]["response_numerator"], rows["大旺社区"]["response_denominator"]) == (
+        1,
+        2,
+    )
+    # 迳口社区: response, solved and satisfied, 1/1 each: composite 1.
+    assert rows["迳口社区"]["composite_rate"] == 1.0
+    assert body["overall"]["total"] == 4
+    # A supervisor of another unit sees no community's appeals of u1.
+    assert supervisor.status_code == 200 and supervisor.json()["rows"] == []

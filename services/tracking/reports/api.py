@@ -1,7 +1,7 @@
-"""Reports: the three rates (三率) over a date range, whole or by officer, unit, channel, category
-or month (JSON, or CSV with `Accept: text/csv`); and the monthly proposal of four chief service
-officers to report to the zone's party committee (五个一), with the record of who reported.
-Definitions are in rates.py."""
+"""Reports: the three rates (三率) over a date range, whole or by officer, unit, channel, category,
+community or month (JSON, or CSV with `Accept: text/csv`); and the monthly proposal of four chief
+service officers to report to the zone's party committee (五个一), with the record of who
+reported. Definitions are in rates.py."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ NO_FEEDBACK = "no_feedback"
 UNKNOWN = "unknown"
 UNASSIGNED = "unassigned"
 
-GroupBy = Literal["officer", "unit", "channel", "category", "month"]
+GroupBy = Literal["officer", "unit", "channel", "category", "community", "month"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class AppealFacts:
     status: str | None = None
     channel: str | None = None
     category: str | None = None
+    community: str | None = None  # where the appellant located it (the form's community)
     officer_id: str | None = None
     unit: str | None = None  # the officer's unit, as tracking last heard it
     anonymous: bool = False
@@ -231,6 +232,7 @@ GROUP_KEYS: dict[str, Callable[[AppealFacts], str]] = {
     "unit": lambda f: f.unit or UNKNOWN,
     "channel": lambda f: f.channel or UNKNOWN,
     "category": lambda f: f.category or UNKNOWN,
+    "community": lambda f: f.community or UNKNOWN,
     "month": lambda f: month_of(f.received_at),
 }
 
