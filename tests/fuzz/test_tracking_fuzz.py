@@ -46,6 +46,7 @@ async def test_tracking_api(settings, topics, wait_until):
                 # A first day after the last: two parameters together.
                 "GET /v1/reports/rates": {("query", "from")},
                 "GET /v1/appeals": {("query", "from")},
+                "GET /v1/appeals/counts": {("query", "from")},
                 # Months that have begun, or are over; CSOs tracking knows.
                 "POST /v1/reports/cso-reporters/{month}": {("path", "month")},
                 "POST /v1/reports/cso-reporters/{month}/reported": {

@@ -42,12 +42,16 @@ ITEM_KEYS = {
     "type",
     "category",
     "urgency",
+    "summary",
     "officer_id",
     "unit",
+    "assistant_officer_ids",
     "received_at",
     "due_at",
     "due_stage",
     "overdue",
+    "urged",
+    "escalated",
     "closed_reason",
     "unreasonable",
 }
@@ -248,6 +252,96 @@ async def test_ops_search_by_each_filter(settings, run_service, topics, db, wait
     assert (by_id[d]["officer_id"], by_id[d]["unit"]) == (None, None)
     body = everything.text
     assert NAME not in body and PHONE not in body and "3333" not in body
+
+
+async def test_board_filters_and_counts(settings, run_service, topics, db, wait_until, four):
+    """Open, due soon, urged (催办), escalated and unreasonable, as filters and as counts (one
+    query, the same filters, the same unit scope)."""
+    a, b, c, d = (str(four[k].appeal_id) for k in "abcd")
+    async with run_service("tracking") as tracking:
+        await prepare(topics, db, wait_until, four)
+        # a: urged on its resolve deadline and escalated; b: marked unreasonable; d: due in 2 h;
+        # c: closed, its unmet first contact urged too (still counted as urged, not as open).
+        await sql(
+            db,
+            "UPDATE tracking.deadlines SET urged_at = now() WHERE appeal_id = ANY(:ids)",
+            ids=[four["a"].appeal_id, four["c"].appeal_id],
+        )
+        await sql(
+            db,
+            "UPDATE tracking.appeals SET escalated = true, reopen_count = 2 WHERE appeal_id = :id",
+            id=four["a"].appeal_id,
+        )
+        await sql(
+            db,
+            "UPDATE tracking.appeals SET unreasonable_at = now(), unreasonable_by = 'sup-dw',"
+            " unreasonable_reason = '无政策依据' WHERE appeal_id = :id",
+            id=four["b"].appeal_id,
+        )
+        await sql(
+            db,
+            "UPDATE tracking.appeals SET due_at = :due, due_stage = 'acknowledge'"
+            " WHERE appeal_id = :id",
+            id=four["d"].appeal_id,
+            due=NOW + timedelta(hours=2),
+        )
+
+        async def search(**params: Any) -> set[str]:
+            return ids_of(await tracking.get("/v1/appeals", params=params))
+
+        found = {
+            "open": await search(open="true"),
+            "not open": await search(open="false"),
+            "due soon": await search(due_soon="true"),
+            "urged": await search(urged="true"),
+            "not urged": await search(urged="false"),
+            "escalated": await search(escalated="true"),
+            "unreasonable": await search(unreasonable="true"),
+            "reasonable, open": await search(unreasonable="false", open="true"),
+        }
+        counts = {
+            "ops": await tracking.get("/v1/appeals/counts"),
+            "ops, open": await tracking.get("/v1/appeals/counts", params={"open": "true"}),
+            "supervisor": await tracking.get("/v1/appeals/counts", headers=SUP_DAWANG),
+            "longwan": await tracking.get("/v1/appeals/counts", headers=SUP_LONGWAN),
+            "q": await tracking.get("/v1/appeals/counts", params={"q": "wifi"}),
+        }
+        refused = {
+            "other unit": await tracking.get(
+                "/v1/appeals/counts", params={"unit": LONGWAN}, headers=SUP_DAWANG
+            ),
+            "officer": await tracking.get("/v1/appeals/counts", headers=OFFICER),
+        }
+        invalid = await tracking.get(
+            "/v1/appeals/counts", params={"from": "2026-03-05", "to": "2026-03-04"}
+        )
+        items = {i["appeal_id"]: i for i in (await tracking.get("/v1/appeals")).json()["items"]}
+
+    assert found == {
+        "open": {a, b, d},
+        "not open": {c},
+        "due soon": {d},
+        "urged": {a, c},
+        "not urged": {b, d},
+        "escalated": {a},
+        "unreasonable": {b},
+        "reasonable, open": {a, d},
+    }
+    keys = ("total", "open", "due_soon", "overdue", "urged", "escalated", "unreasonable")
+    figures = {who: r.json() for who, r in counts.items()}
+    assert {who: tuple(f[k] for k in keys) for who, f in figures.items()} == {
+        "ops": (4, 3, 1, 1, 2, 1, 1),
+        "ops, open": (3, 3, 1, 1, 1, 1, 1),
+        "supervisor": (2, 2, 0, 1, 1, 1, 1),
+        "longwan": (1, 0, 0, 0, 1, 0, 0),
+        "q": (1, 1, 0, 1, 1, 1, 0),
+    }
+    assert (figures["ops"]["unit"], figures["supervisor"]["unit"]) == (None, DAWANG)
+    assert {who: r.status_code for who, r in refused.items()} == dict.fromkeys(refused, 403)
+    assert (invalid.status_code, invalid.json()["detail"][0]["loc"]) == (422, ["query", "from"])
+    assert (items[a]["urged"], items[a]["escalated"], items[b]["urged"]) == (True, True, False)
+    assert items[a]["summary"] == four["a"].content[:200]
+    assert items[a]["assistant_officer_ids"] == []
 
 
 async def test_supervisors_and_dispatchers_search_their_unit_and_officers_not_at_all(

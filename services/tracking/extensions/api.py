@@ -2,7 +2,8 @@
 resolve deadline, before it falls due, with a reason (one pending at a time); a dispatcher or a
 supervisor of the officer's unit grants or refuses it. A request whose round ends first (resolved,
 reassigned, closed) is cancelled by the workflow. The routes parse, call the workflow (which
-decides and records it, appeals/appeal.py) and serialise."""
+decides and records it, appeals/appeal.py) and serialise. `GET /v1/extensions` lists requests
+across appeals (`status=pending`: the rulers' work list), for those who may rule on them."""
 
 from __future__ import annotations
 
@@ -10,15 +11,31 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.tracking import tables
 from services.tracking.appeals.api import WORKFLOW_REFUSALS, workflow_of
-from services.tracking.appeals.appeal import MAX_EXTENSION_DAYS, Appeal, PendingExtension
+from services.tracking.appeals.appeal import (
+    MAX_EXTENSION_DAYS,
+    Appeal,
+    ExtensionStatus,
+    PendingExtension,
+)
 from services.tracking.appeals.lifecycle import RequestExtension
 from services.tracking.deadlines.policy import Stage
-from shared.http import CorrelationId, UnitsDep
-from shared.identity import CurrentPrincipal, Role, forbidden
+from services.tracking.extensions import store
+from shared.http import CorrelationId, Cursor, Limit, Page, SessionDep, UnitsDep
+from shared.identity import (
+    FORBIDDEN,
+    CurrentPrincipal,
+    Principal,
+    Role,
+    forbidden,
+    require_roles,
+)
+from shared.pagination import paginate
+from shared.vocabulary import AppealStatus
 
 router = APIRouter(prefix="/v1", tags=["officer's desk"])
 
@@ -106,3 +123,70 @@ async def decide_extension(
             correlation_id=x_correlation_id or str(uuid4()),
         )
     return ExtensionOut.of(after, ruling.request, ruling.status)
+
+
+# --- the rulers' work list ---------------------------------------------------------------------
+
+Lister = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.SUPERVISOR, Role.OPS))]
+
+
+class ExtensionRequestOut(BaseModel):
+    """A request across appeals: the appeal it is for, its lead officer and their unit, and
+    the deadline it asks more time for as it stands now. Nothing personal."""
+
+    extension_id: int
+    appeal_id: UUID
+    tracking_code: str | None
+    summary: str | None
+    appeal_status: AppealStatus | None
+    officer_id: str | None
+    unit: str | None  # the lead officer's, as tracking last heard it from the directory
+    stage: str
+    working_days: int
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: ExtensionStatus
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+    due_at: datetime | None
+
+
+def _list_scope(request: Request, caller: Principal, unit: str | None) -> str | None:
+    """The unit whose requests the caller reads; None: every unit. Ops and dispatchers (who
+    rule zone-wide) read every unit's, or the one asked for; a supervisor their own only."""
+    if caller.has_any(Role.OPS, Role.DISPATCHER):
+        return unit
+    if caller.unit is None:
+        raise forbidden(request, "your sign-in names no unit")
+    if unit is not None and unit != caller.unit:
+        raise forbidden(request, f"only requests of your own unit ({caller.unit})")
+    return caller.unit
+
+
+@router.get("/extensions", responses={403: FORBIDDEN})
+async def list_extensions(
+    request: Request,
+    session: SessionDep,
+    caller: Lister,
+    status: ExtensionStatus | None = None,
+    unit: Annotated[
+        str | None, Query(max_length=100, description="The lead officer's unit")
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[ExtensionRequestOut]:
+    """Extension requests, oldest first; `status=pending` is what awaits a ruling. Ops and
+    dispatchers read every unit's (or `unit`'s); a supervisor those of their own unit's
+    officers (another `unit` is 403); officers 403."""
+    scope = _list_scope(request, caller, unit)
+    e = tables.extensions
+    return await paginate(
+        session,
+        store.requests_query(status, scope),
+        [e.c.requested_at, e.c.id],
+        limit=limit,
+        cursor=cursor,
+        item=lambda r: ExtensionRequestOut.model_validate(r, from_attributes=True),
+    )
