@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e chaos lint bench clean
+.PHONY: run test unit integration e2e chaos lint bench bench-console clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jiban needs Python 3.11 or newer")'
@@ -54,6 +54,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -c 'import matplotlib, psutil' 2>/dev/null || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m jiban.bench $(BENCH_ARGS)
+
+## The console's server time for a 1,000-appeal queue and a 10,000-appeal unit board (prints figures).
+bench-console: $(STAMP)
+	$(PY) -m jiban.bench.console $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .jiban

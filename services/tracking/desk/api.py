@@ -121,6 +121,18 @@ class QueueItem(BaseModel):
     escalated: bool
 
 
+# The appeals columns a queue item is made of (`role`, `time_left_s` and `overdue` are worked
+# out from `officer_id` and `due_at`).
+QUEUE_COLUMNS = (
+    *(
+        field.validation_alias if isinstance(field.validation_alias, str) else name
+        for name, field in QueueItem.model_fields.items()
+        if name not in ("role", "time_left_s", "overdue")
+    ),
+    "officer_id",
+)
+
+
 class MyQueue(BaseModel):
     officer_id: str
     items: list[QueueItem]
@@ -151,7 +163,10 @@ async def _queue(
     t = appeals
     # Keyset pages need a sort key without NULLs: no deadline sorts as the far future.
     due = func.coalesce(t.c.due_at, NO_DEADLINE).label("sort_due")
-    query = select(t, due).where(
+    # Only what an item shows: the JSONB columns (submissions, classification, follow-ups) are
+    # most of a row's decoding, and a queue holds hundreds.
+    shown = [t.c[name] for name in QUEUE_COLUMNS]
+    query = select(*shown, due).where(
         or_(t.c.officer_id == officer_id, t.c.assistant_officer_ids.contains([officer_id]))
     )
     if status is not None:
