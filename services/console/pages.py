@@ -47,7 +47,7 @@ def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str
 
 
 def time_left_phrase(left: tuple[int, int, bool], words: Callable[[str], str]) -> str:
-    """"2d 3h left" or "2d 3h late" in the page's language, from `(days, hours, overdue)`."""
+    """The time left as the page says it ("2d 3h left", "2d 3h late") from (days, hours, late)."""
     days, hours, late = left
     return words(TIME_LATE if late else TIME_LEFT) % {"d": days, "h": hours}
 

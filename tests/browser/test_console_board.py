@@ -224,6 +224,17 @@ async def test_a_supervisor_works_the_unit_board(new_page: Any, console_stack: A
     await shot(page, "board-search")
     await assert_accessible(page)
 
+    # The search kept as a view: opened again from the board without filters.
+    views = page.locator("section.saved-views")
+    await views.get_by_label("将当前筛选保存为").fill("不合理诉求")
+    await views.get_by_role("button", name="保存视图").click()
+    await expect(views.locator('li[data-view="不合理诉求"]')).to_have_count(1)
+    await page.goto(console + "/board")
+    await page.locator("section.saved-views").get_by_role("link", name="不合理诉求").click()
+    await expect(page).to_have_url(re.compile(r"/board\?.*unreasonable=true"))
+    await expect(page.locator("table.board tbody tr")).to_have_count(1)
+    filters = page.get_by_role("search")
+
     # Every open appeal again; the CSV holds exactly the rows shown.
     await filters.get_by_label("不合理诉求").select_option("")
     await filters.get_by_label("搜索").fill(a["tracking_code"][:3])

@@ -20,11 +20,13 @@ from services.console.board.service import (
     board_rows,
     csv_table,
     officer_loads,
+    powers_of,
     punctuality,
     reassign_body,
     unit_returns,
     with_names,
 )
+from shared.identity import Role
 
 NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -236,3 +238,19 @@ def test_an_assistant_is_added_to_the_current_list_once() -> None:
     assert assistants_body(["cw-2"], " cw-3 ") == {"officer_ids": ["cw-2", "cw-3"]}
     assert assistants_body(["cw-2", "cw-3"], "cw-2") == {"officer_ids": ["cw-2", "cw-3"]}
     assert assistants_body([], "") == {"officer_ids": [""]}
+
+
+def test_the_board_offers_each_action_to_the_roles_whose_routes_take_it() -> None:
+    supervisor = powers_of(frozenset({Role.SUPERVISOR}))
+    assert (supervisor.reassign, supervisor.assistants, supervisor.unreasonable) == (True,) * 3
+    assert (supervisor.rule_extensions, supervisor.rule_returns) == (True, False)
+    dispatcher = powers_of(frozenset({Role.DISPATCHER}))
+    assert (dispatcher.reassign, dispatcher.assistants) == (False, False)
+    assert (dispatcher.unreasonable, dispatcher.rule_extensions, dispatcher.rule_returns) == (
+        True,
+        True,
+        True,
+    )
+    ops = powers_of(frozenset({Role.OPS}))
+    assert ops.on_appeals and not (ops.reassign or ops.rule_extensions or ops.rule_returns)
+    assert not powers_of(frozenset({Role.OFFICER})).on_appeals

@@ -38,6 +38,7 @@ from services.console.board.service import (
     board_rows,
     csv_table,
     officer_loads,
+    powers_of,
     reassign_body,
     unit_returns,
     with_names,
@@ -45,6 +46,7 @@ from services.console.board.service import (
 from services.console.pages import gettext_for, problem_page, render
 from services.console.signin.api import CurrentPerson, FormPerson, backend_of
 from services.console.signin.service import Person
+from services.console.views.api import views_of
 from shared.clock import utcnow
 from shared.csv_export import csv_response
 from shared.vocabulary import AppealStatus, Category, Channel
@@ -95,6 +97,7 @@ def _results(
     rows = board_rows(page["items"], names, utcnow(), gettext_for(request))
     return {
         "person": person,
+        "powers": powers_of(person.roles),
         "filters": filters,
         "rows": rows,
         "matching": matching,
@@ -162,6 +165,9 @@ async def _board(
         "problem": problem or {},
         "typed": typed or {},
         "back": filters.query(),
+        "views": await views_of(request, person, "/board"),
+        "view_page": "/board",
+        "view_query": filters.query(),
     }
     return render(request, "board.html", context, status_code=status_code)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.console.pages import local_time
 from services.console.queue.service import DUE_SOON_S, Punctuality
+from shared.identity import Role
 
 # Rows per page of the table: the board reads one page of the search, never the whole unit.
 PAGE_SIZES = (25, 50, 100, 200)
@@ -260,3 +261,29 @@ def assistants_body(current: Iterable[str], added: str) -> dict[str, Any]:
     if wanted not in ids:
         ids.append(wanted)
     return {"officer_ids": ids}
+
+
+class Powers(BaseModel):
+    """Which of the board's actions the services let the person take (as their routes check the
+    roles): the board offers only those. The services still decide each case (another unit's
+    appeal, a ruling already made) and the board shows their reason."""
+
+    reassign: bool
+    assistants: bool
+    unreasonable: bool
+    rule_extensions: bool
+    rule_returns: bool
+
+    @property
+    def on_appeals(self) -> bool:
+        return self.reassign or self.assistants or self.unreasonable
+
+
+def powers_of(roles: frozenset[Role]) -> Powers:
+    return Powers(
+        reassign=Role.SUPERVISOR in roles,
+        assistants=Role.SUPERVISOR in roles,
+        unreasonable=bool(roles & {Role.SUPERVISOR, Role.DISPATCHER, Role.OPS}),
+        rule_extensions=bool(roles & {Role.SUPERVISOR, Role.DISPATCHER}),
+        rule_returns=Role.DISPATCHER in roles,
+    )
