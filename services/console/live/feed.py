@@ -1,12 +1,12 @@
 """The replica's readers of the live notices table: `LiveFeed` looks for new notices once per
 poll for all of the replica's open pages and hands each page what it hears (the database sees
 one query a poll however many pages are open, and none while no page is); `NoticePruner` clears
-notices no page needs any more."""
+notices no page needs any more. Both are `shared.worker` loops (a failed round is logged and
+tried again after a backoff)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -14,8 +14,7 @@ from typing import Any
 from services.console.live import store
 from shared.clock import utcnow
 from shared.db import Database
-
-log = logging.getLogger(__name__)
+from shared.worker import PollingWorker
 
 KEPT_FOR = timedelta(days=1)
 # Read in pages of this many; a feed that fell behind reads on at once.
@@ -37,38 +36,35 @@ class OpenPage:
         return self.unit is not None and notice["unit"] == self.unit
 
 
-class LiveFeed:
+class LiveFeed(PollingWorker):
+    name = "live-feed"
+
     def __init__(self, db: Database, poll_s: float) -> None:
+        super().__init__(batch_size=BATCH, poll_interval_s=poll_s, max_backoff_s=30.0)
         self.db = db
-        self.poll_s = poll_s
         self.pages: set[OpenPage] = set()
         self.polls = 0
         self._last: int | None = None
-        self._someone = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def open(self, officer_id: str, unit: str | None, since: int) -> OpenPage:
         """Subscribes a page: from now on every notice after `since` that it hears is handed
         to it. (A page reads what came before it subscribed by itself: `store.after`.)"""
         page = OpenPage(officer_id, unit, since)
         self.pages.add(page)
-        self._someone.set()
+        self.wake()
         return page
 
     def close(self, page: OpenPage) -> None:
         self.pages.discard(page)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def round(self) -> int:
+        return await self.poll()
 
     async def poll(self) -> int:
-        """Reads what is new since the last poll and hands it out; returns how many were read."""
+        """Reads what is new since the last poll and hands it out; returns how many were read.
+        With no page open it reads nothing, and the next page says where to start from."""
         if not self.pages:
+            self._last = None
             return 0
         start = self._last
         if start is None:
@@ -83,44 +79,18 @@ class LiveFeed:
         self._last = notices[-1]["id"] if notices else start
         return len(notices)
 
-    async def _run(self) -> None:
-        while True:
-            if not self.pages:
-                # Nobody to hand anything to: wait for a page, which says where to start from.
-                self._last = None
-                self._someone.clear()
-                await self._someone.wait()
-            try:
-                read = await self.poll()
-            except Exception:
-                log.warning("live notices could not be read; trying again", exc_info=True)
-                read = 0
-            if read < BATCH:
-                await asyncio.sleep(self.poll_s)
 
-
-class NoticePruner:
+class NoticePruner(PollingWorker):
     """Notices older than a day are of no use to any page: each replica clears them now and
     then (deleting what another replica deleted already is harmless)."""
 
+    name = "live-notice-pruner"
+
     def __init__(self, db: Database, every_s: float = 3600.0) -> None:
+        super().__init__(batch_size=1, poll_interval_s=every_s, max_backoff_s=every_s)
         self.db = db
-        self.every_s = every_s
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self.db.transaction() as session:
-                    await store.prune(session, utcnow() - KEPT_FOR)
-            except Exception:
-                log.warning("old live notices could not be cleared; trying later", exc_info=True)
-            await asyncio.sleep(self.every_s)
+    async def round(self) -> int:
+        async with self.db.transaction() as session:
+            await store.prune(session, utcnow() - KEPT_FOR)
+        return 0
