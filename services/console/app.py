@@ -36,7 +36,8 @@ def unavailable(request: Request, exc: Exception) -> Response:
 
 
 def expired(request: Request, _exc: Exception) -> Response:
-    return signin_api.sign_in_redirect(request, signin_api.NeedsSignIn(request.url.path))
+    # A service refused the session's token (it ran out there first): sign in, then come back.
+    return signin_api.sign_in_redirect(request, signin_api.NeedsSignIn(signin_api.page_of(request)))
 
 
 def build(settings: Settings) -> FastAPI:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.requests import Request
 
 from services.console.appeals.service import STEPS, step_body
 from services.console.queue.service import (
@@ -16,6 +17,7 @@ from services.console.queue.service import (
     queue_view,
     time_left_words,
 )
+from services.console.signin.api import page_of
 from services.console.signin.service import expiry, people_of, safe_next
 from shared.identity import Role
 
@@ -121,3 +123,28 @@ def test_step_bodies_take_the_fields_typed_and_days_as_a_number_when_they_are_on
     assert step_body(STEPS["accept"], {}) == {}
     assert step_body(STEPS["extension"], {"days": "3", "reason": "x"}) == {"days": 3, "reason": "x"}
     assert step_body(STEPS["extension"], {"days": "three", "reason": "x"})["days"] == "three"
+
+
+def _request(method: str, path: str, query: str = "", **headers: str) -> Request:
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [(k.lower().replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+        "server": ("console.example", 443),
+        "scheme": "https",
+    }
+    return Request(scope)
+
+
+def test_after_signing_in_the_person_comes_back_to_the_page_they_were_on() -> None:
+    assert page_of(_request("GET", "/board", "overdue=true")) == "/board?overdue=true"
+    htmx = _request("GET", "/queue", "status=assigned", HX_Current_URL_Path="/queue?q=x")
+    assert page_of(htmx) == "/queue?q=x"
+    form = _request(
+        "POST", "/appeals/a/accept", Referer="https://console.example/appeals/a?lang=en"
+    )
+    assert page_of(form) == "/appeals/a?lang=en"
+    elsewhere = _request("POST", "/appeals/a/accept", Referer="https://evil.example/x")
+    assert page_of(elsewhere) == "/"

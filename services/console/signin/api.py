@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -60,10 +60,17 @@ def backend_of(request: Request) -> Backend:
     return backend
 
 
-def _where(request: Request) -> str:
-    url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    # A partial (htmx) request comes back to the page it was made from.
-    return request.headers.get("HX-Current-URL-Path") or url
+def page_of(request: Request) -> str:
+    """The page to come back to after signing in: the one a partial (htmx) request was made
+    from, the one a form was posted from (its Referer, on this console), else the address."""
+    if current := request.headers.get("HX-Current-URL-Path"):
+        return current
+    if request.method != "GET":
+        referer = urlsplit(request.headers.get("Referer", ""))
+        if referer.netloc == request.url.netloc and referer.path:
+            return referer.path + (f"?{referer.query}" if referer.query else "")
+        return "/"
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 async def signed_in(request: Request) -> Person:
@@ -73,7 +80,7 @@ async def signed_in(request: Request) -> Person:
             person = await store.find(session, cookie, utcnow())
         if person is not None:
             return person
-    raise NeedsSignIn(_where(request))
+    raise NeedsSignIn(page_of(request))
 
 
 CurrentPerson = Annotated[Person, Depends(signed_in)]
