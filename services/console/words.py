@@ -15,6 +15,7 @@ from shared.vocabulary import (
     AppealType,
     Category,
     Channel,
+    NotificationStatus,
     OfficerRole,
     Urgency,
 )
@@ -56,13 +57,52 @@ HISTORY_KINDS = (
 )
 
 
+# What notify sends, as its delivery log names it (its public vocabulary;
+# tests/unit/test_console_words.py checks that notify has no other).
+NOTIFICATION_KINDS = (
+    "acknowledgement_reminder",
+    "appeal_accepted",
+    "appeal_closed",
+    "appeal_received",
+    "appeal_reopened",
+    "appeal_resolved",
+    "cso_copy",
+    "deadline_warning",
+    "escalation",
+    "extension_cancelled",
+    "extension_decided",
+    "extension_lapsed",
+    "extension_requested",
+    "five_ones_reminder",
+    "follow_up_refused",
+    "follow_up_request",
+    "new_assignment",
+    "overdue_supervision",
+    "public_notice",
+    "return_requested",
+    "status_callback",
+    "triage",
+    "urging_notice",
+)
+
+
 def data_words() -> set[str]:
     words: set[str] = set()
-    for vocabulary in (AppealStatus, AppealType, Category, Channel, OfficerRole, Urgency, Role):
+    for vocabulary in (
+        AppealStatus,
+        AppealType,
+        Category,
+        Channel,
+        NotificationStatus,
+        OfficerRole,
+        Urgency,
+        Role,
+    ):
         words.update(member.value for member in vocabulary)
     words.update(p.value for p in Punctuality)
     words.update(STEPS, CONTACT_METHODS, RETURN_REASONS, STAGES, QUEUE_ROLES, CLASSIFIED_FIELDS)
     words.update(HISTORY_KINDS)
+    words.update(NOTIFICATION_KINDS)
     words.update(KINDS)
     words.update((TIME_LEFT, TIME_LATE))
     words.update(DASHBOARD_WORDS)

@@ -11,7 +11,8 @@ from babel.messages.pofile import read_po
 
 from jiban.catalogues import console_words, po_path
 from services.console.pages import catalogue
-from services.console.words import HISTORY_KINDS
+from services.console.words import HISTORY_KINDS, NOTIFICATION_KINDS
+from services.notify.decisions.words import KINDS as NOTIFY_KINDS
 from services.tracking.appeals.appeal import ALARM_KIND, kind_of
 from services.tracking.appeals.lifecycle import OFFICER_ACTIONS, RequestExtension
 
@@ -65,3 +66,7 @@ def test_the_console_words_every_kind_of_history_line_tracking_writes() -> None:
     )
     assert len(noted) >= 8 and len(from_events) >= 3, "the patterns no longer find the kinds"
     assert kinds - set(HISTORY_KINDS) == set()
+
+
+def test_the_console_words_every_kind_of_notification_notify_sends() -> None:
+    assert set(NOTIFY_KINDS) == set(NOTIFICATION_KINDS)
