@@ -1,5 +1,6 @@
 """Helpers for the browser tests: the system Chromium, screenshots kept as test artefacts, axe-core
-accessibility checks, and the services (the console among them, once it exists) as processes.
+accessibility checks, the keyboard (`tab_to`), and the services, the console among them, as
+processes.
 
     async def test_x(page, console_stack):
         appeal = await submit_assigned_appeal(console_stack)
@@ -25,7 +26,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from factories import submission
 from harness import bearer, dev_token, eventually
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 from stack import Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -251,3 +252,18 @@ async def submit_assigned_appeal(
         )
         assert officer.status_code == 200, (officer.status_code, officer.text)
     return {**view, "officer_name": officer.json()["name"], "submission": body}
+
+
+# Enough presses of Tab to cross any of the console's pages.
+MOST_TABS = 80
+
+
+async def tab_to(page: Page, target: Locator) -> None:
+    """Presses Tab until `target` has the focus: the keyboard reaches it in the page's order."""
+    handle = await target.element_handle()
+    assert handle is not None
+    for _ in range(MOST_TABS):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("(el) => document.activeElement === el", handle):
+            return
+    raise AssertionError(f"{MOST_TABS} presses of Tab never reached {target}")

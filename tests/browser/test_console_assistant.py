@@ -9,27 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
-from console_pages import assert_accessible, shot, submit_assigned_appeal
+from console_pages import assert_accessible, shot, submit_assigned_appeal, tab_to
 from harness import bearer, dev_token, eventually
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Page, expect
 from test_console_officer import sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 CONTACT_NOTE = "已电话联系企业负责人，约定明日上午现场查看。"
 PROGRESS_NOTE = "协办单位已派员核实现场，排水口堵塞属实。"
-MOST_TABS = 80
-
-
-async def tab_to(page: Page, target: Locator) -> None:
-    """Presses Tab until `target` has the focus: the keyboard reaches it in the page's order."""
-    handle = await target.element_handle()
-    assert handle is not None
-    for _ in range(MOST_TABS):
-        await page.keyboard.press("Tab")
-        if await page.evaluate("(el) => document.activeElement === el", handle):
-            return
-    raise AssertionError(f"{MOST_TABS} presses of Tab never reached {target}")
 
 
 async def _add_assistant(console_stack: Any, appeal: dict[str, Any]) -> str:

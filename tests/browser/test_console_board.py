@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console_pages import assert_accessible, shot, submit_assigned_appeal
+from console_pages import assert_accessible, shot, submit_assigned_appeal, tab_to
 from harness import bearer, dev_token, eventually
 from playwright.async_api import Page, expect
 from test_console_officer import sign_in_as
@@ -177,11 +177,13 @@ async def test_a_supervisor_works_the_unit_board(new_page: Any, console_stack: A
     assignment = await _api(console_stack, "dispatch", f"/v1/assignments/{b['appeal_id']}")
     assert assignment["assistant_officer_ids"] == [helper]
 
-    # Mark B unreasonable.
+    # Mark B unreasonable, with the keyboard only.
     reason = "经核查，诉求已由企业自行解决，无需办理。"
     row = await _act(page, b)
-    await row.locator("textarea[name=reason]").fill(reason)
-    await row.get_by_role("button", name="标记为不合理诉求").click()
+    await tab_to(page, row.locator("textarea[name=reason]"))
+    await page.keyboard.type(reason)
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
     await expect(page.locator('[role="status"]')).to_contain_text("已标记为不合理诉求")
     view = await _api(console_stack, "tracking", f"/v1/appeals/{b['appeal_id']}")
     assert (view["unreasonable"]["by"], view["unreasonable"]["reason"]) == (SUPERVISOR, reason)
