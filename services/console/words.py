@@ -23,6 +23,8 @@ from shared.vocabulary import (
 STAGES = ("acknowledge", "first_contact", "resolve", "follow_up")
 QUEUE_ROLES = ("lead", "assistant")
 CLASSIFIED_FIELDS = ("type", "category", "urgency")
+# The services a page may say are not answering.
+SERVICES = ("intake", "dispatch", "tracking", "notify")
 # The kinds of line in an appeal's history, as tracking's API names them (its public vocabulary;
 # tests/unit/test_console_words.py checks that tracking writes no other).
 HISTORY_KINDS = (
@@ -102,6 +104,7 @@ def data_words() -> set[str]:
     words.update(p.value for p in Punctuality)
     words.update(STEPS, CONTACT_METHODS, RETURN_REASONS, STAGES, QUEUE_ROLES, CLASSIFIED_FIELDS)
     words.update(HISTORY_KINDS)
+    words.update(SERVICES)
     words.update(NOTIFICATION_KINDS)
     words.update(KINDS)
     words.update((TIME_LEFT, TIME_LATE))

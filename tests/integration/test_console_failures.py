@@ -31,9 +31,9 @@ async def test_a_service_down_gives_a_page_that_names_it(settings: Settings) -> 
         page = await console.get("/sign-in")
         assert page.status_code == 503
         assert "text/html" in page.headers["content-type"]
-        assert "dispatch" in page.text and "Traceback" not in page.text
+        assert "“派单”服务暂无响应" in page.text and "Traceback" not in page.text
         english = await console.get("/sign-in", params={"lang": "en"})
-        assert "is not answering" in english.text
+        assert "The dispatch service is not answering" in english.text
         assert english.cookies.get("jiban_lang") == "en"
 
 
