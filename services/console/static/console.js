@@ -40,3 +40,46 @@ document.addEventListener("submit", function (event) {
   var field = event.target.querySelector && event.target.querySelector("[data-current-query]");
   if (field) { field.value = window.location.search.replace(/^\?/, ""); }
 });
+
+// What was typed survives a failed send: the text of each form marked `data-draft` is kept in
+// this tab's session storage as it is sent, and put back into the same form's empty fields
+// when its page comes back (after a "service not answering" page, say). A page that says a
+// step was done forgets the drafts of the forms under it; signing out forgets them all.
+(function () {
+  if (!window.sessionStorage) { return; }
+  var PREFIX = "jiban-draft:";
+  function key(form, field) { return PREFIX + form.getAttribute("action") + "#" + field.name; }
+  function fields(form) {
+    return Array.prototype.filter.call(form.elements, function (f) {
+      return f.name && f.name !== "csrf_token" &&
+        (f.tagName === "TEXTAREA" || (f.tagName === "INPUT" && /^(text|number|search)$/.test(f.type)));
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.getAttribute("action") === "/sign-out") {
+      Object.keys(sessionStorage).forEach(function (k) {
+        if (k.indexOf(PREFIX) === 0) { sessionStorage.removeItem(k); }
+      });
+      return;
+    }
+    if (!form.hasAttribute || !form.hasAttribute("data-draft")) { return; }
+    fields(form).forEach(function (f) {
+      if (f.value) { sessionStorage.setItem(key(form, f), f.value); }
+    });
+  });
+  if (document.querySelector(".done[role=status]")) {
+    // The step sent from this page went through (its form may be gone with it).
+    var sentFrom = PREFIX + window.location.pathname + "/";
+    Object.keys(sessionStorage).forEach(function (k) {
+      if (k.indexOf(sentFrom) === 0) { sessionStorage.removeItem(k); }
+    });
+    return;
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-draft]"), function (form) {
+    fields(form).forEach(function (f) {
+      var kept = sessionStorage.getItem(key(form, f));
+      if (kept && !f.value) { f.value = kept; f.dataset.restored = "true"; }
+    });
+  });
+})();
