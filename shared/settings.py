@@ -174,10 +174,17 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
 
-    @field_validator("oidc_issuer", "oidc_client_id", "oidc_client_secret", mode="before")
+    @field_validator(
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_client_secret",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        # docker-compose passes an unset JIBAN_OIDC_* as an empty string.
+        # docker-compose passes an unset JIBAN_OIDC_* or JIBAN_JWT_* as an empty string.
         return None if value == "" else value
 
     @model_validator(mode="after")
