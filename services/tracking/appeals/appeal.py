@@ -75,6 +75,7 @@ from services.tracking.appeals.record import (
 from services.tracking.deadlines.alarms import OFFICER_STAGES, Alarm, Deadline, Fired, runs
 from services.tracking.deadlines.policy import ExtensionRefused, Stage, StageDeadline
 from services.tracking.deadlines.timekeeping import Timekeeping
+from shared.clock import ZONE
 from shared.events import (
     AcknowledgementReminder,
     AppealAssigned,
@@ -906,7 +907,10 @@ class AppealRules:
         for stage_due in due:
             draft.put_deadline(Deadline.fresh(stage_due))
         if due:
-            lines = [f"{d.stage}: {d.due_at.isoformat()} ({d.reason})" for d in due]
+            # Local time, to the minute: the line is read by people (the console's timeline).
+            lines = [
+                f"{d.stage}: {d.due_at.astimezone(ZONE):%Y-%m-%d %H:%M} ({d.reason})" for d in due
+            ]
             draft.note("deadlines_set", SERVICE, f"{why}: " + "; ".join(lines), at=at)
 
 
