@@ -253,3 +253,18 @@ async def test_a_supervisor_works_the_unit_board(new_page: Any, console_stack: A
     assert header[0] == "受理编号" and len(header) == len(COLUMNS)
     assert [[cell.strip() for cell in line] for line in lines] == shown
     assert {line[0] for line in lines} == {x["tracking_code"] for x in (a, b, c)}
+
+    # The supervisor's pages in English too (the switch is remembered): each renders whole.
+    for path, heading in (
+        ("/board?lang=en", "Unit board"),
+        ("/returns", "Returns awaiting a ruling"),
+        ("/dashboard", "Dashboard"),
+        ("/directory", "Directory"),
+        (f"/appeals/{b['appeal_id']}", "Appeal"),
+    ):
+        response = await page.goto(console + path)
+        assert response is not None and response.status == 200, path
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+    await shot(page, "appeal-in-english")
+    await assert_accessible(page)
