@@ -142,7 +142,12 @@ def _appeal_rows(now: datetime) -> list[dict[str, Any]]:
                 "summary": a["summary"],
                 "community": "大旺社区",
                 "received_at": now - timedelta(days=3),
-                "officer_id": QUEUE_OFFICER if i < QUEUE_APPEALS else a["officer_id"],
+                # The queue's officer has exactly the first 1,000; the others share the rest.
+                "officer_id": (
+                    QUEUE_OFFICER
+                    if i < QUEUE_APPEALS
+                    else f"bench-officer-{1 + i % (OFFICERS - 1):03d}"
+                ),
                 "assigned_at": now - timedelta(days=3),
                 "escalated": a["escalated"],
                 "due_at": datetime.fromisoformat(a["due_at"]),
