@@ -22,6 +22,7 @@ from services.console.live.feed import LiveFeed, NoticePruner
 from services.console.pages import problem_page
 from services.console.queue import api as queue_api
 from services.console.signin import api as signin_api
+from services.console.signin import oidc
 from services.console.views import api as views_api
 from shared.service import ServiceRuntime
 from shared.settings import Settings
@@ -63,6 +64,8 @@ def build(settings: Settings) -> FastAPI:
     )
     backend = Backend(settings)
     app.state.backend = backend
+    provider = oidc.Provider(settings) if settings.oidc_issuer else None
+    app.state.oidc_provider = provider
     app.state.live_feed = feed
     runtime_lifespan = app.router.lifespan_context
 
@@ -73,6 +76,8 @@ def build(settings: Settings) -> FastAPI:
                 yield
             finally:
                 await backend.close()
+                if provider is not None:
+                    await provider.aclose()
 
     app.router.lifespan_context = lifespan
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -260,12 +260,9 @@ async def dev_sign_in(
 
 
 def provider_of(request: Request) -> oidc.Provider:
-    """The app's one `oidc.Provider` (made on first use: it keeps the discovery document and
-    the provider's keys between sign-ins)."""
-    provider: oidc.Provider | None = getattr(request.app.state, "oidc_provider", None)
-    if provider is None:
-        provider = oidc.Provider(settings_of(request))
-        request.app.state.oidc_provider = provider
+    """The app's one `oidc.Provider` (app.py makes it when an issuer is set: it keeps the
+    discovery document and the provider's keys between sign-ins)."""
+    provider: oidc.Provider = request.app.state.oidc_provider
     return provider
 
 

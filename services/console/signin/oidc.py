@@ -366,30 +366,31 @@ class Provider:
         self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         assert settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret
-        # Tests hand in a transport; otherwise httpx's own.
-        self._transport = transport
         self.issuer = settings.oidc_issuer
         self.client_id = settings.oidc_client_id
         self.client_secret = settings.oidc_client_secret.get_secret_value()
         self.scope = settings.oidc_scope
         self.redirect_uri = redirect_uri(settings)
-        self.timeout_s = settings.console_backend_timeout_s
         self.key = seal_key(self.client_secret)
+        # One client for discovery, the token endpoint and the keys (pooled connections);
+        # tests hand in a transport.
+        self.http = httpx.AsyncClient(
+            timeout=settings.console_backend_timeout_s, transport=transport
+        )
         self._metadata: ProviderMetadata | None = None
         self._fetched_at = 0.0
         self._jwks: JwksCache | None = None
 
-    def _http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.timeout_s, transport=self._transport)
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def metadata(self) -> ProviderMetadata:
         if self._metadata is not None and time.monotonic() - self._fetched_at < METADATA_TTL_S:
             return self._metadata
         try:
-            async with self._http() as http:
-                response = await http.get(discovery_url(self.issuer))
-                response.raise_for_status()
-                metadata = ProviderMetadata.model_validate_json(response.content)
+            response = await self.http.get(discovery_url(self.issuer))
+            response.raise_for_status()
+            metadata = ProviderMetadata.model_validate_json(response.content)
         except httpx.HTTPError as exc:
             raise SignInRefused(Refusal.UNAVAILABLE, f"discovery: {exc!r}") from None
         except ValidationError as exc:
@@ -400,8 +401,7 @@ class Provider:
                 Refusal.PROVIDER_ERROR, f"discovery names issuer {metadata.issuer!r}"
             )
         if self._jwks is None or self._jwks.url != metadata.jwks_uri:
-            client = self._http() if self._transport is not None else None
-            self._jwks = JwksCache(metadata.jwks_uri, client=client)
+            self._jwks = JwksCache(metadata.jwks_uri, client=self.http)
         self._metadata, self._fetched_at = metadata, time.monotonic()
         return metadata
 
@@ -416,13 +416,12 @@ class Provider:
             "code_verifier": pending.code_verifier,
         }
         try:
-            async with self._http() as http:
-                response = await http.post(
-                    metadata.token_endpoint,
-                    data=form,
-                    auth=httpx.BasicAuth(self.client_id, self.client_secret),
-                    headers={"accept": "application/json"},
-                )
+            response = await self.http.post(
+                metadata.token_endpoint,
+                data=form,
+                auth=httpx.BasicAuth(self.client_id, self.client_secret),
+                headers={"accept": "application/json"},
+            )
         except httpx.HTTPError as exc:
             raise SignInRefused(Refusal.UNAVAILABLE, f"token endpoint: {exc!r}") from None
         if response.status_code >= 500:
