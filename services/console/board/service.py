@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.console.pages import local_time
-from services.console.queue.service import DUE_SOON_S, Punctuality
+from services.console.queue.service import Punctuality, punctuality_of
 from shared.identity import Role
 
 # Rows per page of the table: the board reads one page of the search, never the whole unit.
@@ -101,15 +101,10 @@ class BoardFilters(BaseModel):
 
 
 def punctuality(item: dict[str, Any], now: datetime) -> Punctuality:
-    """As the officer's queue has it: overdue, due within a day, or on time."""
-    if item.get("overdue"):
-        return Punctuality.OVERDUE
+    """As the officer's queue has it (search items carry the due time, not the time left)."""
     due = item.get("due_at")
-    if due:
-        left = (datetime.fromisoformat(due) - now).total_seconds()
-        if left <= DUE_SOON_S:
-            return Punctuality.DUE_SOON
-    return Punctuality.ON_TIME
+    left = (datetime.fromisoformat(due) - now).total_seconds() if due else None
+    return punctuality_of(bool(item.get("overdue")), left)
 
 
 def marks_of(item: dict[str, Any]) -> list[str]:

@@ -19,13 +19,17 @@ class Punctuality(StrEnum):
     OVERDUE = "overdue"
 
 
-def punctuality(item: dict[str, Any]) -> Punctuality:
-    if item.get("overdue"):
+def punctuality_of(overdue: bool, left_s: float | None) -> Punctuality:
+    """Overdue, due within a day, or on time: the one rule the queue and the board colour by."""
+    if overdue:
         return Punctuality.OVERDUE
-    left = item.get("time_left_s")
-    if left is not None and left <= DUE_SOON_S:
+    if left_s is not None and left_s <= DUE_SOON_S:
         return Punctuality.DUE_SOON
     return Punctuality.ON_TIME
+
+
+def punctuality(item: dict[str, Any]) -> Punctuality:
+    return punctuality_of(bool(item.get("overdue")), item.get("time_left_s"))
 
 
 class QueueFilters(BaseModel):
