@@ -135,7 +135,15 @@ class EventConsumer:
             records = (records,)
         deliveries = [
             Delivery(
-                body, Origin(self._origin_topic(r.topic), r.partition, r.offset, r.key, self.group)
+                body,
+                Origin(
+                    self._origin_topic(r.topic),
+                    r.partition,
+                    r.offset,
+                    r.key,
+                    self.group,
+                    tuple(r.headers or ()),
+                ),
             )
             for body, r in zip(bodies, records, strict=True)
         ]

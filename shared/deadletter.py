@@ -19,6 +19,8 @@ class Origin:
     offset: int
     key: bytes | None
     group: str
+    # The message's own Kafka headers (trace context, an adapter's signature).
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def dead_letter(origin: Origin, body: bytes, error: str, *, max_body_bytes: int) -> OutgoingMessage:

@@ -6,6 +6,8 @@ between publish and delete republishes (consumers dedupe on event_id).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,3 +58,23 @@ class Outbox:
                 headers=headers_for(envelope),
             )
         )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What an outbox holds right now: rows not yet published, and how long the oldest waited."""
+
+    rows: int
+    oldest_s: float
+
+
+async def backlog_of(session: AsyncSession, table: Table) -> Backlog:
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.extract("epoch", func.now() - func.min(table.c.created_at)), 0),
+            ).select_from(table)
+        )
+    ).one()
+    return Backlog(int(row[0]), max(float(row[1]), 0.0))
