@@ -462,6 +462,7 @@ async def test_a_transient_failure_retries_the_whole_batch_without_doubling() ->
 class FakeRecord:
     def __init__(self, partition: int, offset: int) -> None:
         self.topic, self.partition, self.offset, self.key = TOPIC, partition, offset, b"k"
+        self.headers: list[tuple[str, bytes]] = []
 
 
 class FakeKafkaConsumer:
