@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.envelope import Envelope
 from shared.settings import Settings
@@ -20,9 +24,57 @@ log = logging.getLogger(__name__)
 _TOPIC_ALREADY_EXISTS = 36
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return None
+    key_password = settings.kafka_ssl_key_password
+    # Verifies the broker's certificate and host name; no CA file: the system's CAs.
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=settings.kafka_ssl_cafile,
+        certfile=settings.kafka_ssl_certfile,
+        keyfile=settings.kafka_ssl_keyfile,
+        password=key_password.get_secret_value() if key_password else None,
+    )
+    return context
+
+
+def kafka_client_options(settings: Settings) -> dict[str, Any]:
+    """The connection's security for a raw aiokafka client (producer, consumer, admin):
+    `AIOKafkaConsumer(bootstrap_servers=..., **kafka_client_options(settings))`."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    context = _ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        # Settings refuses SASL without all three at start-up.
+        assert settings.kafka_sasl_mechanism and settings.kafka_sasl_password
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+def broker_security(settings: Settings) -> BaseSecurity | None:
+    """The same security as FastStream's `security=` (it maps it back to aiokafka's options)."""
+    protocol = settings.kafka_security_protocol
+    context = _ssl_context(settings)
+    if not protocol.startswith("SASL_"):
+        return BaseSecurity(ssl_context=context) if context is not None else None
+    assert settings.kafka_sasl_username and settings.kafka_sasl_password
+    kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    kind = kinds[settings.kafka_sasl_mechanism or "PLAIN"]
+    return kind(
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=context is not None,
+    )
+
+
 def create_broker(settings: Settings, service: str) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=broker_security(settings),
         client_id=f"jiban-{service}",
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
@@ -81,7 +133,9 @@ async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None)
     """Creates the missing topics (with their partition count); returns the ones it created."""
     names = TopicNames(settings.topic_prefix)
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="jiban-admin"
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="jiban-admin",
+        **kafka_client_options(settings),
     )
     await admin.start()
     try:

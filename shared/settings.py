@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -17,6 +22,19 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
     # Idempotent producers need InitProducerId, which the embedded broker (Tansu) refuses.
     kafka_enable_idempotence: bool = Field(False, alias="KAFKA_ENABLE_IDEMPOTENCE")
+    # How every Kafka client connects (deploy/README.md "Broker security"): PLAINTEXT for the
+    # embedded broker; a managed Kafka usually SASL_SSL with SCRAM and the provider's CA.
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = Field(None, alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    # Unset CA file: the system's CAs. A client certificate (and its key) for mutual TLS.
+    kafka_ssl_cafile: str | None = Field(None, alias="KAFKA_SSL_CAFILE")
+    kafka_ssl_certfile: str | None = Field(None, alias="KAFKA_SSL_CERTFILE")
+    kafka_ssl_keyfile: str | None = Field(None, alias="KAFKA_SSL_KEYFILE")
+    kafka_ssl_key_password: SecretStr | None = Field(None, alias="KAFKA_SSL_KEY_PASSWORD")
     # Lets several environments (or test cases) share one cluster without seeing each other.
     topic_prefix: str = ""
     # At least six, so that up to six replicas of a service share a topic's work.
@@ -180,12 +198,62 @@ class Settings(BaseSettings):
         "oidc_client_secret",
         "jwt_jwks_url",
         "jwt_issuer",
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker-compose passes an unset JIBAN_OIDC_* or JIBAN_JWT_* as an empty string.
         return None if value == "" else value
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _kafka_upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        # Settings the chosen protocol would silently ignore, or lack, stop the start-up.
+        protocol = self.kafka_security_protocol
+        sasl = {
+            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
+        }
+        if protocol.startswith("SASL_"):
+            missing = [name for name, value in sasl.items() if not value]
+            if missing:
+                raise ValueError(
+                    f"KAFKA_SECURITY_PROTOCOL is {protocol}: {', '.join(missing)} needed too"
+                )
+        elif given := [name for name, value in sasl.items() if value]:
+            raise ValueError(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL is {protocol} "
+                "(SASL_PLAINTEXT or SASL_SSL uses them)"
+            )
+        files = {
+            "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+        }
+        tls = {**files, "KAFKA_SSL_KEY_PASSWORD": self.kafka_ssl_key_password}
+        if not protocol.endswith("SSL") and (given := [n for n, v in tls.items() if v]):
+            raise ValueError(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL is {protocol} "
+                "(SSL or SASL_SSL uses them)"
+            )
+        for name, path in files.items():
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name}: no such file {path}")
+        if (self.kafka_ssl_keyfile or self.kafka_ssl_key_password) and not self.kafka_ssl_certfile:
+            raise ValueError("KAFKA_SSL_KEYFILE and KAFKA_SSL_KEY_PASSWORD need KAFKA_SSL_CERTFILE")
+        return self
 
     @model_validator(mode="after")
     def _oidc_client_complete(self) -> Settings:
