@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from jiban.failures import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from shared.broker import kafka_client_options
 from shared.settings import Settings
 from shared.topics import DLQ_SUFFIX, TOPICS, TopicNames, dlq_of
 
@@ -87,7 +88,9 @@ async def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetter]:
     names = TopicNames(settings.topic_prefix)
     physical = names.physical(dlq_of(dead_lettered(topic)))
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        **kafka_client_options(settings),
     )
     try:
         await consumer.start()
@@ -114,11 +117,13 @@ async def replay(settings: Settings, topic: str) -> int:
         # As the services' consumers: some brokers (Tansu) answer a join after a fraction of it.
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 100),
+        **kafka_client_options(settings),
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=settings.kafka_enable_idempotence,
         acks="all",
+        **kafka_client_options(settings),
     )
     try:
         await consumer.start()

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
-from shared.broker import create_broker, ensure_topics
+from shared.broker import create_broker, ensure_topics, kafka_client_options
 from shared.settings import Settings
 from shared.topics import TopicNames
 
@@ -54,9 +54,11 @@ def _payload() -> bytes:
 class _Counter:
     """A group-less reader of some topics that counts what arrives (the finish line)."""
 
-    def __init__(self, bootstrap_servers: str, topics: list[str]) -> None:
+    def __init__(self, settings: Settings, topics: list[str]) -> None:
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            **kafka_client_options(settings),
         )
         self.topics = topics
         self.counts = dict.fromkeys(topics, 0)
@@ -93,10 +95,13 @@ async def broker_ceiling(settings: Settings, n: int, *, timeout_s: float = 120) 
     names = TopicNames(settings.topic_prefix + f"ceiling{uuid.uuid4().hex[:6]}.")
     topic = names.physical("raw")
     await ensure_topics(settings.model_copy(update={"topic_prefix": names.prefix}), ["raw"])
-    counter = _Counter(settings.kafka_bootstrap_servers, [topic])
+    counter = _Counter(settings, [topic])
     await counter.start()
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=False
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        **kafka_client_options(settings),
     )
     await producer.start()
     try:
@@ -165,11 +170,14 @@ async def framework_ceiling(settings: Settings, n: int, *, timeout_s: float = 18
     hop(assignments, "tracking", lifecycle)
     hop(assignments, "notify", notified)
 
-    counter = _Counter(settings.kafka_bootstrap_servers, [lifecycle, notified])
+    counter = _Counter(settings, [lifecycle, notified])
     await counter.start()
     await asyncio.gather(*(b.start() for b in brokers))
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=False
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        **kafka_client_options(settings),
     )
     await producer.start()
     try:

@@ -18,8 +18,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from services.intake.tracking_codes.codes import format_tracking_code, local_day
-from shared.broker import headers_for
+from shared.broker import headers_for, kafka_client_options
 from shared.events import AppealReceived, Appellant, Location
+from shared.settings import Settings
 from shared.topics import TopicNames
 from shared.vocabulary import Channel
 
@@ -128,15 +129,18 @@ class DirectLoad:
     """AppealReceived envelopes produced to appeals.immediate, keyed by appeal id like intake's
     relay does; accepted = the envelope's occurred_at (made just before the send)."""
 
-    def __init__(self, bootstrap_servers: str, names: TopicNames) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, settings: Settings, names: TopicNames) -> None:
+        self.settings = settings
         self.topic = names.physical(AppealReceived.TOPIC)
 
     async def offer(self, rate: float, seconds: float) -> Offered:
         offered = Offered()
         # acks=all like the services; Tansu refuses idempotent producers.
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=False
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=False,
+            **kafka_client_options(self.settings),
         )
         await producer.start()
         try:

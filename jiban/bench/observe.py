@@ -19,7 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jiban.bench.report import Samples
+from shared.broker import kafka_client_options
 from shared.events import AppealReceived, AppealStatusChanged, NotificationSent
+from shared.settings import Settings
 from shared.topics import APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, NOTIFICATIONS_SENT, TopicNames
 from shared.vocabulary import AppealStatus
 
@@ -37,8 +39,8 @@ def _timestamp(iso: str) -> float:
 class Observer:
     """Reads the three topics from the beginning into `samples` until stopped."""
 
-    def __init__(self, bootstrap_servers: str, names: TopicNames) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, settings: Settings, names: TopicNames) -> None:
+        self.settings = settings
         self.names = names
         self.samples = Samples()
         self.officer_notified: dict[str, float] = {}
@@ -69,7 +71,9 @@ class Observer:
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            **kafka_client_options(self.settings),
         )
         await consumer.start()
         try:

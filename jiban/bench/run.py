@@ -108,12 +108,8 @@ async def run_pipeline(
 ) -> dict[str, Any]:
     names = TopicNames(settings.topic_prefix)
     intake_url = f"http://127.0.0.1:{settings.port_for('intake')}"
-    generator = (
-        HttpLoad(intake_url)
-        if args.mode == "http"
-        else DirectLoad(settings.kafka_bootstrap_servers, names)
-    )
-    observer = Observer(settings.kafka_bootstrap_servers, names)
+    generator = HttpLoad(intake_url) if args.mode == "http" else DirectLoad(settings, names)
+    observer = Observer(settings, names)
     watcher = asyncio.create_task(observer.run())
     try:
         # A few appeals first: every consumer group joins (seconds on Tansu) before the clock.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from jiban.bench.load import appeal_received
 from jiban.bench.observe import Observer
 from shared.events import AppealStatusChanged, NotificationSent
+from shared.settings import Settings
 from shared.topics import APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, NOTIFICATIONS_SENT, TopicNames
 from shared.vocabulary import AppealStatus, Medium
 
@@ -50,7 +51,7 @@ def sent_env(appeal_id: uuid.UUID, kind: str, seconds: float) -> dict:
 
 
 def test_milestones_and_done_from_the_envelopes() -> None:
-    observer = Observer("unused:9092", NAMES)
+    observer = Observer(Settings(), NAMES)
     a = uuid.uuid4()
     key = str(a)
     observer.record(NAMES.physical(APPEALS_IMMEDIATE), received_env(a, 0))
@@ -71,7 +72,7 @@ def test_milestones_and_done_from_the_envelopes() -> None:
 
 
 def test_done_waits_for_tracking_when_the_officer_hears_first() -> None:
-    observer = Observer("unused:9092", NAMES)
+    observer = Observer(Settings(), NAMES)
     a = uuid.uuid4()
     observer.record(NAMES.physical(NOTIFICATIONS_SENT), sent_env(a, "new_assignment", 0.4))
     observer.record(NAMES.physical(APPEALS_LIFECYCLE), status_env(a, AppealStatus.ASSIGNED, 0.6))
@@ -79,7 +80,7 @@ def test_done_waits_for_tracking_when_the_officer_hears_first() -> None:
 
 
 def test_a_triaged_appeal_is_done_when_the_duty_supervisor_hears_of_it() -> None:
-    observer = Observer("unused:9092", NAMES)
+    observer = Observer(Settings(), NAMES)
     a, b = uuid.uuid4(), uuid.uuid4()
     for appeal, kind in ((a, "triage"), (b, "cso_copy")):
         observer.record(
