@@ -40,6 +40,14 @@ def _topics_create(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _wait(args: argparse.Namespace, settings: Settings) -> int:
+    from jiban.setup_wait import wait_ready
+
+    ready = asyncio.run(wait_ready(settings, args.timeout))
+    print(f"ready: {ready.schemas} schemas at head, {ready.topics} topics ({ready.seconds:.1f} s)")
+    return 0
+
+
 def _topics_list(_args: argparse.Namespace, _settings: Settings) -> int:
     from shared.topics import TOPICS, dlq_of
 
@@ -87,6 +95,13 @@ def _dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     count = asyncio.run(replay(settings, args.topic))
     print(f"replayed {count} dead letters onto {args.topic}")
+    return 0
+
+
+def _lag(_args: argparse.Namespace, settings: Settings) -> int:
+    from jiban.lag import deployment_lag, format_lag
+
+    print(format_lag(asyncio.run(deployment_lag(settings))))
     return 0
 
 
@@ -220,6 +235,12 @@ def parser() -> argparse.ArgumentParser:
     _runs(topics.add_parser("create", help="create missing topics"), _topics_create, BROKER)
     _runs(topics.add_parser("list", help="the topic table"), _topics_list)
 
+    wait = sub.add_parser(
+        "wait", help="wait until every schema is migrated and every topic exists (init containers)"
+    )
+    wait.add_argument("--timeout", type=float, default=300, help="seconds (default 300)")
+    _runs(wait, _wait, DATABASE | BROKER)
+
     directory = sub.add_parser("directory", help="dispatch's directory").add_subparsers(
         required=True, metavar="ACTION"
     )
@@ -246,6 +267,11 @@ def parser() -> argparse.ArgumentParser:
     dlq_replay = dlq.add_parser("replay", help="put TOPIC's dead letters back (after a fix)")
     dlq_replay.add_argument("topic", help="the consumed topic, e.g. appeals.immediate")
     _runs(dlq_replay, _dlq_replay, BROKER)
+    _runs(
+        sub.add_parser("lag", help="what each consumer group has not consumed yet, per topic"),
+        _lag,
+        BROKER,
+    )
 
     keys = sub.add_parser(
         "channel-keys", help="the keys channel adapters sign requests to intake with"
