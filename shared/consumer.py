@@ -435,4 +435,6 @@ def subscribe(
         max_poll_interval_ms=15 * 60 * 1000,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 100),
+        # Each group has one member per replica, so the replica's own name is unique in it.
+        group_instance_id=settings.group_instance_id,
     )(handle)

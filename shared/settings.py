@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # of it, from a background task, so a slow handler does not count). Shorter means faster
     # failover and, on some brokers (Tansu), faster joins; too short and a busy host flaps.
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
+    # Static group membership (KIP-345): a name stable across restarts and unique among the
+    # service's replicas (Kubernetes: the StatefulSet pod's name). A member that restarts within
+    # the session timeout gets its partitions back without a rebalance; it also never leaves its
+    # groups on shutdown, so its partitions wait out the session timeout. Unset: dynamic members.
+    group_instance_id: str | None = Field(None, min_length=1, max_length=200)
     # /readyz reports a consumer stuck on one message for longer than this.
     consumer_stuck_after_s: float = Field(60.0, gt=0)
     # Dead-letter bodies above this are cut (the broker would refuse them anyway).
@@ -205,6 +210,7 @@ class Settings(BaseSettings):
         "kafka_ssl_certfile",
         "kafka_ssl_keyfile",
         "kafka_ssl_key_password",
+        "group_instance_id",
         mode="before",
     )
     @classmethod
