@@ -22,6 +22,7 @@ from services.intake.tracking_codes.store import CodeBook
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import APPEALS_LIFECYCLE
+from shared.vocabulary import Channel
 
 NAME = "intake"
 # Only under JIBAN_DEV_MODE=1: codes are then guessable by anyone who reads this file.
@@ -47,6 +48,19 @@ def code_book(settings: Settings) -> CodeBook:
     return CodeBook(settings.tracking_code_prefix, key)
 
 
+def unsigned_channels(settings: Settings) -> frozenset[Channel]:
+    """JIBAN_INBOUND_UNSIGNED_CHANNELS; a misspelt channel stops the start rather than leave
+    that channel's adapter refused for want of a signature."""
+    names = [n.strip() for n in settings.inbound_unsigned_channels.split(",") if n.strip()]
+    known = {c.value for c in Channel}
+    if unknown := [n for n in names if n not in known]:
+        raise ConfigurationError(
+            f"JIBAN_INBOUND_UNSIGNED_CHANNELS: no channel {', '.join(map(repr, unknown))} "
+            f"(the channels: {', '.join(sorted(known))})"
+        )
+    return frozenset(Channel(n) for n in names)
+
+
 def classification_rules(settings: Settings) -> Rules:
     # Loaded once at start-up: a broken rules file stops the start, naming the bad rule.
     path = settings.classification_rules_path
@@ -69,10 +83,12 @@ def build(settings: Settings) -> FastAPI:
         ),
     )
     runtime.consume(APPEALS_LIFECYCLE, lifecycle_handlers.lifecycle_routes())
+    auth = ChannelAuth(runtime.units, auth_config)
+    unsigned = unsigned_channels(settings)
     # All channels' inbound topics in one group: one group join, not five.
     runtime.consume(
         "appeals.inbound",
-        submissions_handlers.inbound_routes(intake),
+        submissions_handlers.inbound_routes(intake, auth, unsigned),
         unwrap=submissions_handlers.unwrap,
         topics=submissions_handlers.TOPICS,
     )
@@ -85,5 +101,5 @@ def build(settings: Settings) -> FastAPI:
     )
     app.state.intake = intake
     # Dev keys under JIBAN_DEV_MODE=1, else refuses to start while any exists.
-    install(app, ChannelAuth(runtime.units, auth_config))
+    install(app, auth)
     return app

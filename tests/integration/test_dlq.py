@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from jiban.cli import main
 from jiban.dlq import list_dead_letters
 from jiban.setup import load_demo_directory
+from shared.signing import kafka_signature_headers
 from shared.topics import (
     APPEALS_ASSIGNMENTS,
     APPEALS_IMMEDIATE,
@@ -117,7 +119,11 @@ async def test_inbound_messages_that_cannot_be_unwrapped_are_dead_lettered_not_s
         await topics.send(hotline, json.dumps(other).encode(), long_key)
         # Same key as the good one: the same partition, right before it.
         await topics.send(hotline, deep, order_no.encode())
-        await topics.send(hotline, json.dumps(good, ensure_ascii=False).encode(), order_no.encode())
+        value = json.dumps(good, ensure_ascii=False).encode()
+        signed = kafka_signature_headers(
+            "dev-hotline_12345", "dev-secret-hotline_12345", hotline, value, time.time()
+        )
+        await topics.send(hotline, value, order_no.encode(), signed)
         receipts = await topics.read(INBOUND_RECEIPTS, at_least=1)
         dead = await topics.read(dlq_of(hotline), at_least=2)
 

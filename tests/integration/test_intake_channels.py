@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from factories import credit_code, envelope_of
+from harness import running
 from pydantic import SecretStr
 
+from services.intake.app import build
 from shared.events import AppealStatusChanged
-from shared.signing import signature_headers
+from shared.signing import kafka_signature_headers, signature_headers
 from shared.topics import (
     APPEALS_FOLLOW_UPS,
     APPEALS_IMMEDIATE,
@@ -71,6 +73,31 @@ async def get_signed(client, path: str, channel: str) -> Any:
         f"dev-{channel}", f"dev-secret-{channel}", "GET", path, b"", time.time()
     )
     return await client.get(path, headers=headers)
+
+
+async def send_signed(
+    topics,
+    channel: str,
+    message: dict[str, Any] | bytes,
+    key: bytes,
+    *,
+    later_s: float = 0,
+    at: float | None = None,
+    signer: str | None = None,
+) -> dict[str, str]:
+    """Publishes to `channel`'s inbound topic as its adapter does: signed with the development
+    key of `signer` (default: the channel's own). Returns the signature headers it sent."""
+    value = message if isinstance(message, bytes) else json.dumps(message, ensure_ascii=False)
+    value = value if isinstance(value, bytes) else value.encode()
+    headers = kafka_signature_headers(
+        f"dev-{signer or channel}",
+        f"dev-secret-{signer or channel}",
+        inbound_topic(channel),
+        value,
+        at if at is not None else time.time() + later_s,
+    )
+    await topics.send(inbound_topic(channel), value, key, headers)
+    return headers
 
 
 def work_order(caller_phone: str, content: str, **overrides: Any) -> dict[str, Any]:
@@ -273,10 +300,6 @@ async def test_the_caller_is_refused_before_the_body_is_validated(run_service, d
 
 
 async def test_unsigned_web_submissions_are_rate_limited(settings, run_service):
-    from harness import running
-
-    from services.intake.app import build
-
     strict = settings.model_copy(update={"web_rate_limit_burst": 2, "web_rate_limit_per_minute": 1})
     async with running(build(strict)) as intake:
         answers = []
@@ -501,10 +524,6 @@ async def test_a_follow_up_is_taken_only_while_the_appeal_awaits_one(
 
 
 async def test_outside_development_the_unified_form_needs_a_signature(settings, db):
-    from harness import running
-
-    from services.intake.app import build
-
     production = settings.model_copy(
         update={
             "dev_mode": False,
@@ -571,16 +590,14 @@ async def test_submissions_over_the_inbound_topics_get_receipts(run_service, top
     }
     hotline = inbound_topic("hotline_12345")
 
-    def raw(payload: dict[str, Any]) -> bytes:
-        return json.dumps(payload, ensure_ascii=False).encode()
-
     async with run_service("intake") as intake:
-        await topics.send(hotline, raw(bad), bad["order_no"].encode())
-        await topics.send(hotline, b"not json {", b"garbage")
-        await topics.send(hotline, raw(good), good["order_no"].encode())
-        await topics.send(hotline, raw(good), good["order_no"].encode())  # the adapter retried
-        await topics.send(inbound_topic("cso_visit"), raw(visit), visit["visit_id"].encode())
-        await topics.send(inbound_topic("window"), raw(bad_window), b"window")
+        await send_signed(topics, "hotline_12345", bad, bad["order_no"].encode())
+        await send_signed(topics, "hotline_12345", b"not json {", b"garbage")
+        await send_signed(topics, "hotline_12345", good, good["order_no"].encode())
+        # The adapter retried, signing afresh (a second later: a new signature).
+        await send_signed(topics, "hotline_12345", good, good["order_no"].encode(), later_s=1)
+        await send_signed(topics, "cso_visit", visit, visit["visit_id"].encode())
+        await send_signed(topics, "window", bad_window, b"window")
         receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=5)]
         by_id = {r["external_id"]: r for r in receipts}
         looked_up = await get_signed(
@@ -700,10 +717,73 @@ async def test_every_channel_can_submit_over_its_inbound_topic(run_service, topi
     samples = native_samples()
     async with run_service("intake"):
         for channel, payload in samples.items():
-            body = json.dumps(payload, ensure_ascii=False).encode()
-            await topics.send(inbound_topic(channel), body, channel.encode())
+            await send_signed(topics, channel, payload, channel.encode())
         receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=5)]
         appeals = await topics.read(APPEALS_IMMEDIATE, at_least=5)
     assert sorted(r["channel"] for r in receipts) == sorted(samples)
     assert {r["status"] for r in receipts} == {"received"}, receipts
     assert sorted(a.json()["payload"]["channel"] for a in appeals) == sorted(samples)
+
+
+async def test_inbound_messages_must_be_signed_by_a_key_of_their_channel(settings, topics):
+    def order() -> dict[str, Any]:
+        return work_order(phone(), LIGHTS)
+
+    good, unsigned, stale, foreign, tampered = (order() for _ in range(5))
+    visit = {
+        "visit_id": f"cso-visit-{uuid.uuid4().hex[:8]}",
+        "officer_id": "cso-017",
+        "enterprise_credit_code": ENTERPRISE,
+        "visited_at": "2026-11-27T09:30:00+08:00",
+    }
+    # cso_visit's adapter is one that does not sign yet: turned off for it alone.
+    relaxed = settings.model_copy(update={"inbound_unsigned_channels": "cso_visit"})
+
+    def raw(payload: dict[str, Any]) -> bytes:
+        return json.dumps(payload, ensure_ascii=False).encode()
+
+    hotline = "hotline_12345"
+    async with running(build(relaxed)):
+        sent = await send_signed(topics, hotline, good, b"good")
+        # A copy of the same message, headers and all (someone replaying what they read).
+        await topics.send(inbound_topic(hotline), raw(good), b"good", sent)
+        await topics.send(inbound_topic(hotline), raw(unsigned), b"unsigned")
+        await send_signed(
+            topics, hotline, stale, b"stale", later_s=-settings.signature_window_s - 5
+        )
+        await send_signed(topics, hotline, foreign, b"foreign", signer="mayor_line")
+        headers = kafka_signature_headers(
+            "dev-hotline_12345",
+            "dev-secret-hotline_12345",
+            inbound_topic(hotline),
+            raw(tampered),
+            time.time(),
+        )
+        await topics.send(
+            inbound_topic(hotline), raw({**tampered, "content": WATER}), b"x", headers
+        )
+        await topics.send(inbound_topic("cso_visit"), raw(visit), b"visit")
+        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=7)]
+        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1)
+
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for receipt in receipts:
+        by_id.setdefault(receipt["external_id"], []).append(receipt)
+    assert len(receipts) == 7
+
+    def refusal(payload: dict[str, Any]) -> tuple[list[str], str]:
+        [receipt] = by_id[payload["order_no"]]
+        assert receipt["status"] == "rejected" and receipt["channel"] == hotline
+        [error] = receipt["errors"]
+        return error["loc"], error["type"]
+
+    assert sorted(r["status"] for r in by_id[good["order_no"]]) == ["received", "rejected"]
+    [replay] = [r for r in by_id[good["order_no"]] if r["status"] == "rejected"]
+    assert [e["type"] for e in replay["errors"]] == ["replayed"]
+    assert refusal(unsigned) == (["header", "X-Jiban-Key"], "missing_header")
+    assert refusal(stale) == (["header", "X-Jiban-Timestamp"], "stale_timestamp")
+    assert refusal(foreign) == (["topic"], "wrong_channel")
+    assert refusal(tampered) == (["header", "X-Jiban-Signature"], "signature_mismatch")
+    assert [r["status"] for r in by_id[visit["visit_id"]]] == ["visit_logged"]
+    # Only the signed order became an appeal, once.
+    assert [a.json()["payload"]["external_id"] for a in appeals] == [good["order_no"]]

@@ -174,32 +174,44 @@ class ChannelAuth:
         """The key that signed `request` for `scope` (and `channel`, when given), or why not.
         An accepted signature is recorded in the same unit of work as the key lookup, before the
         route does anything; keys.UndecryptableSecret when the stored secret does not decrypt."""
-        key_id = request.headers.key_id
         async with self.units.begin() as uow:
-            if self._dev_keys_pending:
-                await _put_dev_keys(uow.session, self.config.cipher)
-            key = await store.get_key(uow.session, self.config.cipher, key_id)
-            result = verify(
-                request.headers,
-                method=request.method,
-                path=request.raw_path,
-                body=request.body,
-                now=self.clock(),
-                key=key,
-                scope=scope,
-                channel=channel,
-                channel_loc=channel_loc,
-                window_s=self.config.window_s,
-                allow_dev_keys=self.config.dev_mode,
-            )
-            if not isinstance(result, AuthFailure) and not await store.record_signature(
-                uow.session,
-                result.key.key_id,
-                result.signature,
-                datetime.fromtimestamp(result.expires_at, UTC),
-            ):
-                result = replayed()
+            result = await self.authenticate_in(uow.session, request, scope, channel, channel_loc)
         self._dev_keys_pending = False
+        return result
+
+    async def authenticate_in(
+        self,
+        session: AsyncSession,
+        request: SignedRequest,
+        scope: Scope,
+        channel: str | None = None,
+        channel_loc: tuple[str, ...] = ("body", "channel"),
+    ) -> ChannelKey | AuthFailure:
+        """As `authenticate`, in the caller's transaction: the accepted signature commits (or
+        rolls back) with what the caller does with the request."""
+        if self._dev_keys_pending:
+            await _put_dev_keys(session, self.config.cipher)
+        key = await store.get_key(session, self.config.cipher, request.headers.key_id)
+        result = verify(
+            request.headers,
+            method=request.method,
+            path=request.raw_path,
+            body=request.body,
+            now=self.clock(),
+            key=key,
+            scope=scope,
+            channel=channel,
+            channel_loc=channel_loc,
+            window_s=self.config.window_s,
+            allow_dev_keys=self.config.dev_mode,
+        )
+        if not isinstance(result, AuthFailure) and not await store.record_signature(
+            session,
+            result.key.key_id,
+            result.signature,
+            datetime.fromtimestamp(result.expires_at, UTC),
+        ):
+            result = replayed()
         return result if isinstance(result, AuthFailure) else result.key
 
     def limit(self, client: str) -> Decision:
