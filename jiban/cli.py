@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
+from uuid import UUID
 
 from jiban.failures import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CommandError, Server, explain
 from jiban.servers import Servers, command_servers, not_postgres
@@ -102,6 +103,30 @@ def _lag(_args: argparse.Namespace, settings: Settings) -> int:
     from jiban.lag import deployment_lag, format_lag
 
     print(format_lag(asyncio.run(deployment_lag(settings))))
+    return 0
+
+
+def _outbox(_args: argparse.Namespace, settings: Settings) -> int:
+    from jiban.outbox import backlogs, format_backlogs
+
+    print(format_backlogs(asyncio.run(backlogs(settings))))
+    return 0
+
+
+def _notifications_failed(_args: argparse.Namespace, settings: Settings) -> int:
+    from jiban.notifications import failed, format_failed
+
+    print(format_failed(asyncio.run(failed(settings))))
+    return 0
+
+
+def _notifications_resend(args: argparse.Namespace, settings: Settings) -> int:
+    from jiban.notifications import format_resent, refusals, resend
+
+    done = asyncio.run(resend(settings, None if args.all_failed else args.ids))
+    print(format_resent(done))
+    if (refused := refusals(done)) is not None:
+        raise refused
     return 0
 
 
@@ -214,6 +239,13 @@ def _service(name: str) -> str:
     return name
 
 
+def _notification_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a notification id: {text!r}") from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="jiban", description="Jiban's operator command line.")
     p.add_argument(
@@ -273,6 +305,26 @@ def parser() -> argparse.ArgumentParser:
         BROKER,
     )
 
+    _runs(
+        sub.add_parser("outbox", help="per service: events not yet published, the oldest's age"),
+        _outbox,
+        DATABASE,
+    )
+    notifications = sub.add_parser(
+        "notifications", help="the notifications notify gave up on"
+    ).add_subparsers(required=True, metavar="ACTION")
+    _runs(
+        notifications.add_parser("failed", help="every failed notification, with its last error"),
+        _notifications_failed,
+        DATABASE,
+    )
+    resend = notifications.add_parser(
+        "resend", help="put failed notifications back in the queue (a fresh retry budget)"
+    )
+    which = resend.add_mutually_exclusive_group(required=True)
+    which.add_argument("ids", nargs="*", type=_notification_id, default=[], metavar="ID")
+    which.add_argument("--all-failed", action="store_true", help="every failed notification")
+    _runs(resend, _notifications_resend, DATABASE)
     keys = sub.add_parser(
         "channel-keys", help="the keys channel adapters sign requests to intake with"
     ).add_subparsers(required=True, metavar="ACTION")
