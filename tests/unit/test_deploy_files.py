@@ -90,3 +90,22 @@ def test_topics_have_at_least_six_partitions_so_six_replicas_can_share_them():
     assert Settings().topic_partitions == 6
     with pytest.raises(ValidationError, match="topic_partitions"):
         Settings(topic_partitions=3)
+
+
+def test_compose_s_prometheus_and_grafana_mount_files_that_exist_read_only():
+    services = compose()["services"]
+    for name, image, port in (
+        ("prometheus", "prom/prometheus", "9090"),
+        ("grafana", "grafana/grafana", "3000"),
+    ):
+        service = services[name]
+        repository, tag = service["image"].split(":")
+        assert repository == image and tag not in {"", "latest"}, "pinned"
+        assert [p.split(":")[0].strip('"') for p in service["ports"]] == [port]
+        files = [v for v in service["volumes"] if v.startswith("./")]
+        assert files, name
+        for volume in files:
+            source, _target, mode = volume.split(":")
+            assert (ROOT / source).exists(), volume
+            assert mode == "ro", volume
+    assert "prometheus-data" in compose()["volumes"]
