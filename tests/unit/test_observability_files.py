@@ -228,3 +228,15 @@ def test_the_files_parse():
         assert load_yaml(path), path
     assert dashboard()["panels"]
     assert ALERTS.exists() and DASHBOARD.exists()
+
+
+def test_a_missing_promtool_skips_or_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import observability_files
+
+    monkeypatch.setattr(observability_files.shutil, "which", lambda _name: None)
+    monkeypatch.delenv("JIBAN_REQUIRE_PROMTOOL", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="prometheus package"):
+        promtool_or_skip()
+    monkeypatch.setenv("JIBAN_REQUIRE_PROMTOOL", "1")
+    with pytest.raises(pytest.fail.Exception, match="JIBAN_REQUIRE_PROMTOOL=1"):
+        promtool_or_skip()
