@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shared.broker import OutgoingMessage, Publisher
 from shared.clock import utcnow
+from shared.metrics import DEAD_LETTERS
 from shared.topics import dlq_of
 
 MAX_ERROR_CHARS = 2000
@@ -40,11 +41,14 @@ def dead_letter(origin: Origin, body: bytes, error: str, *, max_body_bytes: int)
 
 
 class DeadLetters:
-    def __init__(self, publisher: Publisher, *, max_body_bytes: int) -> None:
+    def __init__(self, publisher: Publisher, *, service: str, max_body_bytes: int) -> None:
         self.publisher = publisher
+        self.service = service
         self.max_body_bytes = max_body_bytes
 
     async def send(self, origin: Origin, body: bytes, error: str) -> None:
         await self.publisher.publish(
             dead_letter(origin, body, error, max_body_bytes=self.max_body_bytes)
         )
+        # Counted once the broker has it (a failed send is retried, and counted then).
+        DEAD_LETTERS.labels(self.service, origin.topic).inc()

@@ -11,7 +11,7 @@ from sqlalchemy import Table, delete, select, text
 
 from shared.broker import OutgoingMessage, Publisher
 from shared.db import Database
-from shared.metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_PUBLISHED
+from shared.metrics import OUTBOX_ERRORS, OUTBOX_PUBLISHED
 from shared.worker import PollingWorker
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ class OutboxRelay(PollingWorker):
                     delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
                 )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        OUTBOX_BACKLOG.labels(self.service).set(len(rows) if len(rows) == self.batch_size else 0)
         return len(rows)
 
     def on_error(self, exc: Exception) -> None:

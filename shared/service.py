@@ -23,10 +23,12 @@ from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
 from shared.http import BodySizeLimit, install_error_handlers, refuse_nul_characters
+from shared.http_metrics import HttpMetrics
 from shared.identity import TokenVerifier, document_refusals, install_identity, verifier_from
 from shared.inbox import Inbox
+from shared.lag import ConsumerLag
 from shared.logs import configure_logging
-from shared.metrics import render
+from shared.metrics import DatabaseGauges, GaugeRefresher, outbox_gauges, render
 from shared.outbox import Outbox
 from shared.relay import OutboxRelay
 from shared.settings import Settings, get_settings
@@ -70,10 +72,16 @@ class ServiceRuntime:
         )
         # Every change the service makes (routes, consumers, workers) is one of these.
         self.units = UnitsOfWork(self.db, self.outbox, producer=name, after_commit=self.relay.wake)
-        self.dead_letters = DeadLetters(self.publisher, max_body_bytes=settings.dlq_max_body_bytes)
+        self.dead_letters = DeadLetters(
+            self.publisher, service=name, max_body_bytes=settings.dlq_max_body_bytes
+        )
         self.consumers: list[EventConsumer] = []
         self._broker_start: asyncio.Task[None] | None = None
-        self.workers: list[BackgroundWorker] = [self.relay]
+        # What /metrics reads from the database when scraped (add_gauge_refresher).
+        self.gauges = DatabaseGauges(name, self.db)
+        self.gauges.add(outbox_gauges(name, self.outbox.table))
+        lag = ConsumerLag(settings, name, self.consumers, settings.metrics_lag_interval_s)
+        self.workers: list[BackgroundWorker] = [self.relay, lag]
 
     def consume(
         self,
@@ -103,6 +111,10 @@ class ServiceRuntime:
 
     def add_worker(self, worker: BackgroundWorker) -> None:
         self.workers.append(worker)
+
+    def add_gauge_refresher(self, refresher: GaugeRefresher) -> None:
+        """`refresher(session)` sets gauges from the service's own tables at each scrape."""
+        self.gauges.add(refresher)
 
     async def start(self) -> None:
         if self.ready_needs_broker:
@@ -192,6 +204,7 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.add_middleware(BodySizeLimit)
+        app.add_middleware(HttpMetrics, service=self.name)
         install_error_handlers(app, self.name)
         # Every service knows who is calling its person-facing routes; a service with no way to
         # verify tokens refuses to start (IdentityNotConfigured) rather than serve them open.
@@ -237,6 +250,7 @@ class ServiceRuntime:
         @router.get("/metrics", response_class=PlainTextResponse)
         async def metrics() -> Response:
             """Prometheus' text exposition format."""
+            await self.gauges.refresh()
             body, content_type = render()
             return Response(body, media_type=content_type)
 

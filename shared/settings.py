@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     consumer_stuck_after_s: float = Field(60.0, gt=0)
     # Dead-letter bodies above this are cut (the broker would refuse them anyway).
     dlq_max_body_bytes: int = Field(512 * 1024, ge=1024)
+    # How often each service reads its consumer groups' lag from the broker (jiban_consumer_lag).
+    metrics_lag_interval_s: float = Field(15.0, gt=0)
 
     # Tracking codes (DW-20261127-418305-7): the zone's prefix, and the secret that scrambles
     # the number so that codes cannot be guessed by counting. Required outside development.

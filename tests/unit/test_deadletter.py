@@ -71,7 +71,8 @@ class RecordingPublisher:
 
 async def test_dead_letters_publishes_with_its_body_limit() -> None:
     publisher = RecordingPublisher()
-    await DeadLetters(publisher, max_body_bytes=10).send(ORIGIN, b"x" * 20, "boom")  # type: ignore[arg-type]
+    letters = DeadLetters(publisher, service="dispatch", max_body_bytes=10)  # type: ignore[arg-type]
+    await letters.send(ORIGIN, b"x" * 20, "boom")
     (message,) = publisher.sent
     assert message.topic == "appeals.assignments.dlq"
     assert message.value == b"x" * 10
