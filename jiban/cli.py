@@ -165,20 +165,22 @@ def _channel_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _docs(args: argparse.Namespace, _settings: Settings) -> int:
-    from jiban.docs import README, DocsError, render, write
+    from jiban.docs import README, DocsError, documents, render, write
 
-    try:
-        if args.check:
-            if render(README.read_text("utf-8")) != README.read_text("utf-8"):
-                raise CommandError(
-                    f"{README.name}'s tables differ from the code's: run `jiban docs`", EXIT_FAILED
-                )
-            print(f"{README.name}'s tables are the code's")
-        else:
-            changed = write(README)
-            print(f"{README.name}'s tables " + ("made afresh" if changed else "already the code's"))
-    except DocsError as exc:
-        raise CommandError(str(exc)) from exc
+    for path, tables in documents().items():
+        name = path.relative_to(README.parent)
+        try:
+            if args.check:
+                if render(path.read_text("utf-8"), tables) != path.read_text("utf-8"):
+                    raise CommandError(
+                        f"{name}'s tables differ from the code's: run `jiban docs`", EXIT_FAILED
+                    )
+                print(f"{name}'s tables are the code's")
+            else:
+                changed = write(path)
+                print(f"{name}'s tables " + ("made afresh" if changed else "already the code's"))
+        except DocsError as exc:
+            raise CommandError(f"{name}: {exc}") from exc
     return 0
 
 

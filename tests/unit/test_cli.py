@@ -376,12 +376,21 @@ def test_jiban_docs_makes_the_readme_tables_and_check_says_when_they_differ(
     start = current.index(marker) + len(marker)
     readme.write_text(current[:start] + "| a stale row |\n" + current[start:], "utf-8")
     monkeypatch.setattr(jiban.docs, "README", readme)
+    deploy = tmp_path / "deploy" / "README.md"
+    deploy.parent.mkdir()
+    deploy.write_text(jiban.docs.DEPLOY_README.read_text("utf-8"), "utf-8")
+    monkeypatch.setattr(jiban.docs, "DEPLOY_README", deploy)
+    both_current = "README.md's tables are the code's\ndeploy/README.md's tables are the code's\n"
 
     assert run(capsys, "docs", "--check") == (
         EXIT_FAILED,
         "",
         "jiban docs: README.md's tables differ from the code's: run `jiban docs`\n",
     )
-    assert run(capsys, "docs") == (0, "README.md's tables made afresh\n", "")
+    assert run(capsys, "docs") == (
+        0,
+        "README.md's tables made afresh\ndeploy/README.md's tables already the code's\n",
+        "",
+    )
     assert readme.read_text("utf-8") == current
-    assert run(capsys, "docs", "--check") == (0, "README.md's tables are the code's\n", "")
+    assert run(capsys, "docs", "--check") == (0, both_current, "")

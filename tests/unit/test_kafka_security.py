@@ -16,6 +16,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
+from jiban.docs import DEPLOY_README, DEPLOY_TABLES, kafka_acls_table, render
 from shared.broker import broker_security, create_broker, kafka_client_options
 from shared.settings import Settings
 
@@ -175,3 +176,23 @@ def test_incomplete_or_contradictory_settings_are_refused(
 def test_blank_values_from_compose_count_as_unset() -> None:
     settings = _settings(KAFKA_SASL_MECHANISM="", KAFKA_SASL_USERNAME="", KAFKA_SSL_CAFILE="")
     assert kafka_client_options(settings) == {"security_protocol": "PLAINTEXT"}
+
+
+def test_the_deploy_readmes_acl_table_is_made_from_the_topic_table() -> None:
+    text = DEPLOY_README.read_text("utf-8")
+    assert render(text, DEPLOY_TABLES) == text, "run `.venv/bin/jiban docs`"
+    rows = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:5]]
+        for line in kafka_acls_table().splitlines()[2:]
+    }
+    read, written, groups = rows["`intake`"]
+    assert "`appeals.inbound.hotline_12345`" in read and "`appeals.lifecycle`" in read
+    assert "`appeals.inbound.receipts`" in written and "`appeals.immediate`" in written
+    assert groups == "`jiban.intake.`"
+    # Whoever reads a topic writes its dead letters; the console reads for its live pages.
+    for service in ("dispatch", "tracking", "notify", "console"):
+        read, written, _ = rows[f"`{service}`"]
+        for topic in read.split(", "):
+            assert topic.replace("`", "").strip() + ".dlq" in written.replace("`", ""), service
+    assert rows["`console`"][0] != "—"
+    assert rows["the `web` adapter"][:2] == ["`appeals.inbound.receipts`", "`appeals.inbound.web`"]
