@@ -5,20 +5,27 @@ worker, and the delivery log's API."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import tables
 from services.notify.decisions import handlers as decisions
 from services.notify.decisions.service import Notifier
-from services.notify.deliveries import api
+from services.notify.deliveries import api, store
 from services.notify.deliveries.quiet_hours import QuietHours
 from services.notify.deliveries.retry import RetryPolicy
 from services.notify.deliveries.worker import DeliveryWorker
 from services.notify.directory import handlers as directory
 from services.notify.providers import assembly
+from shared.metrics import NOTIFICATIONS
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 
 NAME = "notify"
+
+
+async def notification_gauges(session: AsyncSession) -> None:
+    for status, count in (await store.count_by_status(session)).items():
+        NOTIFICATIONS.labels(NAME, status.value).set(count)
 
 
 def build(settings: Settings) -> FastAPI:
@@ -39,6 +46,7 @@ def build(settings: Settings) -> FastAPI:
         max_backoff_s=settings.consumer_max_backoff_s,
     )
     runtime.add_worker(worker)
+    runtime.add_gauge_refresher(notification_gauges)
     notifier = Notifier(
         language=settings.notify_language,
         quiet=quiet,

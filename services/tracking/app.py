@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.tracking import tables
 from services.tracking.access_log import api as access_log_api
 from services.tracking.appeals import api as appeals_api
 from services.tracking.appeals import handlers as appeals_handlers
+from services.tracking.appeals import store as appeals_store
 from services.tracking.appeals.appeal import NotYours
 from services.tracking.appeals.lifecycle import Refused
 from services.tracking.appeals.workflow import AppealWorkflow, UnknownAppeal
@@ -24,6 +26,13 @@ from services.tracking.reports import api as reports_api
 from services.tracking.reports.cso_reporters import CsoProposalWorker
 from services.tracking.reports.rates import parse_counted
 from services.tracking.search import api as search_api
+from shared.clock import utcnow
+from shared.metrics import (
+    APPEALS_ESCALATED,
+    APPEALS_OPEN,
+    APPEALS_OVERDUE,
+    SCHEDULER_DUE_BACKLOG,
+)
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import (
@@ -35,6 +44,14 @@ from shared.topics import (
 )
 
 NAME = "tracking"
+
+
+async def appeal_gauges(session: AsyncSession) -> None:
+    figures = await appeals_store.figures(session, utcnow())
+    APPEALS_OPEN.labels(NAME).set(figures.open)
+    APPEALS_OVERDUE.labels(NAME).set(figures.overdue)
+    APPEALS_ESCALATED.labels(NAME).set(figures.escalated)
+    SCHEDULER_DUE_BACKLOG.labels(NAME).set(figures.due_alarms)
 
 
 def build(settings: Settings) -> FastAPI:
@@ -62,6 +79,7 @@ def build(settings: Settings) -> FastAPI:
     runtime.add_worker(
         CsoProposalWorker(runtime.units, counted=parse_counted(settings.satisfaction_counts))
     )
+    runtime.add_gauge_refresher(appeal_gauges)
     app = runtime.app(
         # GET /v1/appeals (search) and GET /v1/appeals/{appeal_id} are distinct paths: either
         # order works.

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,3 +215,18 @@ async def attempts_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, 
     for row in rows:
         found[row.notification_id].append(row)
     return found
+
+
+# States the metrics count (sent ones only pile up: the delivery log shows those).
+COUNTED = (NotificationStatus.PENDING, NotificationStatus.DEFERRED, NotificationStatus.FAILED)
+
+
+async def count_by_status(session: AsyncSession) -> dict[NotificationStatus, int]:
+    """How many notifications are pending, deferred and failed (0 for a state with none)."""
+    rows = await session.execute(
+        select(notifications.c.status, func.count())
+        .where(notifications.c.status.in_(COUNTED))
+        .group_by(notifications.c.status)
+    )
+    found = {NotificationStatus(status): int(n) for status, n in rows.all()}
+    return {status: found.get(status, 0) for status in COUNTED}

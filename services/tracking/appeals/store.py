@@ -6,12 +6,12 @@ plain functions are the reads the views make."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -464,3 +464,35 @@ async def extension_rows(session: AsyncSession, appeal_id: UUID) -> Sequence[Any
             .order_by(extensions.c.requested_at, extensions.c.id)
         )
     ).all()
+
+
+# --- figures for the metrics -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    open: int
+    overdue: int
+    escalated: int
+    # Deadline alarms due by now that the scheduler has not fired yet (what `due` takes).
+    due_alarms: int
+
+
+async def figures(session: AsyncSession, now: datetime) -> Figures:
+    """Open appeals (received, not closed), those of them overdue (the officer's nearest
+    deadline, `due_at`, passed unmet) and escalated; the scheduler's backlog. One pass over the
+    appeals, one index range over the deadlines."""
+    is_open = and_(appeals.c.status.is_not(None), appeals.c.status != AppealStatus.CLOSED.value)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(is_open),
+                func.count().filter(is_open, appeals.c.due_at < now),
+                func.count().filter(is_open, appeals.c.escalated.is_(True)),
+            ).select_from(appeals)
+        )
+    ).one()
+    due = await session.scalar(
+        select(func.count()).select_from(deadlines).where(deadlines.c.next_fire_at <= now)
+    )
+    return Figures(int(row[0]), int(row[1]), int(row[2]), int(due or 0))
