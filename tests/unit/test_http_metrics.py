@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from prometheus_client import REGISTRY
 from jiban.local_infra import free_port
 from services.dispatch import tables as dispatch_tables
 from shared.http_metrics import UNMATCHED, HttpMetrics
-from shared.metrics import OUTBOX_BACKLOG, DatabaseGauges, render
+from shared.lag import ConsumerLag
+from shared.metrics import CONSUMER_LAG, OUTBOX_BACKLOG, DatabaseGauges, render
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 
@@ -37,9 +39,9 @@ def timed(service: str, method: str, route: str) -> float | None:
     )
 
 
-def refresh_errors(service: str) -> float:
+def refresh_errors(service: str, source: str = "database") -> float:
     value = REGISTRY.get_sample_value(
-        "jiban_metrics_refresh_errors_total", {"service": service, "source": "database"}
+        "jiban_metrics_refresh_errors_total", {"service": service, "source": source}
     )
     return value or 0.0
 
@@ -175,3 +177,16 @@ async def test_metrics_answers_with_the_database_down() -> None:
     assert f'jiban_outbox_backlog{{service="{service}"}} 9.0' in response.text
     assert refresh_errors(service) == 1
     assert requests(service, "GET", "/metrics", "200") == 1
+
+
+async def test_consumer_lag_with_the_broker_down_keeps_its_values_and_counts_the_failure() -> None:
+    service = f"unit-{uuid.uuid4().hex[:8]}"
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
+    consumer = SimpleNamespace(group="jiban.unit.appeals.immediate", topic="appeals.immediate")
+    consumer.topics = ()
+    labels = {"service": service, "group": consumer.group, "topic": consumer.topic}
+    CONSUMER_LAG.labels(*labels.values(), "0").set(5)  # what an earlier round read
+    lag = ConsumerLag(settings, service, [consumer], interval_s=15)  # type: ignore[list-item]
+    assert await lag.round() == 0  # no exception: the loop goes on at its pace
+    assert refresh_errors(service, "kafka") == 1
+    assert REGISTRY.get_sample_value("jiban_consumer_lag", {**labels, "partition": "0"}) == 5
