@@ -14,6 +14,7 @@ from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from shared import tracing
 from shared.envelope import Envelope
 from shared.settings import Settings
 from shared.topics import TopicNames, all_topics
@@ -96,12 +97,16 @@ class OutgoingMessage:
 
 
 def headers_for(envelope: Envelope) -> dict[str, str]:
-    return {
+    """The message's headers; with tracing on, the current span's `traceparent` (and
+    `tracestate`) too: kept with the outbox row, they are the parent of the relay's publish."""
+    headers = {
         "content-type": "application/json",
         "x-event-type": envelope.type,
         "x-event-id": str(envelope.event_id),
         "correlation_id": envelope.correlation_id,
     }
+    tracing.inject(headers)
+    return headers
 
 
 class Publisher:

@@ -23,7 +23,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +32,16 @@ from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
 from shared.events import Event
 from shared.failures import is_transient
 from shared.inbox import Inbox
+from shared.logs import about_appeal
 from shared.metrics import BATCH_SIZE, CONSUMER_RETRIES, HANDLE_SECONDS, MESSAGES
 from shared.settings import Settings
 from shared.topics import TopicNames
@@ -276,15 +280,53 @@ class EventConsumer:
             new = await self.inbox.record_new(uow.session, [p.envelope for p in batch], self.topic)
             for i in order:
                 parsed = batch[i]
-                if parsed.envelope.event_id not in new:
-                    outcomes[i] = "duplicate"
-                    continue
-                # The same event twice in one batch: only its first copy is new.
-                new.discard(parsed.envelope.event_id)
-                assert parsed.route is not None
-                await parsed.route.handler(uow, parsed.envelope, parsed.event)
-                outcomes[i] = "handled"
+                # Each message in its own span (what its handler publishes continues the
+                # message's trace) and with its appeal named in the log lines.
+                with (
+                    self._traced(parsed) if tracing.enabled() else about_appeal(_appeal_of(parsed))
+                ) as span:
+                    if parsed.envelope.event_id not in new:
+                        outcomes[i] = "duplicate"
+                    else:
+                        # The same event twice in one batch: only its first copy is new.
+                        new.discard(parsed.envelope.event_id)
+                        assert parsed.route is not None
+                        await parsed.route.handler(uow, parsed.envelope, parsed.event)
+                        outcomes[i] = "handled"
+                    if span is not None:
+                        span.set_attribute("jiban.outcome", outcomes[i])
         return outcomes
+
+    @contextmanager
+    def _traced(self, parsed: Parsed) -> Iterator[Span | None]:
+        appeal_id = _appeal_of(parsed)
+        with about_appeal(appeal_id):
+            envelope, origin = parsed.envelope, parsed.delivery.origin
+            with self._span(origin) as span:
+                if span is not None:
+                    span.set_attribute("messaging.message.id", str(envelope.event_id))
+                    span.set_attribute("jiban.event_type", envelope.type)
+                    if appeal_id is not None:
+                        span.set_attribute("jiban.appeal_id", appeal_id)
+                yield span
+
+    def _span(self, origin: Origin) -> AbstractContextManager[Span | None]:
+        """A consumer span whose parent is the context in the message's `traceparent` header
+        (none, or a malformed one: a trace of its own)."""
+        return tracing.span(
+            self.service,
+            f"process {origin.topic}",
+            kind=SpanKind.CONSUMER,
+            parent=tracing.kafka_headers(origin.headers),
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": origin.topic,
+                "messaging.consumer.group.name": self.group,
+                "messaging.destination.partition.id": str(origin.partition),
+                "messaging.kafka.offset": origin.offset,
+            },
+        )
 
     async def _give_up(self, parsed: Parsed, exc: Exception) -> None:
         log.error(
@@ -327,6 +369,13 @@ class EventConsumer:
         return Parsed(delivery, envelope, event, route)
 
     async def _dead_letter(self, origin: Origin, body: bytes, error: str) -> None:
+        with self._span(origin) as span:
+            if span is not None:
+                span.set_attribute("jiban.outcome", "dead_lettered")
+                span.set_status(Status(StatusCode.ERROR, error[:300]))
+            await self._send_dead_letter(origin, body, error)
+
+    async def _send_dead_letter(self, origin: Origin, body: bytes, error: str) -> None:
         backoff = 0.5
         while True:
             try:
@@ -396,7 +445,16 @@ class EventConsumer:
             "event_id": str(envelope.event_id),
             "event_type": envelope.type,
             "correlation_id": envelope.correlation_id,
+            **({"appeal_id": appeal_id} if (appeal_id := _appeal_of(parsed)) else {}),
         }
+
+
+def _appeal_of(parsed: Parsed) -> str | None:
+    """The appeal a message is about: its envelope's subject, when its event is an appeal's
+    (it has an appeal id; an event about an officer, an enterprise or a month has none)."""
+    if getattr(parsed.event, "appeal_id", None) is None:
+        return None
+    return parsed.envelope.subject_id
 
 
 def _errors(exc: ValidationError) -> str:

@@ -6,8 +6,11 @@ import json
 import logging
 import re
 import sys
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 # Matched against a copy with full-width digits, letters, +, -, (, ) and the ideographic space
 # folded to ASCII (one character for one, so the spans hold in the original text): intake accepts
@@ -54,6 +57,34 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+# The appeal the current work is about (a consumer's message, a route's `appeal_id`): every line
+# logged meanwhile names it, so one appeal's lines can be found across the services.
+_appeal: ContextVar[str | None] = ContextVar("jiban_appeal_id", default=None)
+
+
+class about_appeal:
+    """`with about_appeal(appeal_id):` lines logged inside the block name `appeal_id` (None: no
+    appeal). A class, not a generator: it runs for every message consumed."""
+
+    __slots__ = ("_appeal_id", "_token")
+    _token: Token[str | None]
+
+    def __init__(self, appeal_id: str | None) -> None:
+        self._appeal_id = appeal_id
+
+    def __enter__(self) -> None:
+        self._token = _appeal.set(self._appeal_id)
+
+    def __exit__(self, *_exc: object) -> None:
+        _appeal.reset(self._token)
+
+
+def set_appeal(appeal_id: str | None) -> None:
+    """Lines logged from here on in this context name `appeal_id` (an HTTP request's: the
+    request is its own task, and the value goes with it)."""
+    _appeal.set(appeal_id)
+
+
 def redact(text: str) -> str:
     parts: list[str] = []
     done = 0
@@ -82,9 +113,19 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
+        appeal_id = _appeal.get()
+        if appeal_id is not None:
+            entry.setdefault("appeal_id", appeal_id)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+        line = redact(json.dumps(entry, ensure_ascii=False, default=str))
+        span = trace.get_current_span().get_span_context()
+        if not span.is_valid:
+            return line
+        # After the masking: eleven decimal digits in a row inside a hex id would pass for a
+        # phone number.
+        ids = f'"trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"'
+        return f"{line[:-1]}, {ids}}}"
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

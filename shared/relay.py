@@ -6,9 +6,13 @@ commit order even with several replicas; a crash between publish and delete repu
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import Table, delete, select, text
 
+from shared import tracing
 from shared.broker import OutgoingMessage, Publisher
 from shared.db import Database
 from shared.metrics import OUTBOX_ERRORS, OUTBOX_PUBLISHED
@@ -56,14 +60,50 @@ class OutboxRelay(PollingWorker):
                 )
             ).all()
             if rows:
-                await self.publisher.publish_many(
-                    [OutgoingMessage(r.topic, r.key, r.value, r.headers) for r in rows]
-                )
+                await self._publish(rows)
                 await session.execute(
                     delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
                 )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        """With tracing on, each row's publish is a producer span whose parent is the context
+        the row was written in (none: a trace of its own), and the message carries the span's
+        context on to its consumers."""
+        messages = [OutgoingMessage(r.topic, r.key, r.value, r.headers) for r in rows]
+        if not tracing.enabled():
+            await self.publisher.publish_many(messages)
+            return
+        spans = [self._publish_span(m) for m in messages]
+        try:
+            await self.publisher.publish_many(messages)
+        except BaseException as exc:
+            for span in spans:
+                tracing.failed(span, exc)
+            raise
+        finally:
+            for span in spans:
+                if span is not None:
+                    span.end()
+
+    def _publish_span(self, message: OutgoingMessage) -> Span | None:
+        span = tracing.start(
+            self.service,
+            f"send {message.topic}",
+            kind=SpanKind.PRODUCER,
+            parent=message.headers,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self.publisher.names.physical(message.topic),
+                "messaging.message.id": message.headers.get("x-event-id", ""),
+                "messaging.kafka.message.key": message.key.decode(errors="replace"),
+            },
+        )
+        if span is not None:
+            tracing.inject(message.headers, span)
+        return span
 
     def on_error(self, exc: Exception) -> None:
         OUTBOX_ERRORS.labels(self.service).inc()

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import MetaData
 
+from shared import tracing
 from shared.broker import Publisher, create_broker
 from shared.consumer import EventConsumer, Route, subscribe
 from shared.db import Database
@@ -200,7 +201,9 @@ class ServiceRuntime:
             description=description,
             version="0.1.0",
             lifespan=lifespan,
-            dependencies=[Depends(refuse_nul_characters)],
+            dependencies=[Depends(refuse_nul_characters), Depends(tracing.note_appeal)],
+            # A server span per request, when tracing is on (shared/tracing.py).
+            telemetry=tracing.http_telemetry(),
         )
         app.state.runtime = self
         app.add_middleware(BodySizeLimit)
@@ -261,6 +264,10 @@ def serve(service: str, build: Callable[[Settings], FastAPI]) -> None:
     """`python -m services.<name>`: JSON logs, then uvicorn on the configured host and port."""
     settings = get_settings()
     configure_logging(service, settings.log_level)
+    try:
+        tracing.configure(service)
+    except tracing.TracingMisconfigured as exc:
+        raise SystemExit(f"{service}: {exc}") from None
     app = build(settings)
     uvicorn.run(
         app,

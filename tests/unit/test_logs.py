@@ -3,10 +3,13 @@
 import json
 import logging
 import sys
+from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
-from shared.logs import JsonFormatter, redact
+from shared.logs import JsonFormatter, about_appeal, redact
 
 
 @pytest.mark.parametrize(
@@ -172,3 +175,45 @@ def test_non_json_extra_values_are_stringified(captured: tuple[logging.Logger, C
     entry = json.loads(handler.lines[0])
     assert isinstance(entry["payload"], str)
     assert "sys" in entry["origin"]
+
+
+# --- the trace and the appeal a line belongs to ------------------------------------------------
+
+# Eleven decimal digits in a row, as a random trace id can have: a phone number to the masking.
+PHONE_LIKE_TRACE = "13800138000a4da6a3ce929d0e0e4736"
+
+
+def in_span(trace_id: str, span_id: str) -> Any:
+    context = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False)
+    return trace.use_span(NonRecordingSpan(context))
+
+
+def test_a_line_inside_a_span_carries_its_trace_and_span_ids_unmasked(
+    captured: tuple[logging.Logger, Capture],
+) -> None:
+    logger, handler = captured
+    with in_span(PHONE_LIKE_TRACE, "00f067aa0ba902b7"):
+        logger.info("handled", extra={"phone": "13912345678"})
+    logger.info("outside")
+    inside, outside = (json.loads(line) for line in handler.lines)
+    assert (inside["trace_id"], inside["span_id"]) == (PHONE_LIKE_TRACE, "00f067aa0ba902b7")
+    assert inside["phone"] == "[phone]"  # the rest of the line is masked as ever
+    assert "trace_id" not in outside and "span_id" not in outside
+
+
+def test_a_line_names_the_appeal_being_worked_on(
+    captured: tuple[logging.Logger, Capture],
+) -> None:
+    logger, handler = captured
+    appeal_id = "0b7f5c1e-8a2d-4c3b-9e6f-13800138000a"
+    with about_appeal(appeal_id):
+        logger.info("assigned")
+        # A line that says which appeal it is about itself is believed.
+        logger.info("merged", extra={"appeal_id": "6a1f3c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b"})
+        with about_appeal(None):
+            logger.info("an officer changed")
+    logger.info("after")
+    assigned, merged, officer, after = (json.loads(line) for line in handler.lines)
+    assert assigned["appeal_id"] == appeal_id
+    assert merged["appeal_id"] == "6a1f3c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b"
+    assert "appeal_id" not in officer and "appeal_id" not in after
