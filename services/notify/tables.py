@@ -60,6 +60,9 @@ notifications = Table(
     # Which claim is sending it (set when a worker leases it, cleared when an outcome is
     # recorded): an outcome is recorded only by the claim that still holds the row.
     Column("lease_id", PgUUID(as_uuid=True)),
+    # The trace context (W3C traceparent) the notification was decided in, with tracing on:
+    # its sends are spans of the same trace.
+    Column("traceparent", Text),
     # Once per (event, recipient, medium, kind), however often the event is delivered (one
     # event can mean two messages to one person: resolved, and how satisfied are you?).
     UniqueConstraint("event_id", "recipient", "medium", "kind", name="uq_notifications_once"),

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.tables import notification_attempts, notifications
+from shared import tracing
 from shared.vocabulary import NotificationStatus
 
 # Statuses the delivery worker picks up when their time has come.
@@ -49,6 +50,8 @@ async def add_notification(
         "body": body,
         "address": address,
         "quiet_hours": quiet_hours,
+        # The span deciding it (a consumer's), for the send to continue the trace.
+        "traceparent": tracing.traceparent(),
     }
     if not_before is not None:
         values["next_attempt_at"] = not_before

@@ -26,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from prometheus_client import Counter
 
 from services.notify.deliveries import store
@@ -44,8 +46,10 @@ from services.notify.providers.base import (
     Provider,
     TransientDeliveryError,
 )
+from shared import tracing
 from shared.clock import utcnow
 from shared.events import NotificationFailed, NotificationSent
+from shared.logs import about_appeal
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from shared.vocabulary import Medium, NotificationStatus
 from shared.worker import StateWorker
@@ -73,6 +77,8 @@ def send_window_s(providers: Mapping[Medium, Provider]) -> float:
 class Outcome:
     row: Any
     error: DeliveryError | None = None
+    # The send's span (tracing on): recording the outcome continues its trace.
+    span: Span | None = None
 
 
 @dataclass
@@ -83,6 +89,21 @@ class Claim:
     lease_id: UUID = field(default_factory=uuid4)
     leased: list[Any] = field(default_factory=list)
     done: int = 0
+
+
+def _appeal(row: Any) -> str | None:
+    return str(row.appeal_id) if row.appeal_id is not None else None
+
+
+def _mark(span: Span | None, error: DeliveryError | None) -> None:
+    """The send's outcome on its span: sent, or the provider's error."""
+    if span is None:
+        return
+    if error is None:
+        span.set_attribute("jiban.outcome", "sent")
+        return
+    span.set_attribute("jiban.outcome", "retry" if error.transient else "failed")
+    span.set_status(Status(StatusCode.ERROR, str(error)[:300]))
 
 
 def _forget(sending: asyncio.Future[None]) -> None:
@@ -133,9 +154,10 @@ class DeliveryWorker(StateWorker):
             outcomes = await asyncio.gather(*(self._send(row, sends_end) for row in claim.leased))
             async with self.units.begin() as uow:
                 for outcome in outcomes:
-                    await self._finish(
-                        uow, outcome.row, claim.lease_id, outcome.error, self.clock()
-                    )
+                    with tracing.within(outcome.span), about_appeal(_appeal(outcome.row)):
+                        await self._finish(
+                            uow, outcome.row, claim.lease_id, outcome.error, self.clock()
+                        )
         return claim.done + len(claim.leased)
 
     async def _claim(self) -> Claim:
@@ -158,14 +180,17 @@ class DeliveryWorker(StateWorker):
                     await store.postpone(session, row.notification_id, now + RATE_LIMITED_WAIT)
                     continue
                 if provider is not None and provider.needs_session:
-                    error: DeliveryError | None = None
-                    try:
-                        async with session.begin_nested():
-                            await provider.send(session, self._delivery(row))
-                    except DeliveryError as exc:
-                        error = exc
-                    # Under this transaction's lock: whatever lease the row had is this claim's.
-                    await self._finish(uow, row, row.lease_id, error, now)
+                    with self._delivering(row) as span:
+                        error: DeliveryError | None = None
+                        try:
+                            async with session.begin_nested():
+                                await provider.send(session, self._delivery(row))
+                        except DeliveryError as exc:
+                            error = exc
+                        _mark(span, error)
+                        # Under this transaction's lock: whatever lease the row had is this
+                        # claim's.
+                        await self._finish(uow, row, row.lease_id, error, now)
                     claim.done += 1
                     continue
                 claim.leased.append(row)
@@ -178,7 +203,37 @@ class DeliveryWorker(StateWorker):
                 )
         return claim
 
+    @contextmanager
+    def _delivering(self, row: Any) -> Iterator[Span | None]:
+        """One notification's send: a span of the trace it was decided in (the row keeps its
+        traceparent; none, a trace of its own), its log lines naming its appeal."""
+        carried = {tracing.TRACEPARENT: row.traceparent} if row.traceparent else {}
+        with (
+            about_appeal(_appeal(row)),
+            tracing.span(
+                self.units.producer,
+                f"deliver {row.kind} by {row.medium}",
+                kind=SpanKind.CLIENT,
+                parent=carried,
+                attributes={
+                    "jiban.notification_id": str(row.notification_id),
+                    "jiban.appeal_id": _appeal(row) or "",
+                    "jiban.recipient": row.recipient,
+                    "jiban.medium": row.medium,
+                    "jiban.kind": row.kind,
+                    "jiban.attempt": row.attempts + 1,
+                },
+            ) as span,
+        ):
+            yield span
+
     async def _send(self, row: Any, sends_end: float) -> Outcome:
+        with self._delivering(row) as span:
+            outcome = await self._send_bounded(row, sends_end)
+            _mark(span, outcome.error)
+        return replace(outcome, span=span)
+
+    async def _send_bounded(self, row: Any, sends_end: float) -> Outcome:
         """One send, given up on at its provider's bound (and within the round's send window)
         even if the provider does not return when cancelled."""
         provider = self.providers.get(Medium(row.medium))
