@@ -2,8 +2,8 @@
 the writer's `traceparent`; the relay's publish span is its child and the message carries the
 publish span; a consumer's span is the child of the message's header and what its handler
 publishes carries the consumer's span; a missing or malformed header starts a trace of its own
-and never stops handling; an HTTP request is a server span; OTEL_* turn it on, nothing leaves
-it off."""
+and never stops handling; an HTTP request is a server span; notify's send is a span of the
+trace its notification was decided in; OTEL_* turn it on, nothing leaves it off."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import MetaData
 
+from services.notify.deliveries.retry import RetryPolicy
+from services.notify.deliveries.worker import DeliveryWorker
+from services.notify.providers.base import Delivery as ProviderDelivery
+from services.notify.providers.base import Provider, TransientDeliveryError
 from shared import tracing
 from shared.broker import OutgoingMessage, headers_for
 from shared.consumer import Delivery, EventConsumer, Route
@@ -36,7 +40,7 @@ from shared.outbox import Outbox, outbox_table
 from shared.relay import OutboxRelay
 from shared.topics import TopicNames
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
-from shared.vocabulary import OfficerRole
+from shared.vocabulary import Medium, OfficerRole
 
 TOPIC = "appeals.assignments"
 GROUP = "jiban.notify.appeals.assignments"
@@ -504,3 +508,82 @@ def test_what_this_build_cannot_do_is_one_clear_error(environment, name, value, 
     with pytest.raises(tracing.TracingMisconfigured, match=says):
         tracing.configure("intake")
     assert not tracing.enabled()
+
+
+# --- notify's sends -----------------------------------------------------------------------------
+
+
+class Gateway(Provider):
+    """An SMS gateway that takes a message, or refuses it."""
+
+    medium = Medium.SMS
+    name = "sms_gateway"
+
+    def __init__(self, refuse: bool = False) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.current: list[str | None] = []
+
+    @property
+    def max_send_s(self) -> float:
+        return 5.0
+
+    async def send(self, session: Any, delivery: ProviderDelivery) -> None:
+        self.current.append(tracing.traceparent())  # what an HTTP client would pass on
+        if self.refuse:
+            raise TransientDeliveryError("503 from the gateway")
+
+
+def notification(traceparent: str | None) -> Any:
+    return SimpleNamespace(
+        notification_id=uuid.uuid4(),
+        appeal_id=uuid.uuid4(),
+        recipient="officer:cw-dw01-1",
+        address="13700000000",
+        medium="sms",
+        kind="new_assignment",
+        subject=None,
+        body="新诉求",
+        attempts=0,
+        traceparent=traceparent,
+    )
+
+
+@pytest.mark.parametrize("refuse", [False, True], ids=["sent", "refused"])
+async def test_a_send_is_a_span_of_the_trace_the_notification_was_decided_in(
+    spans, refuse: bool
+) -> None:
+    gateway = Gateway(refuse)
+    worker = DeliveryWorker(
+        UnitsOfWork(Database(), outbox(), producer="notify"),  # type: ignore[arg-type]
+        {Medium.SMS: gateway},
+        retry=RetryPolicy(),
+    )
+    row = notification(UPSTREAM)
+
+    outcome = await worker._send(row, sends_end=float("inf"))
+    # What the worker records next (NotificationSent, through the outbox) continues the send.
+    with tracing.within(outcome.span):
+        recorded = headers_for(appeal_assigned().envelope(correlation_id="r", producer="notify"))
+
+    [send] = spans.get_finished_spans()
+    assert (send.kind, send.name) == (SpanKind.CLIENT, "deliver new_assignment by sms")
+    assert parent_of(send) == (UPSTREAM_TRACE, UPSTREAM_SPAN)
+    assert gateway.current == [traceparent_of(send)]
+    assert recorded["traceparent"] == traceparent_of(send)
+    assert send.attributes is not None
+    assert send.attributes["jiban.appeal_id"] == str(row.appeal_id)
+    assert send.attributes["jiban.outcome"] == ("retry" if refuse else "sent")
+    assert send.status.status_code is (StatusCode.ERROR if refuse else StatusCode.UNSET)
+
+
+async def test_a_notification_decided_without_a_trace_is_sent_in_one_of_its_own(spans) -> None:
+    worker = DeliveryWorker(
+        UnitsOfWork(Database(), outbox(), producer="notify"),  # type: ignore[arg-type]
+        {Medium.SMS: Gateway()},
+        retry=RetryPolicy(),
+    )
+    outcome = await worker._send(notification(None), sends_end=float("inf"))
+    assert outcome.error is None
+    [send] = spans.get_finished_spans()
+    assert parent_of(send) is None
