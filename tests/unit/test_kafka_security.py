@@ -3,15 +3,11 @@ FastStream's security object; incomplete or contradictory settings stop the star
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from certificates import self_signed
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import ValidationError
@@ -19,33 +15,6 @@ from pydantic import ValidationError
 from jiban.docs import DEPLOY_README, DEPLOY_TABLES, kafka_acls_table, render
 from shared.broker import broker_security, create_broker, kafka_client_options
 from shared.settings import Settings
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafka.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(b"key-secret"),
-        )
-    )
-    return cert_path, key_path
 
 
 def _settings(**values: object) -> Settings:
@@ -61,7 +30,7 @@ def test_plaintext_is_the_default_and_needs_no_security() -> None:
 def test_ssl_verifies_the_broker_with_the_given_ca_and_presents_a_client_certificate(
     tmp_path: Path,
 ) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, password=b"key-secret")
     settings = _settings(
         KAFKA_SECURITY_PROTOCOL="ssl",
         KAFKA_SSL_CAFILE=str(cert),
@@ -75,7 +44,7 @@ def test_ssl_verifies_the_broker_with_the_given_ca_and_presents_a_client_certifi
     context = options["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "kafka.test"),),)]
+    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "localhost"),),)]
 
     security = broker_security(settings)
     assert type(security) is BaseSecurity and security.use_ssl
