@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from shared.events import (
 )
 from shared.migrations import SERVICES
 from shared.settings import Settings
+from shared.signing import kafka_signature_headers
 from shared.topics import INBOUND_PREFIX, INBOUND_RECEIPTS, TopicNames, all_topics, dlq_of
 from shared.vocabulary import AppealStatus, Channel, OfficerRole, Satisfaction
 
@@ -141,6 +143,15 @@ def native_poison(settings: Settings) -> dict[str, tuple[bytes, str]]:
     }
 
 
+def signed_as_its_adapter(topic: str, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers the topic's adapter signs a message with (the stack runs in development
+    mode: with the channel's development key)."""
+    channel = topic.removeprefix(INBOUND_PREFIX)
+    key_id, secret = f"dev-{channel}", f"dev-secret-{channel}"
+    headers = kafka_signature_headers(key_id, secret, topic, value, time.time())
+    return [(name, text.encode()) for name, text in headers.items()]
+
+
 async def in_inbox(settings: Settings, service: str, event_id: uuid.UUID) -> bool:
     conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:
@@ -184,7 +195,8 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
                 if topic in native:
                     keys[topic] = f"chaos-{uuid.uuid4().hex[:12]}".encode()
                     bad = native_poison(settings)
-                    # Of the wrong shape for every channel: refused with a receipt, not poison.
+                    # Signed, but of the wrong shape for every channel: refused with a receipt,
+                    # not poison.
                     after = json.dumps({"external_id": keys[topic].decode(), "x": [1]}).encode()
                 else:
                     goods[topic] = envelope_of(GOOD[topic](uuid.uuid4()))
@@ -194,8 +206,12 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
                 messages = {**{k: body for k, (body, _) in bad.items()}, "after": after}
                 errors[topic] = {k: error for k, (_, error) in bad.items()}
                 for kind, body in messages.items():
+                    signed = topic in native and kind == "after"
                     meta = await producer.send_and_wait(
-                        names.physical(topic), body, key=keys[topic]
+                        names.physical(topic),
+                        body,
+                        key=keys[topic],
+                        headers=signed_as_its_adapter(topic, body) if signed else None,
                     )
                     sent[topic][kind] = Sent(kind, body, meta.partition, meta.offset)
         finally:
@@ -250,6 +266,8 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_once_per_group(ne
         assert [(r["channel"], r["status"]) for r in refused] == [
             (topic.removeprefix(INBOUND_PREFIX), "rejected")
         ], refused
+        # For its fields, not its signature.
+        assert all(e["loc"][:1] != ["header"] for e in refused[0]["errors"]), refused
 
     # Only the consumed topics' twins hold dead letters: three per consuming group.
     expected = {dlq_of(t): 3 * len(groups) for t, groups in readers.items()}
