@@ -125,7 +125,11 @@ def _broker(exc: BaseException, servers: Servers) -> CommandError:
 def _invalid_settings(exc: ValidationError) -> CommandError:
     problems = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
+        if not error["loc"]:
+            # A check across several settings: its message names the variables itself.
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
+        field = str(error["loc"][0])
         info = Settings.model_fields.get(field)
         variable = (info.alias if info is not None else None) or f"JIBAN_{field.upper()}"
         problems.append(f"{variable}: {error['msg']}")

@@ -169,12 +169,12 @@ def wrapped(error: Exception) -> DBAPIError:
         return exc
 
 
-def a_settings_error() -> ValidationError:
+def a_settings_error(**values: object) -> ValidationError:
     try:
-        Settings(topic_partitions=2)
+        Settings.model_validate(values or {"topic_partitions": 2})
     except ValidationError as exc:
         return exc
-    raise AssertionError("Settings accepted 2 partitions")
+    raise AssertionError(f"Settings accepted {values or '2 partitions'}")
 
 
 DATABASE = frozenset({Server.DATABASE})
@@ -248,6 +248,13 @@ WHERE_KAFKA = "the Kafka broker at 127.0.0.1:9093 (from KAFKA_BOOTSTRAP_SERVERS)
             a_settings_error(),
             DATABASE,
             "invalid setting JIBAN_TOPIC_PARTITIONS: Input should be greater than or equal to 6",
+            EXIT_USAGE,
+        ),
+        (
+            a_settings_error(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_MECHANISM="PLAIN"),
+            BROKER,
+            "invalid setting KAFKA_SECURITY_PROTOCOL is SASL_SSL: KAFKA_SASL_USERNAME, "
+            "KAFKA_SASL_PASSWORD needed too",
             EXIT_USAGE,
         ),
         (CommandError("no key 'x'", EXIT_FAILED), DATABASE, "no key 'x'", EXIT_FAILED),
