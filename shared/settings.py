@@ -88,11 +88,11 @@ class Settings(BaseSettings):
     channel_key_encryption_key: SecretStr | None = None
     # Signed requests older or newer than this are refused; a signature is accepted only once.
     signature_window_s: int = Field(300, ge=1)
-    # The unsigned `web` channel: per client address, behind these proxies (CIDRs, comma-separated).
-    web_rate_limit_per_minute: int = Field(60, ge=1)
     # Channels whose messages on appeals.inbound.<channel> intake takes unsigned
     # (comma-separated); every other channel's adapter signs each message (shared/signing.py).
     inbound_unsigned_channels: str = ""
+    # The unsigned `web` channel: per client address, behind these proxies (CIDRs, comma-separated).
+    web_rate_limit_per_minute: int = Field(60, ge=1)
     web_rate_limit_burst: int = Field(20, ge=1)
     trusted_proxies: str = ""
 
