@@ -579,3 +579,28 @@ def test_network_policies_deny_by_default_and_let_through_what_jiban_needs(
         465,
         587,
     }
+
+
+def test_keda_reads_the_lag_with_what_the_services_connect_with(rendered) -> None:
+    """Production's TriggerAuthentication names ConfigMap keys and Secret keys that exist, in
+    KEDA's spelling of the services' Kafka security."""
+    objects = rendered["production"]
+    spec = named(objects, "TriggerAuthentication", "jiban-kafka")["spec"]
+    maps = {o["metadata"]["name"]: o["data"] for o in of_kind(objects, "ConfigMap")}
+    found = {r["parameter"]: maps[r["name"]][r["key"]] for r in spec["configMapTargetRef"]}
+    services = config(objects)
+    assert services["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and found["tls"] == "enable"
+    spelling = {
+        "SCRAM-SHA-512": "scram_sha512",
+        "SCRAM-SHA-256": "scram_sha256",
+        "PLAIN": "plaintext",
+    }
+    assert found["sasl"] == spelling[services["KAFKA_SASL_MECHANISM"]]
+    assert found["username"] == services["KAFKA_SASL_USERNAME"]
+    secret = {(r["parameter"], r["name"], r["key"]) for r in spec["secretTargetRef"]}
+    assert secret == {
+        ("password", "jiban-secrets", "kafka-sasl-password"),
+        ("ca", "jiban-secrets", "kafka-ca.crt"),
+    }
+    assert named(rendered["dev"], "TriggerAuthentication", "jiban-kafka")["spec"] == {}
+    assert "KAFKA_SECURITY_PROTOCOL" not in config(rendered["dev"]), "dev: plaintext"
