@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Channels whose messages on appeals.inbound.<channel> intake takes unsigned
     # (comma-separated); every other channel's adapter signs each message (shared/signing.py).
     inbound_unsigned_channels: str = ""
+    # A signed inbound message may wait on its topic this long before intake consumes it (an
+    # intake or database outage; Kafka keeps messages 7 days by default); its clock may still
+    # run at most `signature_window_s` ahead. Replay records are kept as long.
+    inbound_signature_max_age_s: int = Field(7 * 24 * 3600, ge=1)
     # The unsigned `web` channel: per client address, behind these proxies (CIDRs, comma-separated).
     web_rate_limit_per_minute: int = Field(60, ge=1)
     web_rate_limit_burst: int = Field(20, ge=1)

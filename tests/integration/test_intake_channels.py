@@ -729,7 +729,7 @@ async def test_inbound_messages_must_be_signed_by_a_key_of_their_channel(setting
     def order() -> dict[str, Any]:
         return work_order(phone(), LIGHTS)
 
-    good, unsigned, stale, foreign, tampered = (order() for _ in range(5))
+    good, waited, unsigned, stale, foreign, tampered = (order() for _ in range(6))
     visit = {
         "visit_id": f"cso-visit-{uuid.uuid4().hex[:8]}",
         "officer_id": "cso-017",
@@ -748,8 +748,13 @@ async def test_inbound_messages_must_be_signed_by_a_key_of_their_channel(setting
         # A copy of the same message, headers and all (someone replaying what they read).
         await topics.send(inbound_topic(hotline), raw(good), b"good", sent)
         await topics.send(inbound_topic(hotline), raw(unsigned), b"unsigned")
+        # Signed well before intake consumed it (an outage): older than the HTTP window,
+        # within the inbound age.
         await send_signed(
-            topics, hotline, stale, b"stale", later_s=-settings.signature_window_s - 5
+            topics, hotline, waited, b"waited", later_s=-settings.signature_window_s - 60
+        )
+        await send_signed(
+            topics, hotline, stale, b"stale", later_s=-settings.inbound_signature_max_age_s - 5
         )
         await send_signed(topics, hotline, foreign, b"foreign", signer="mayor_line")
         headers = kafka_signature_headers(
@@ -763,13 +768,13 @@ async def test_inbound_messages_must_be_signed_by_a_key_of_their_channel(setting
             inbound_topic(hotline), raw({**tampered, "content": WATER}), b"x", headers
         )
         await topics.send(inbound_topic("cso_visit"), raw(visit), b"visit")
-        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=7)]
-        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=1)
+        receipts = [r.json()["payload"] for r in await topics.read(INBOUND_RECEIPTS, at_least=8)]
+        appeals = await topics.read(APPEALS_IMMEDIATE, at_least=2)
 
     by_id: dict[str, list[dict[str, Any]]] = {}
     for receipt in receipts:
         by_id.setdefault(receipt["external_id"], []).append(receipt)
-    assert len(receipts) == 7
+    assert len(receipts) == 8
 
     def refusal(payload: dict[str, Any]) -> tuple[list[str], str]:
         [receipt] = by_id[payload["order_no"]]
@@ -785,5 +790,8 @@ async def test_inbound_messages_must_be_signed_by_a_key_of_their_channel(setting
     assert refusal(foreign) == (["topic"], "wrong_channel")
     assert refusal(tampered) == (["header", "X-Jiban-Signature"], "signature_mismatch")
     assert [r["status"] for r in by_id[visit["visit_id"]]] == ["visit_logged"]
-    # Only the signed order became an appeal, once.
-    assert [a.json()["payload"]["external_id"] for a in appeals] == [good["order_no"]]
+    assert [r["status"] for r in by_id[waited["order_no"]]] == ["received"]
+    # Only the signed orders became appeals, once each.
+    assert sorted(a.json()["payload"]["external_id"] for a in appeals) == sorted(
+        [good["order_no"], waited["order_no"]]
+    )

@@ -93,6 +93,21 @@ def test_stale_and_unsigned_messages_are_refused():
     assert unsigned.detail()[0]["loc"] == ["header", "X-Jiban-Key"]
 
 
+def test_a_message_that_waited_on_its_topic_is_judged_by_the_longer_age_but_not_from_the_future():
+    waited = kafka_signature_headers("hotline-1", "s3cret", TOPIC, VALUE, NOW - 3000)
+    accepted = _verify(waited, max_age_s=3600)
+    # Its replay record outlives the longer age, not the HTTP window.
+    assert isinstance(accepted, Verified) and accepted.expires_at == NOW - 3000 + 3600
+    too_old = kafka_signature_headers("hotline-1", "s3cret", TOPIC, VALUE, NOW - 3601)
+    refused = _verify(too_old, max_age_s=3600)
+    assert isinstance(refused, AuthFailure) and refused.kind == FailureKind.STALE_TIMESTAMP
+    assert "3600 s" in refused.msg
+    ahead = kafka_signature_headers("hotline-1", "s3cret", TOPIC, VALUE, NOW + 301)
+    refused = _verify(ahead, max_age_s=3600)
+    assert isinstance(refused, AuthFailure) and refused.kind == FailureKind.STALE_TIMESTAMP
+    assert "300 s" in refused.msg
+
+
 def test_unwrap_keeps_the_signature_headers_and_the_value_as_sent():
     signed = kafka_signature_headers("hotline-1", "s3cret", TOPIC, VALUE, NOW)
     headers = tuple((name.lower(), value.encode()) for name, value in signed.items())

@@ -50,6 +50,7 @@ class AuthConfig:
     cipher: SecretCipher
     dev_mode: bool = False
     window_s: int = DEFAULT_WINDOW_S
+    inbound_max_age_s: int = DEFAULT_WINDOW_S
     web_per_minute: int = DEFAULT_WEB_PER_MINUTE
     web_burst: int = DEFAULT_WEB_BURST
     trusted_proxies: tuple[IPNetwork, ...] = ()
@@ -62,6 +63,7 @@ class AuthConfig:
             cipher=cipher_from_settings(settings),
             dev_mode=settings.dev_mode,
             window_s=settings.signature_window_s,
+            inbound_max_age_s=settings.inbound_signature_max_age_s,
             web_per_minute=settings.web_rate_limit_per_minute,
             web_burst=settings.web_rate_limit_burst,
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
@@ -186,9 +188,11 @@ class ChannelAuth:
         scope: Scope,
         channel: str | None = None,
         channel_loc: tuple[str, ...] = ("body", "channel"),
+        *,
+        max_age_s: int | None = None,
     ) -> ChannelKey | AuthFailure:
         """As `authenticate`, in the caller's transaction: the accepted signature commits (or
-        rolls back) with what the caller does with the request."""
+        rolls back) with what the caller does with the request. `max_age_s`: see `verify`."""
         if self._dev_keys_pending:
             await _put_dev_keys(session, self.config.cipher)
         key = await store.get_key(session, self.config.cipher, request.headers.key_id)
@@ -204,6 +208,7 @@ class ChannelAuth:
             channel_loc=channel_loc,
             window_s=self.config.window_s,
             allow_dev_keys=self.config.dev_mode,
+            max_age_s=max_age_s,
         )
         if not isinstance(result, AuthFailure) and not await store.record_signature(
             session,

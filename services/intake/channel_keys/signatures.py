@@ -122,11 +122,14 @@ def verify(
     channel_loc: tuple[str, ...] = ("body", "channel"),
     window_s: int = DEFAULT_WINDOW_S,
     allow_dev_keys: bool = True,
+    max_age_s: int | None = None,
 ) -> Verified | AuthFailure:
     """Checks a request against the key its `X-Jiban-Key` names (`key`: the lookup result, None
     when there is no such key). `channel`, when given, is the channel the request acts for.
     Replay is not decided here: the caller records `Verified.signature` (store.record_signature)
-    and refuses with `replayed()` when it was already seen."""
+    and refuses with `replayed()` when it was already seen. `max_age_s`: how old a signature
+    may be, when that differs from `window_s` (a message that waited on a topic); it is never
+    accepted more than `window_s` ahead of `now`."""
     signed = headers if isinstance(headers, SignedHeaders) else read_headers(headers)
     if isinstance(signed, AuthFailure):
         return signed
@@ -150,11 +153,13 @@ def verify(
             "joined by newlines, in lowercase hex",
         )
     timestamp = int(signed.timestamp)
-    if abs(now - timestamp) > window_s:
+    oldest = window_s if max_age_s is None else max_age_s
+    if timestamp - now > window_s or now - timestamp > oldest:
         return AuthFailure(
             FailureKind.STALE_TIMESTAMP,
             _header(HEADER_TIMESTAMP),
-            f"more than {window_s} s away from the server's clock ({int(now)}); sign afresh",
+            f"more than {window_s if timestamp > now else oldest} s away from the server's "
+            f"clock ({int(now)}); sign afresh",
         )
     if not key.allows(scope):
         return AuthFailure(
@@ -164,7 +169,9 @@ def verify(
         )
     if channel is not None and channel != key.channel.value:
         return wrong_channel(key, channel, channel_loc)
-    return Verified(key=key, signature=expected, expires_at=float(timestamp + window_s))
+    return Verified(
+        key=key, signature=expected, expires_at=float(timestamp + max(window_s, oldest))
+    )
 
 
 def wrong_channel(

@@ -109,8 +109,15 @@ async def _signature_refusal(
     if isinstance(headers, AuthFailure):
         return headers
     request = SignedRequest(headers=headers, method=PUBLISH, raw_path=event.topic, body=event.raw)
+    # A message may have waited on its topic (intake down): its age is judged by the longer
+    # inbound limit, not the HTTP window.
     result = await auth.authenticate_in(
-        session, request, Scope.SUBMIT, event.channel.value, _TOPIC_LOC
+        session,
+        request,
+        Scope.SUBMIT,
+        event.channel.value,
+        _TOPIC_LOC,
+        max_age_s=auth.config.inbound_max_age_s,
     )
     return result if isinstance(result, AuthFailure) else None
 
