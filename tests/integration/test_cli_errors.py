@@ -91,6 +91,10 @@ async def test_with_its_server_down_every_command_names_it_in_one_line(tmp_path:
         (("channel-keys", "revoke", "web-1"), "jiban channel-keys revoke", database),
         (("dlq", "list", "appeals.immediate"), "jiban dlq list", broker),
         (("dlq", "replay", "appeals.immediate"), "jiban dlq replay", broker),
+        (("lag",), "jiban lag", broker),
+        (("outbox",), "jiban outbox", database),
+        (("notifications", "failed"), "jiban notifications failed", database),
+        (("notifications", "resend", "--all-failed"), "jiban notifications resend", database),
     ]
     runs = await asyncio.gather(*(jiban(tmp_path, env, *argv) for argv, _, _ in expected))
     for ran, (_, prog, what) in zip(runs, expected, strict=True):

@@ -26,6 +26,11 @@ def settings_env_names() -> set[str]:
     return names
 
 
+def is_known_variable(name: str) -> bool:
+    # OTEL_* belong to OpenTelemetry's SDK, which reads them itself (shared/tracing.py).
+    return name in settings_env_names() or name.startswith("OTEL_")
+
+
 def test_compose_runs_the_four_services_behind_one_gateway():
     services = compose()["services"]
     assert {"kafka", "postgres", "migrate", "gateway", *ALL_SERVICES} <= set(services)
@@ -45,12 +50,15 @@ def test_compose_runs_the_four_services_behind_one_gateway():
 
 
 def test_compose_sets_only_settings_the_services_know():
-    known = settings_env_names()
     for name in [*ALL_SERVICES, "migrate"]:
         env = compose()["services"][name]["environment"]
-        unknown = {key for key in env if key not in known}
+        unknown = {key for key in env if not is_known_variable(key)}
         assert not unknown, f"{name} sets {unknown}, which shared/settings.py does not read"
     assert compose()["services"]["dispatch"]["environment"]["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
+    # Traces stay off unless the operator turns them on.
+    assert compose()["services"]["tracking"]["environment"]["OTEL_TRACES_EXPORTER"] == (
+        "${OTEL_TRACES_EXPORTER:-none}"
+    )
 
 
 def test_compose_gives_every_service_a_way_to_verify_sign_in_tokens():

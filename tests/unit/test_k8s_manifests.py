@@ -502,7 +502,7 @@ def settings_problems(
     for where, spec in pod_specs(objects):
         for container in containers(spec):
             env = environment(container, spec, objects, secrets, files)
-            unknown = set(env) - known_variables()
+            unknown = {v for v in env if v not in known_variables() and not v.startswith("OTEL_")}
             if unknown:
                 problems.append(f"{where}/{container['name']}: {sorted(unknown)} are not settings")
             env["JIBAN_DEV_MODE"] = "false"
