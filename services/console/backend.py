@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind
 
+from shared import tracing
 from shared.settings import Settings
 
 
@@ -83,17 +85,29 @@ class Backend:
         json: Any = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
-        try:
-            response = await self.http.request(
-                method,
-                self.urls[service] + path,
-                params={k: v for k, v in (params or {}).items() if v not in (None, "")},
-                json=json,
-                files=files,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(service) from exc
+        headers = {"Authorization": f"Bearer {token}"}
+        # With tracing on, the call is a client span of the console's request, and the service's
+        # request continues it (one trace from the person's click to what it caused).
+        with tracing.span(
+            "console",
+            f"{method} {service}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "server.address": service},
+        ) as span:
+            tracing.inject(headers, span)
+            try:
+                response = await self.http.request(
+                    method,
+                    self.urls[service] + path,
+                    params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+                    json=json,
+                    files=files,
+                    headers=headers,
+                )
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable(service) from exc
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code == 401:
             raise SignInExpired()
         if response.status_code >= 500:

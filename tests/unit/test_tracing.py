@@ -587,3 +587,40 @@ async def test_a_notification_decided_without_a_trace_is_sent_in_one_of_its_own(
     assert outcome.error is None
     [send] = spans.get_finished_spans()
     assert parent_of(send) is None
+
+
+def console_backend(seen: list[httpx.Request]) -> Any:
+    from services.console.backend import Backend
+    from shared.settings import Settings
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"items": []})
+
+    return Backend(Settings(), transport=httpx.MockTransport(answer))
+
+
+async def test_the_consoles_call_to_a_service_is_a_client_span_the_service_continues(spans) -> None:
+    seen: list[httpx.Request] = []
+    backend = console_backend(seen)
+    with tracing.span("console", "GET /queue", kind=SpanKind.SERVER) as page:
+        assert page is not None
+        await backend.get("tracking", "/v1/officers/cso-001/queue", "token")
+    await backend.close()
+
+    client, server = spans.get_finished_spans()
+    assert (client.kind, client.name) == (SpanKind.CLIENT, "GET tracking")
+    assert parent_of(client) == ids(server)
+    [request] = seen
+    # The service's request span is the child of the console's client span.
+    assert request.headers["traceparent"].split("-")[1:3] == list(ids(client))
+    assert request.headers["authorization"] == "Bearer token"
+
+
+async def test_with_tracing_off_the_console_sends_no_trace_header() -> None:
+    seen: list[httpx.Request] = []
+    backend = console_backend(seen)
+    await backend.get("tracking", "/v1/officers/cso-001/queue", "token")
+    await backend.close()
+    [request] = seen
+    assert "traceparent" not in request.headers
