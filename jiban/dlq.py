@@ -12,8 +12,11 @@ from aiokafka.structs import ConsumerRecord
 
 from jiban.failures import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from shared.broker import kafka_client_options
+from shared.deadletter import FAILURE_HEADERS
 from shared.settings import Settings
 from shared.topics import DLQ_SUFFIX, TOPICS, TopicNames, dlq_of
+
+REPLAYED_FROM = "x-replayed-from"
 
 JOIN_TIMEOUT_S = 60.0
 
@@ -146,13 +149,19 @@ async def replay(settings: Settings, topic: str) -> int:
         replayed = 0
         for record in records:
             letter = _dead_letter(record)
-            # Back where it came from, with its key (so its order per subject holds) and a note.
+            # Back where it came from, with its key (so its order per subject holds), its own
+            # headers (its trace, an adapter's signature) and a note of where it was replayed from.
             await producer.send_and_wait(
                 names.physical(letter.origin_topic or topic),
                 letter.body,
                 key=letter.key,
                 headers=[
-                    ("x-replayed-from", f"{physical}:{letter.partition}:{letter.offset}".encode())
+                    *(
+                        (name, value.encode())
+                        for name, value in letter.headers.items()
+                        if name not in FAILURE_HEADERS and name != REPLAYED_FROM
+                    ),
+                    (REPLAYED_FROM, f"{physical}:{letter.partition}:{letter.offset}".encode()),
                 ],
             )
             tp = TopicPartition(physical, letter.partition)

@@ -11,6 +11,19 @@ from shared.metrics import DEAD_LETTERS
 from shared.topics import dlq_of
 
 MAX_ERROR_CHARS = 2000
+# What a dead letter says about its failure; its other headers are the original message's own
+# (its trace context, an adapter's signature), so that a replay sends the message as it was.
+FAILURE_HEADERS = frozenset(
+    {
+        "x-error",
+        "x-origin-topic",
+        "x-origin-partition",
+        "x-origin-offset",
+        "x-origin-group",
+        "x-failed-at",
+        "x-truncated-from-bytes",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,11 @@ class Origin:
 
 def dead_letter(origin: Origin, body: bytes, error: str, *, max_body_bytes: int) -> OutgoingMessage:
     headers = {
+        **{
+            name: value.decode(errors="replace")
+            for name, value in origin.headers
+            if name not in FAILURE_HEADERS and isinstance(value, bytes)
+        },
         "x-error": error[:MAX_ERROR_CHARS],
         "x-origin-topic": origin.topic,
         "x-origin-partition": str(origin.partition),

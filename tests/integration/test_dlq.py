@@ -48,7 +48,8 @@ async def test_dlq_replay_on_the_command_line_puts_dead_letters_back_once(
 
     async with run_service("dispatch"):
         # No directory yet: routing finds nobody, the message is dead-lettered.
-        await topics.send(APPEALS_IMMEDIATE, env.to_bytes(), env.key)
+        trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+        await topics.send(APPEALS_IMMEDIATE, env.to_bytes(), env.key, trace)
 
         async def dead():
             return await list_dead_letters(settings, APPEALS_IMMEDIATE)
@@ -74,6 +75,9 @@ async def test_dlq_replay_on_the_command_line_puts_dead_letters_back_once(
         assert replayed.headers["x-replayed-from"] == (
             f"{topics.name(dlq_of(APPEALS_IMMEDIATE))}:{letter.partition}:{letter.offset}"
         )
+        # With its own headers (its trace) and none of the dead letter's.
+        assert replayed.headers["traceparent"] == trace["traceparent"]
+        assert not {"x-error", "x-origin-topic", "x-failed-at"} & set(replayed.headers)
 
         # …and handled: the appeal is assigned, once.
         async def assigned():

@@ -25,6 +25,15 @@ def test_headers_say_what_failed_and_where_it_came_from() -> None:
     assert datetime.fromisoformat(message.headers["x-failed-at"]).tzinfo is not None
 
 
+def test_the_messages_own_headers_travel_with_it_and_the_failure_headers_are_ours() -> None:
+    origin = Origin(
+        **{**ORIGIN.__dict__, "headers": (("traceparent", b"00-ab-cd-01"), ("x-error", b"old"))}
+    )
+    message = dead_letter(origin, BODY, "boom", max_body_bytes=1000)
+    assert message.headers["traceparent"] == "00-ab-cd-01"
+    assert message.headers["x-error"] == "boom"
+
+
 def test_headers_are_all_strings() -> None:
     message = dead_letter(ORIGIN, BODY, "boom", max_body_bytes=1000)
     assert all(isinstance(v, str) for v in message.headers.values())
