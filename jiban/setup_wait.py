@@ -120,11 +120,12 @@ async def wait_ready(settings: Settings, timeout_s: float, poll_s: float = 2.0) 
         elapsed = time.monotonic() - began
         if not problems:
             return Ready(len(ALL_SERVICES), len(all_topics()), elapsed)
-        if elapsed + poll_s > timeout_s:
+        if elapsed >= timeout_s:
             raise CommandError(
                 f"not ready after {elapsed:.0f} s: "
                 + "; ".join(problems)
                 + " (run `jiban migrate` and `jiban topics create`)",
                 EXIT_UNAVAILABLE,
             )
-        await asyncio.sleep(poll_s)
+        # The last look comes when the time is up, not a poll early.
+        await asyncio.sleep(min(poll_s, timeout_s - elapsed))
