@@ -79,6 +79,12 @@ SCHEDULER_DUE_BACKLOG = Gauge(
     "(database-wide: take max() over replicas)",
     ["service"],
 )
+SCHEDULER_OLDEST_DUE = Gauge(
+    "jiban_scheduler_oldest_due_seconds",
+    "How long the longest-waiting due deadline alarm has waited to be fired, 0 when none is "
+    "(database-wide: take max() over replicas)",
+    ["service"],
+)
 NOTIFICATIONS = Gauge(
     "jiban_notifications",
     "Notifications by state: pending, deferred (waiting for a set time), failed (given up) "

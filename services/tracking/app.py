@@ -32,6 +32,7 @@ from shared.metrics import (
     APPEALS_OPEN,
     APPEALS_OVERDUE,
     SCHEDULER_DUE_BACKLOG,
+    SCHEDULER_OLDEST_DUE,
 )
 from shared.service import ServiceRuntime
 from shared.settings import Settings
@@ -52,6 +53,7 @@ async def appeal_gauges(session: AsyncSession) -> None:
     APPEALS_OVERDUE.labels(NAME).set(figures.overdue)
     APPEALS_ESCALATED.labels(NAME).set(figures.escalated)
     SCHEDULER_DUE_BACKLOG.labels(NAME).set(figures.due_alarms)
+    SCHEDULER_OLDEST_DUE.labels(NAME).set(figures.oldest_due_s)
 
 
 def build(settings: Settings) -> FastAPI:

@@ -236,6 +236,9 @@ async def test_the_domain_gauges_count_the_seeded_rows(
     assert value(tracking, "jiban_appeals_overdue", service="tracking") == 1
     assert value(tracking, "jiban_appeals_escalated", service="tracking") == 1
     assert value(tracking, "jiban_scheduler_due_backlog", service="tracking") == 2
+    # The two due alarms fell due an hour before the scrape.
+    oldest = value(tracking, "jiban_scheduler_oldest_due_seconds", service="tracking")
+    assert oldest is not None and 3600 <= oldest < 3600 + 120
     for state, n in (("pending", 2), ("deferred", 1), ("failed", 3)):
         assert value(notify, "jiban_notifications", service="notify", state=state) == n
     assert value(notify, "jiban_notifications", service="notify", state="sent") is None

@@ -39,6 +39,7 @@ DATABASE_GAUGES = (
     "jiban_appeals_escalated",
     "jiban_notifications",
     "jiban_scheduler_due_backlog",
+    "jiban_scheduler_oldest_due_seconds",
 )
 
 

@@ -474,8 +474,10 @@ class Figures:
     open: int
     overdue: int
     escalated: int
-    # Deadline alarms due by now that the scheduler has not fired yet (what `due` takes).
+    # Deadline alarms due by now that the scheduler has not fired yet (what `due` takes), and
+    # how long the oldest of them has waited (0 when none is due).
     due_alarms: int
+    oldest_due_s: float
 
 
 async def figures(session: AsyncSession, now: datetime) -> Figures:
@@ -492,7 +494,12 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
             ).select_from(appeals)
         )
     ).one()
-    due = await session.scalar(
-        select(func.count()).select_from(deadlines).where(deadlines.c.next_fire_at <= now)
-    )
-    return Figures(int(row[0]), int(row[1]), int(row[2]), int(due or 0))
+    due, oldest = (
+        await session.execute(
+            select(func.count(), func.min(deadlines.c.next_fire_at))
+            .select_from(deadlines)
+            .where(deadlines.c.next_fire_at <= now)
+        )
+    ).one()
+    waited = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return Figures(int(row[0]), int(row[1]), int(row[2]), int(due or 0), max(waited, 0.0))
