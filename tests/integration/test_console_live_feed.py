@@ -62,3 +62,41 @@ async def test_one_read_a_poll_hands_each_open_page_what_it_hears(db: Database) 
         feed.close(page)
     assert await feed.poll() == 0
     assert feed.polls == 2, "no page open: the table is not read"
+
+
+async def test_a_notice_that_commits_after_a_later_one_still_reaches_its_page_once(
+    db: Database, wait_until, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = LiveFeed(db, poll_s=0.05)
+    async with db.sessions() as session:
+        page = feed.open("officer-a", None, await store.latest_id(session))
+
+    # The first insert takes the lower id but commits after the second.
+    async with db.transaction() as slow:
+        await store.save(slow, [_notice("assigned", "officer-a")])
+        await _save(db, _notice("urged", "officer-a"))
+        assert await feed.poll() == 1
+        assert len(feed.gaps) == 1
+    assert await feed.poll() == 1
+    assert not feed.gaps
+    heard = [page.notices.get_nowait() for _ in range(page.notices.qsize())]
+    assert [n["kind"] for n in heard] == ["urged", "assigned"]
+    assert heard[0]["id"] > heard[1]["id"]
+    assert await feed.poll() == 0 and page.notices.empty()
+
+    # A rolled-back insert leaves a gap that is given up after a while.
+    monkeypatch.setattr("services.console.live.feed.GAP_WAIT_S", 0.2)
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as doomed:
+            await store.save(doomed, [_notice("assigned", "officer-a")])
+            raise RuntimeError("rolled back")
+    await _save(db, _notice("due_soon", "officer-a"))
+    assert await feed.poll() == 1 and len(feed.gaps) == 1
+
+    async def given_up() -> bool:
+        await feed.poll()
+        return not feed.gaps
+
+    await wait_until(given_up)
+    assert [page.notices.get_nowait()["kind"] for _ in range(page.notices.qsize())] == ["due_soon"]
+    feed.close(page)

@@ -113,3 +113,15 @@ def test_events_no_page_shows_make_no_notice_and_every_kind_is_in_the_catalogue_
     heard = {kind for topic in routes().values() for kind in topic}
     assert heard == {kind.TYPE for kind in HEARD}
     assert {"assigned", "urged", "return_rejected", "extension_granted"} <= set(KINDS)
+
+
+def test_a_stream_sends_a_late_notice_once_and_resumes_after_the_highest_sent() -> None:
+    from services.console.live.api import SENT_KEPT, SentNotices
+
+    sent = SentNotices(last=10)
+    assert sent.first_time(12) and sent.last == 12
+    assert sent.first_time(11) and sent.last == 12  # committed late: sent, resume stays at 12
+    assert not sent.first_time(12) and not sent.first_time(11)
+    for i in range(13, 13 + SENT_KEPT):
+        assert sent.first_time(i)
+    assert len(sent.ids) <= SENT_KEPT and not sent.first_time(sent.last)

@@ -27,6 +27,28 @@ KEEPALIVE_S = 15.0
 # How often a quiet stream looks whether its browser went away (the server may not say).
 LOOK_AGAIN_S = 1.0
 RETRY_MS = 2000  # how soon the browser reconnects after the stream ends
+SENT_KEPT = 2000
+
+
+class SentNotices:
+    """What one stream has sent: a notice that committed late (the feed found it in a gap, after
+    later ones) is sent once, and nothing twice; `last` is the highest id sent, the event id the
+    browser resumes after."""
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.ids: set[int] = set()
+
+    def first_time(self, notice_id: int) -> bool:
+        if notice_id in self.ids:
+            return False
+        self.ids.add(notice_id)
+        self.last = max(self.last, notice_id)
+        if len(self.ids) > SENT_KEPT:
+            # Only the recent can come again (the feed hands each id out once; a late one is
+            # at most a few seconds late).
+            self.ids = {i for i in self.ids if i > self.last - SENT_KEPT // 2}
+        return True
 
 
 def _last_id(request: Request) -> int | None:
@@ -34,7 +56,7 @@ def _last_id(request: Request) -> int | None:
     return int(given) if given.isdigit() else None
 
 
-def _event(notice: dict[str, Any], words: Callable[[str], str]) -> str:
+def _event(notice: dict[str, Any], words: Callable[[str], str], last: int) -> str:
     data = {
         "kind": notice["kind"],
         "text": words(notice["kind"]),
@@ -43,7 +65,9 @@ def _event(notice: dict[str, Any], words: Callable[[str], str]) -> str:
         "detail": notice["detail"],
         "href": f"/appeals/{notice['appeal_id']}",
     }
-    return f"id: {notice['id']}\nevent: notice\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    # The event's id is the highest sent so far (a late notice's own id is lower): the browser
+    # resumes after it.
+    return f"id: {last}\nevent: notice\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 async def _stream(request: Request, person: Person) -> AsyncIterator[str]:
@@ -61,9 +85,10 @@ async def _stream(request: Request, person: Person) -> AsyncIterator[str]:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         async with db.sessions() as session:
             missed = await store.after(session, last, person.subject, unit)
+        sent = SentNotices(last)
         for notice in missed:
-            last = notice["id"]
-            yield _event(notice, words)
+            if sent.first_time(notice["id"]):
+                yield _event(notice, words, sent.last)
         quiet_since = time.monotonic()
         while not await request.is_disconnected():
             if utcnow() >= person.expires_at:
@@ -76,9 +101,8 @@ async def _stream(request: Request, person: Person) -> AsyncIterator[str]:
                     yield ": keepalive\n\n"
                     quiet_since = time.monotonic()
                 continue
-            if notice["id"] > last:
-                last = notice["id"]
-                yield _event(notice, words)
+            if sent.first_time(notice["id"]):
+                yield _event(notice, words, sent.last)
                 quiet_since = time.monotonic()
     finally:
         feed.close(page)

@@ -7,6 +7,7 @@ tried again after a backoff)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,11 @@ from shared.worker import PollingWorker
 KEPT_FOR = timedelta(days=1)
 # Read in pages of this many; a feed that fell behind reads on at once.
 BATCH = 500
+# Ids are handed out at insert and commit in another order: an id skipped by a read may belong
+# to a transaction still open. It is looked for again on each poll for this long (a rolled-back
+# insert never shows up), and a jump wider than MAX_GAP (a sequence reset) is not waited for.
+GAP_WAIT_S = 30.0
+MAX_GAP = 1000
 
 
 @dataclass(eq=False)
@@ -45,6 +51,8 @@ class LiveFeed(PollingWorker):
         self.pages: set[OpenPage] = set()
         self.polls = 0
         self._last: int | None = None
+        # Ids skipped by a read, and when they were first missed (see GAP_WAIT_S).
+        self.gaps: dict[int, float] = {}
 
     def open(self, officer_id: str, unit: str | None, since: int) -> OpenPage:
         """Subscribes a page: from now on every notice after `since` that it hears is handed
@@ -65,19 +73,30 @@ class LiveFeed(PollingWorker):
         With no page open it reads nothing, and the next page says where to start from."""
         if not self.pages:
             self._last = None
+            self.gaps.clear()
             return 0
         start = self._last
         if start is None:
             start = min(page.since for page in self.pages)
         self.polls += 1
+        now = time.monotonic()
+        self.gaps = {i: at for i, at in self.gaps.items() if now - at < GAP_WAIT_S}
         async with self.db.sessions() as session:
+            late = await store.by_ids(session, sorted(self.gaps)) if self.gaps else []
             notices = await store.after_all(session, start, BATCH)
+        for notice in late:
+            del self.gaps[notice["id"]]
+        previous = start
         for notice in notices:
+            if 1 < notice["id"] - previous <= MAX_GAP:
+                self.gaps.update(dict.fromkeys(range(previous + 1, notice["id"]), now))
+            previous = notice["id"]
+        for notice in (*late, *notices):
             for page in list(self.pages):
                 if notice["id"] > page.since and page.hears(notice):
                     page.notices.put_nowait(notice)
         self._last = notices[-1]["id"] if notices else start
-        return len(notices)
+        return len(late) + len(notices)
 
 
 class NoticePruner(PollingWorker):

@@ -54,5 +54,13 @@ async def after_all(session: AsyncSession, last_id: int, limit: int) -> list[dic
     return [dict(row._mapping) for row in rows]
 
 
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The notices of these ids that exist (committed since a read skipped them)."""
+    rows = await session.execute(
+        select(live_notices).where(live_notices.c.id.in_(ids)).order_by(live_notices.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
 async def prune(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(live_notices).where(live_notices.c.at < before))
