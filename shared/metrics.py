@@ -85,6 +85,18 @@ SCHEDULER_OLDEST_DUE = Gauge(
     "(database-wide: take max() over replicas)",
     ["service"],
 )
+APPEAL_EVENTS_WAITING = Gauge(
+    "jiban_appeal_events_waiting",
+    "Events about an appeal heard before its receipt, kept until the receipt comes "
+    "(database-wide: take max() over replicas)",
+    ["service"],
+)
+APPEAL_EVENTS_WAITING_OLDEST = Gauge(
+    "jiban_appeal_events_waiting_oldest_seconds",
+    "How long the oldest event waiting for its appeal's receipt has waited, 0 when none is "
+    "(database-wide: take max() over replicas)",
+    ["service"],
+)
 NOTIFICATIONS = Gauge(
     "jiban_notifications",
     "Notifications by state: pending, deferred (waiting for a set time), failed (given up) "

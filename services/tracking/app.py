@@ -28,6 +28,8 @@ from services.tracking.reports.rates import parse_counted
 from services.tracking.search import api as search_api
 from shared.clock import utcnow
 from shared.metrics import (
+    APPEAL_EVENTS_WAITING,
+    APPEAL_EVENTS_WAITING_OLDEST,
     APPEALS_ESCALATED,
     APPEALS_OPEN,
     APPEALS_OVERDUE,
@@ -54,6 +56,8 @@ async def appeal_gauges(session: AsyncSession) -> None:
     APPEALS_ESCALATED.labels(NAME).set(figures.escalated)
     SCHEDULER_DUE_BACKLOG.labels(NAME).set(figures.due_alarms)
     SCHEDULER_OLDEST_DUE.labels(NAME).set(figures.oldest_due_s)
+    APPEAL_EVENTS_WAITING.labels(NAME).set(figures.events_waiting)
+    APPEAL_EVENTS_WAITING_OLDEST.labels(NAME).set(figures.oldest_waiting_s)
 
 
 def build(settings: Settings) -> FastAPI:

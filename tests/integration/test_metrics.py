@@ -196,6 +196,14 @@ async def seed(db: Database, now: datetime) -> None:
             at=past,
             next_fire_at=next_fire_at,
         )
+    for parked_at in (past, now):
+        await sql(
+            db,
+            "INSERT INTO tracking.waiting_events (appeal_id, topic, envelope, parked_at)"
+            " VALUES (:id, 'appeals.assignments', '{}', :parked_at)",
+            id=uuid.uuid4(),
+            parked_at=parked_at,
+        )
     for status, n in (("pending", 2), ("deferred", 1), ("failed", 3), ("sent", 4)):
         for _ in range(n):
             await sql(
@@ -239,6 +247,10 @@ async def test_the_domain_gauges_count_the_seeded_rows(
     # The two due alarms fell due an hour before the scrape.
     oldest = value(tracking, "jiban_scheduler_oldest_due_seconds", service="tracking")
     assert oldest is not None and 3600 <= oldest < 3600 + 120
+    # Two events wait for their appeal's receipt, the older for an hour.
+    assert value(tracking, "jiban_appeal_events_waiting", service="tracking") == 2
+    waiting = value(tracking, "jiban_appeal_events_waiting_oldest_seconds", service="tracking")
+    assert waiting is not None and 3600 <= waiting < 3600 + 120
     for state, n in (("pending", 2), ("deferred", 1), ("failed", 3)):
         assert value(notify, "jiban_notifications", service="notify", state=state) == n
     assert value(notify, "jiban_notifications", service="notify", state="sent") is None

@@ -40,6 +40,8 @@ DATABASE_GAUGES = (
     "jiban_notifications",
     "jiban_scheduler_due_backlog",
     "jiban_scheduler_oldest_due_seconds",
+    "jiban_appeal_events_waiting",
+    "jiban_appeal_events_waiting_oldest_seconds",
 )
 
 

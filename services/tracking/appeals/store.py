@@ -478,12 +478,17 @@ class Figures:
     # how long the oldest of them has waited (0 when none is due).
     due_alarms: int
     oldest_due_s: float
+    # Events heard before their appeal's receipt (parked by the workflow), and the oldest's age:
+    # a receipt that never comes (lost upstream, dead-lettered) leaves them here.
+    events_waiting: int
+    oldest_waiting_s: float
 
 
 async def figures(session: AsyncSession, now: datetime) -> Figures:
     """Open appeals (received, not closed), those of them overdue (the officer's nearest
-    deadline, `due_at`, passed unmet) and escalated; the scheduler's backlog. One pass over the
-    appeals, one index range over the deadlines."""
+    deadline, `due_at`, passed unmet) and escalated; the scheduler's backlog; the events waiting
+    for their appeal's receipt. One pass over the appeals, one index range over the deadlines,
+    and the waiting events (only what came early, until its receipt does)."""
     is_open = and_(appeals.c.status.is_not(None), appeals.c.status != AppealStatus.CLOSED.value)
     row = (
         await session.execute(
@@ -501,5 +506,21 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
             .where(deadlines.c.next_fire_at <= now)
         )
     ).one()
-    waited = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return Figures(int(row[0]), int(row[1]), int(row[2]), int(due or 0), max(waited, 0.0))
+    parked, first_parked = (
+        await session.execute(
+            select(func.count(), func.min(waiting_events.c.parked_at)).select_from(waiting_events)
+        )
+    ).one()
+    return Figures(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        int(due or 0),
+        _age(now, oldest),
+        int(parked or 0),
+        _age(now, first_parked),
+    )
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return max((now - since).total_seconds(), 0.0) if since is not None else 0.0
