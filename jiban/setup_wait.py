@@ -9,13 +9,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from jiban.failures import EXIT_UNAVAILABLE, CommandError, one_line
-from shared.broker import kafka_client_options
+from shared.broker import admin_client
 from shared.migrations import ALL_SERVICES, alembic_config, metadata_of
 from shared.settings import Settings
 from shared.topics import TopicNames, all_topics
@@ -79,11 +78,7 @@ async def schemas_behind(settings: Settings) -> list[str]:
 
 async def topics_missing(settings: Settings) -> list[str]:
     names = TopicNames(settings.topic_prefix)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id="jiban-wait",
-        **kafka_client_options(settings),
-    )
+    admin = admin_client(settings, "jiban-wait")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -134,14 +134,19 @@ class Publisher:
         await self.publish_many([message])
 
 
+def admin_client(settings: Settings, client_id: str) -> AIOKafkaAdminClient:
+    """An admin client (not started) for the configured cluster, with its TLS and SASL."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        **kafka_client_options(settings),
+    )
+
+
 async def ensure_topics(settings: Settings, topics: Sequence[str] | None = None) -> list[str]:
     """Creates the missing topics (with their partition count); returns the ones it created."""
     names = TopicNames(settings.topic_prefix)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id="jiban-admin",
-        **kafka_client_options(settings),
-    )
+    admin = admin_client(settings, "jiban-admin")
     await admin.start()
     try:
         wanted = [names.physical(t) for t in (topics if topics is not None else all_topics())]

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.broker import kafka_client_options
+from shared.broker import admin_client, kafka_client_options
 from shared.consumer import EventConsumer
 from shared.metrics import CONSUMER_LAG, METRICS_REFRESH_ERRORS
 from shared.settings import Settings
@@ -53,7 +52,7 @@ class LagReader:
             **kafka_client_options(settings),
         }
         self.consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
-        self.admin = AIOKafkaAdminClient(**options)
+        self.admin = admin_client(settings, client_id)
 
     async def __aenter__(self) -> LagReader:
         try:
