@@ -10,6 +10,7 @@ lag is end - earliest. Each service's runtime refreshes its own groups' lag in t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # A read that the broker does not answer within this is given up (and retried next round).
 READ_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,10 @@ class PartitionLag:
 
 
 class LagReader:
-    """Open for one read (`async with LagReader(settings) as reader`), then closed: a read every
-    few seconds does not need connections held in between."""
+    """A consumer without a group and an admin client: `async with LagReader(settings) as
+    reader` for one read (the CLI), or `start()` once and `close()` at the end (a service's
+    refresher keeps it open: a new connection per broker every round would be churn a managed
+    Kafka counts and a TLS and SASL handshake each time)."""
 
     def __init__(self, settings: Settings, *, client_id: str = "jiban-lag") -> None:
         self.names = TopicNames(settings.topic_prefix)
@@ -54,13 +58,16 @@ class LagReader:
         self.consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
         self.admin = admin_client(settings, client_id)
 
-    async def __aenter__(self) -> LagReader:
+    async def start(self) -> None:
         try:
             await self.consumer.start()
             await self.admin.start()
         except BaseException:
             await self.close()
             raise
+
+    async def __aenter__(self) -> LagReader:
+        await self.start()
         return self
 
     async def __aexit__(
@@ -128,9 +135,10 @@ def groups_of(consumers: Iterable[EventConsumer]) -> dict[str, tuple[str, ...]]:
 
 
 class ConsumerLag(PollingWorker):
-    """Refreshes jiban_consumer_lag for the service's own groups every `interval_s`; while the
-    broker is away a read fails, is counted and logged in one line, and the gauges keep their
-    last values. Reads `consumers` afresh each round (the service adds its consumers after
+    """Refreshes jiban_consumer_lag for the service's own groups every `interval_s`, through one
+    reader kept open between rounds; while the broker is away a read fails, is counted and
+    logged in one line, the gauges keep their last values, and the reader is made afresh at the
+    next round. Reads `consumers` afresh each round (the service adds its consumers after
     making this)."""
 
     name = "consumer-lag"
@@ -142,15 +150,21 @@ class ConsumerLag(PollingWorker):
         self.settings = settings
         self.service = service
         self.consumers = consumers
+        # Kept open between rounds; None until the first, and after a failed read.
+        self.reader: LagReader | None = None
 
     async def round(self) -> int:
         groups = groups_of(self.consumers)
         if groups:
             try:
                 async with asyncio.timeout(READ_TIMEOUT_S):
-                    async with LagReader(self.settings, client_id=f"jiban-{self.service}-lag") as r:
-                        lags = await r.read(groups)
+                    if self.reader is None:
+                        reader = LagReader(self.settings, client_id=f"jiban-{self.service}-lag")
+                        await reader.start()
+                        self.reader = reader
+                    lags = await self.reader.read(groups)
             except Exception as exc:
+                await self._drop_reader()
                 if self.stopping():
                     return 0
                 # Quietly: the broker being away is already in the consumers' own log lines.
@@ -166,3 +180,14 @@ class ConsumerLag(PollingWorker):
                 )
         # Never a full batch: the next round waits for the interval.
         return 0
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._drop_reader()
+
+    async def _drop_reader(self) -> None:
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            # Bounded: with the broker gone, closing must not hold up the service's shutdown.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.close(), CLOSE_TIMEOUT_S)

@@ -24,7 +24,7 @@ from jiban.failures import EXIT_UNAVAILABLE
 from jiban.lag import expected_groups
 from jiban.local_infra import free_port
 from shared.db import Database
-from shared.lag import groups_of
+from shared.lag import ConsumerLag, groups_of
 from shared.migrations import SERVICES
 from shared.settings import Settings
 from shared.topics import APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, TopicNames
@@ -282,3 +282,21 @@ async def test_jiban_lag_knows_the_groups_the_services_really_have(service: str)
     expected = expected_groups(TopicNames(settings.topic_prefix))
     mine = {g: set(t) for g, t in expected.items() if g.startswith(f"jiban.{service}.")}
     assert mine == {g: set(t) for g, t in wired.items()}
+
+
+async def test_the_lag_refresher_keeps_one_reader_open_between_rounds(
+    settings: Settings, run_service: Callable[[str], Any]
+) -> None:
+    async with run_service("dispatch") as client:
+        [lag] = [
+            w
+            for w in client._transport.app.state.runtime.workers  # type: ignore[attr-defined]
+            if isinstance(w, ConsumerLag)
+        ]
+        await lag.round()
+        reader = lag.reader
+        assert reader is not None
+        await lag.round()
+        assert lag.reader is reader, "a new connection every round"
+    # Closed with the service.
+    assert lag.reader is None
