@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 # A handler changes its own service's tables with `uow.session` and puts the events it causes
 # with `uow.publish`; the consumer commits both with the inbox row, then acks.
 Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+# Called once per batch, before its handlers, with the messages about to be handled (not the
+# duplicates): loads in one query per table what the handlers would otherwise read one message at
+# a time (what it loads is kept on the unit of work: `uow.attached`).
+Prepare = Callable[[UnitOfWork, list[tuple[Envelope, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class EventConsumer:
     # label, and each message's own topic (logical name) is its origin.
     topics: tuple[str, ...] = ()
     logical: Callable[[str], str] | None = None
+    prepare: Prepare | None = None
     health: ConsumerHealth = field(init=False)
     # Batches rewound in a row (see __call__): the backoff before the batch comes again.
     _rewinds: int = field(default=0, init=False, repr=False)
@@ -278,6 +283,9 @@ class EventConsumer:
         order = sorted(range(len(batch)), key=lambda i: batch[i].envelope.subject_id)
         async with self.units.begin() as uow:
             new = await self.inbox.record_new(uow.session, [p.envelope for p in batch], self.topic)
+            if self.prepare is not None:
+                fresh = {p.envelope.event_id: p for p in batch if p.envelope.event_id in new}
+                await self.prepare(uow, [(p.envelope, p.event) for p in fresh.values()])
             for i in order:
                 parsed = batch[i]
                 # Each message in its own span (what its handler publishes continues the

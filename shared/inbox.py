@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import Column, DateTime, MetaData, String, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.envelope import Envelope
@@ -27,22 +27,30 @@ def inbox_table(metadata: MetaData) -> Table:
 class Inbox:
     def __init__(self, table: Table) -> None:
         self.table = table
+        # Built once, the same text whatever the batch's size: one prepared statement.
+        ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+        types = bindparam("types", type_=ARRAY(String()))
+        rows = select(
+            func.unnest(ids).label("event_id"),
+            bindparam("topic", type_=String()).label("topic"),
+            func.unnest(types).label("event_type"),
+        )
+        self._record = (
+            insert(table)
+            .from_select(["event_id", "topic", "event_type"], rows)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(table.c.event_id)
+        )
 
     async def record_new(
         self, session: AsyncSession, envelopes: Sequence[Envelope], topic: str
     ) -> set[uuid.UUID]:
         """Records the events as handled, in one statement; returns the ids seen for the first
         time (handle those, skip the rest)."""
-        rows = {
-            e.event_id: {"event_id": e.event_id, "topic": topic, "event_type": e.type}
-            for e in envelopes
-        }
+        rows = {e.event_id: e.type for e in envelopes}
         if not rows:
             return set()
         result = await session.execute(
-            insert(self.table)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(self.table.c.event_id)
+            self._record, {"ids": list(rows), "types": list(rows.values()), "topic": topic}
         )
         return set(result.scalars())

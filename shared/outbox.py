@@ -6,7 +6,9 @@ between publish and delete republishes (consumers dedupe on event_id).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -42,22 +44,43 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One event on its way into the outbox. Its headers are taken when it is published (they
+    carry the trace context current then), its row is written with the rest of its unit of
+    work's."""
+
+    envelope: Envelope
+    topic: str
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, envelope: Envelope, topic: str) -> OutboxRow:
+        return cls(envelope, topic, headers_for(envelope))
+
+    def values(self) -> dict[str, Any]:
+        envelope = self.envelope
+        return {
+            "event_id": envelope.event_id,
+            "topic": self.topic,
+            "key": envelope.key,
+            "value": envelope.to_bytes(),
+            "headers": self.headers,
+        }
+
+
 class Outbox:
     """Where a unit of work puts the events it causes."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        # One statement whatever the number of rows: executemany turns it into a pipelined
+        # batch of one prepared statement (one round trip), not a statement text per row count.
+        self._insert = insert(self.table)
 
-    async def put(self, session: AsyncSession, envelope: Envelope, topic: str) -> None:
-        await session.execute(
-            insert(self.table).values(
-                event_id=envelope.event_id,
-                topic=topic,
-                key=envelope.key,
-                value=envelope.to_bytes(),
-                headers=headers_for(envelope),
-            )
-        )
+    async def put_all(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
+        if rows:
+            await session.execute(self._insert, [row.values() for row in rows])
 
 
 @dataclass(frozen=True)

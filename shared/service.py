@@ -19,7 +19,7 @@ from sqlalchemy import MetaData
 
 from shared import tracing
 from shared.broker import Publisher, create_broker
-from shared.consumer import EventConsumer, Route, subscribe
+from shared.consumer import EventConsumer, Prepare, Route, subscribe
 from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
@@ -90,9 +90,11 @@ class ServiceRuntime:
         routes: dict[str, Route],
         unwrap: Callable[[bytes, Origin], Envelope] | None = None,
         topics: tuple[str, ...] = (),
+        prepare: Prepare | None = None,
     ) -> EventConsumer:
         """One consumer group for `topic`; with `topics`, one group for all of them and `topic`
-        only names it (metrics, logs)."""
+        only names it (metrics, logs). `prepare` loads, once per batch, what its handlers read
+        (see shared/consumer.py)."""
         consumer = EventConsumer(
             service=self.name,
             topic=topic,
@@ -105,6 +107,7 @@ class ServiceRuntime:
             max_backoff_s=self.settings.consumer_max_backoff_s,
             unwrap=unwrap,
             topics=topics,
+            prepare=prepare,
         )
         subscribe(self.broker, consumer, self.names, self.settings)
         self.consumers.append(consumer)

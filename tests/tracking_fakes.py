@@ -6,7 +6,7 @@ integration tests."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,15 @@ class FakeUnitOfWork:
     session: FakeSession = field(default_factory=FakeSession)
     published: list[tuple[Event, str]] = field(default_factory=list)
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        kept = len(self.published)
+        try:
+            yield
+        except BaseException:
+            del self.published[kept:]
+            raise
+
     async def publish(self, event: Event, *, correlation_id: str) -> None:
         self.published.append((event, correlation_id))
 
@@ -55,6 +64,10 @@ class FakeAppeals:
                 return None
             self.appeals[appeal_id] = Appeal.unknown(appeal_id)
         return self.appeals[appeal_id]
+
+    async def load(self, appeal_ids: Collection[UUID]) -> None:
+        for appeal_id in appeal_ids:
+            self.appeals.setdefault(appeal_id, Appeal.unknown(appeal_id))
 
     async def save(self, change: Change) -> None:
         self.changes.append(change)

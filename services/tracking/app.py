@@ -64,8 +64,11 @@ def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, tables.metadata)
     # The one way appeals change (lifecycle, history, events, deadlines), whoever moves them.
     workflow = AppealWorkflow(Timekeeping.from_settings(settings))
-    runtime.consume(APPEALS_IMMEDIATE, appeals_handlers.received_routes(workflow))
-    runtime.consume(APPEALS_ASSIGNMENTS, appeals_handlers.assignment_routes(workflow))
+    batch = appeals_handlers.prepare(workflow)
+    runtime.consume(APPEALS_IMMEDIATE, appeals_handlers.received_routes(workflow), prepare=batch)
+    runtime.consume(
+        APPEALS_ASSIGNMENTS, appeals_handlers.assignment_routes(workflow), prepare=batch
+    )
     runtime.consume(APPEALS_FOLLOW_UPS, appeals_handlers.follow_up_routes(workflow))
     runtime.add_worker(
         DeadlineScheduler(

@@ -5,7 +5,7 @@ commits), the inbox and the DLQ."""
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from shared.consumer import Delivery, EventConsumer, Route
 from shared.deadletter import Origin
 from shared.envelope import Envelope
 from shared.events import AppealAssigned
+from shared.outbox import OutboxRow
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 TOPIC = "appeals.assignments"
@@ -75,8 +76,9 @@ class FakeOutbox:
     def __init__(self) -> None:
         self.published: list[str] = []
 
-    async def put(self, session: FakeSession, envelope: Envelope, topic: str) -> None:
-        session.on_commit.append(lambda: self.published.append(envelope.type))
+    async def put_all(self, session: FakeSession, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            session.on_commit.append(lambda t=row.envelope.type: self.published.append(t))
 
 
 class FakeDeadLetters:

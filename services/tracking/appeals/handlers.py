@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.tracking.appeals.workflow import AppealWorkflow, Heard
-from shared.consumer import Route
+from shared.consumer import Prepare, Route
 from shared.envelope import Envelope
 from shared.events import (
     AppealAssigned,
@@ -30,6 +30,15 @@ def _routes(workflow: AppealWorkflow, *models: type[Heard]) -> dict[str, Route]:
         return hear
 
     return {model.TYPE: Route(model, handler(model)) for model in models}
+
+
+def prepare(workflow: AppealWorkflow) -> Prepare:
+    """Loads a batch's appeals in one go (see AppealWorkflow.prepare)."""
+
+    async def load(uow: UnitOfWork, batch: list[tuple[Envelope, Heard]]) -> None:
+        await workflow.prepare(uow, [event for _, event in batch])
+
+    return load
 
 
 def received_routes(workflow: AppealWorkflow) -> dict[str, Route]:

@@ -5,15 +5,18 @@ plain functions are the reads the views make."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from services.tracking.appeals.appeal import (
     Appeal,
@@ -53,6 +56,11 @@ class AppealRepository(Protocol):
         `create`: an appeal not heard of is made (a bare row to lock: an event about it may come
         before its receipt); otherwise None."""
 
+    async def load(self, appeal_ids: Collection[UUID]) -> None:
+        """Locks and loads a batch's appeals at once (bare rows made for those not heard of);
+        from then on `lock` answers them from memory and `save` keeps their changes for
+        `flush`, which writes them in one statement per table."""
+
     async def save(self, change: Change) -> None:
         """Stores what `change` did: the appeal, its history, deadlines and extensions."""
 
@@ -72,18 +80,166 @@ class AppealRepository(Protocol):
         """The appeal's due alarms wait until `until` (they failed to fire)."""
 
 
+# --- statements for a batch, built once ---------------------------------------------------------
+
+_IDS = bindparam("ids", type_=ARRAY(PgUUID(as_uuid=True)))
+_LEAD = (
+    officers.c.supervisor_id.label("lead_supervisor_id"),
+    officers.c.unit.label("lead_unit"),
+)
+
+
+def _lock_many() -> Executable:
+    # The no-op update on conflict locks the rows that exist and returns them; the ids come
+    # sorted, so two transactions lock shared rows in the same order.
+    upsert = insert(appeals).from_select(["appeal_id"], select(func.unnest(_IDS)))
+    locked = (
+        upsert.on_conflict_do_update(
+            index_elements=["appeal_id"], set_={"appeal_id": upsert.excluded.appeal_id}
+        )
+        .returning(*appeals.c)
+        .cte("locked")
+    )
+    return select(locked, *_LEAD).outerjoin(officers, officers.c.officer_id == locked.c.officer_id)
+
+
+LOCK_MANY = _lock_many()
+DEADLINES_OF_MANY = select(deadlines).where(deadlines.c.appeal_id == any_(_IDS))
+PENDING_OF_MANY = select(extensions).where(
+    extensions.c.appeal_id == any_(_IDS), extensions.c.status == "pending"
+)
+WAITING_OF_MANY = (
+    select(waiting_events.c.id, waiting_events.c.appeal_id, waiting_events.c.topic)
+    .add_columns(waiting_events.c.envelope)
+    .where(waiting_events.c.appeal_id == any_(_IDS))
+    .order_by(waiting_events.c.id)
+)
+UNPARK_MANY = delete(waiting_events).where(
+    waiting_events.c.id == any_(bindparam("ids", type_=ARRAY(waiting_events.c.id.type)))
+)
+PARK = insert(waiting_events)
+HISTORY = insert(history).on_conflict_do_nothing(index_elements=["event_id"])
+OFFICER = select(officers.c.supervisor_id, officers.c.unit).where(
+    officers.c.officer_id == bindparam("officer_id")
+)
+
+
+@cache
+def _update_appeal(columns: tuple[str, ...]) -> Executable:
+    return (
+        appeals.update()
+        .where(appeals.c.appeal_id == bindparam("b_appeal_id"))
+        .values({**{c: bindparam(c) for c in columns}, "updated_at": func.now()})
+    )
+
+
+@cache
+def _upsert_deadlines(columns: tuple[str, ...]) -> Executable:
+    statement = insert(deadlines)
+    fresh = [c for c in columns if c not in ("appeal_id", "stage")]
+    return statement.on_conflict_do_update(
+        index_elements=["appeal_id", "stage"],
+        set_={**{c: statement.excluded[c] for c in fresh}, "updated_at": func.now()},
+    )
+
+
+@dataclass
+class _Batch:
+    """What a batch loaded and what its changes wrote, until `flush`."""
+
+    appeals: dict[UUID, Appeal] = field(default_factory=dict)
+    # Each appeal's waiting events, in the order they came: (row id or None when parked in
+    # this batch, topic, envelope).
+    waiting: dict[UUID, list[tuple[int | None, str, Envelope]]] = field(default_factory=dict)
+    rows: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    deadlines: dict[tuple[UUID, str], dict[str, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    parked: list[dict[str, Any]] = field(default_factory=list)
+    unparked: list[int] = field(default_factory=list)
+
+
 class PostgresAppeals:
+    """Writes through, one statement per part of a change (routes, the scheduler); after
+    `load` (a consumer's batch), keeps the batch's appeals in memory and writes their changes
+    at `flush`, one statement per table for the whole batch."""
+
     def __init__(self, session: AsyncSession, *, reminder_every: timedelta) -> None:
         self.session = session
         self.reminder_every = reminder_every
+        self._batch: _Batch | None = None
+
+    # -- a batch
+
+    async def load(self, appeal_ids: Collection[UUID]) -> None:
+        batch = self._batch = self._batch or _Batch()
+        ids = sorted(set(appeal_ids) - set(batch.appeals))
+        if not ids:
+            return
+        rows = (await self.session.execute(LOCK_MANY, {"ids": ids})).all()
+        stages: dict[UUID, dict[Stage, Deadline]] = {}
+        for r in await self.session.execute(DEADLINES_OF_MANY, {"ids": ids}):
+            stages.setdefault(r.appeal_id, {})[Stage(r.stage)] = deadline_of(r)
+        pending = {
+            r.appeal_id: pending_of(r)
+            for r in await self.session.execute(PENDING_OF_MANY, {"ids": ids})
+        }
+        for r in await self.session.execute(WAITING_OF_MANY, {"ids": ids}):
+            batch.waiting.setdefault(r.appeal_id, []).append(
+                (r.id, r.topic, Envelope.model_validate(r.envelope))
+            )
+        for row in rows:
+            batch.appeals[row.appeal_id] = appeal_of(
+                row, stages.get(row.appeal_id, {}), pending.get(row.appeal_id)
+            )
+
+    async def flush(self) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        self._batch = None
+        if batch.rows:
+            columns = tuple(next(iter(batch.rows.values())))
+            rows = [{"b_appeal_id": k, **v} for k, v in batch.rows.items()]
+            await self.session.execute(_update_appeal(columns), rows)
+        if batch.deadlines:
+            rows = list(batch.deadlines.values())
+            await self.session.execute(_upsert_deadlines(tuple(rows[0])), rows)
+        if batch.history:
+            await self.session.execute(HISTORY, batch.history)
+        if batch.parked:
+            await self.session.execute(PARK, batch.parked)
+        if batch.unparked:
+            await self.session.execute(UNPARK_MANY, {"ids": batch.unparked})
+
+    async def _officer(self, appeal: Appeal) -> Appeal:
+        """An appeal whose lead changed earlier in the batch, with the new lead's directory
+        entry (what a fresh lock would have joined)."""
+        officer_id = appeal.state.officer_id
+        if officer_id is None or (appeal.officer and appeal.officer.officer_id == officer_id):
+            return appeal
+        row = (await self.session.execute(OFFICER, {"officer_id": officer_id})).first()
+        info = OfficerInfo(officer_id, row.supervisor_id, row.unit) if row else None
+        return replace(appeal, officer=info) if info is not None else appeal
 
     # -- loading
 
     async def lock(self, appeal_id: UUID, *, create: bool) -> Appeal | None:
-        lead = (
-            officers.c.supervisor_id.label("lead_supervisor_id"),
-            officers.c.unit.label("lead_unit"),
-        )
+        batch = self._batch
+        if batch is not None:
+            if appeal_id not in batch.appeals:
+                if not create:
+                    # Nothing of this batch has written it: the database says what it is.
+                    appeal = await self._lock_one(appeal_id, create=False)
+                    if appeal is not None:
+                        batch.appeals[appeal_id] = appeal
+                    return appeal
+                await self.load([appeal_id])
+            batch.appeals[appeal_id] = await self._officer(batch.appeals[appeal_id])
+            return batch.appeals[appeal_id]
+        return await self._lock_one(appeal_id, create=create)
+
+    async def _lock_one(self, appeal_id: UUID, *, create: bool) -> Appeal | None:
+        lead = _LEAD
         if create:
             # One statement: the no-op update on conflict locks the existing row and returns it.
             upsert = insert(appeals).values(appeal_id=appeal_id)
@@ -117,19 +273,10 @@ class PostgresAppeals:
                 )
             )
         ).first()
-        officer = (
-            OfficerInfo(row.officer_id, row.lead_supervisor_id, row.lead_unit)
-            if row.officer_id is not None
-            else None
-        )
-        return Appeal(
-            appeal_id=appeal_id,
-            record=record_from_row(row),
-            state=state_from_row(row),
-            milestones=Milestones(**{name: getattr(row, name) for name in MILESTONE_COLUMNS}),
-            deadlines={Stage(r.stage): deadline_of(r) for r in stages},
-            pending_extension=None if pending is None else pending_of(pending),
-            officer=officer,
+        return appeal_of(
+            row,
+            {Stage(r.stage): deadline_of(r) for r in stages},
+            None if pending is None else pending_of(pending),
         )
 
     # -- storing
@@ -138,22 +285,18 @@ class PostgresAppeals:
         before, after = change.before, change.after
         appeal_id = after.appeal_id
         due_at, due_stage = after.due()
+        row = None
         if (
             after.record != before.record
             or after.state != before.state
             or after.milestones != before.milestones
             or (due_at, due_stage) != before.due()
         ):
-            await self.session.execute(
-                appeals.update()
-                .where(appeals.c.appeal_id == appeal_id)
-                .values(
-                    **appeal_values(after),
-                    due_at=due_at,
-                    due_stage=None if due_stage is None else due_stage.value,
-                    updated_at=func.now(),
-                )
-            )
+            row = {
+                **appeal_values(after),
+                "due_at": due_at,
+                "due_stage": None if due_stage is None else due_stage.value,
+            }
         status, was = after.state.status, before.state.status
         rows = []
         for stage, deadline in after.deadlines.items():
@@ -162,34 +305,42 @@ class PostgresAppeals:
             if old == deadline and (old.next_fire_at(was, self.reminder_every) == fires):
                 continue
             rows.append(deadline_values(appeal_id, deadline, fires))
-        if rows:
-            statement = insert(deadlines).values(rows)
-            fresh = [k for k in rows[0] if k not in ("appeal_id", "stage")]
-            await self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["appeal_id", "stage"],
-                    set_={**{k: statement.excluded[k] for k in fresh}, "updated_at": func.now()},
+        lines = [
+            {
+                "appeal_id": appeal_id,
+                "event_id": line.entry_id,
+                "kind": line.kind,
+                "status": line.status.value,
+                "occurred_at": line.at,
+                "actor": line.actor,
+                "note": line.note,
+            }
+            for line in change.history
+        ]
+        batch = self._batch
+        if batch is not None:
+            # The last change of each row wins; the history keeps every line.
+            batch.appeals[appeal_id] = after
+            if row is not None:
+                batch.rows[appeal_id] = row
+            for values in rows:
+                batch.deadlines[(appeal_id, values["stage"])] = values
+            batch.history.extend(lines)
+        else:
+            if row is not None:
+                await self.session.execute(
+                    appeals.update()
+                    .where(appeals.c.appeal_id == appeal_id)
+                    .values(**row, updated_at=func.now())
                 )
-            )
-        if change.history:
-            await self.session.execute(
-                insert(history)
-                .values(
-                    [
-                        {
-                            "appeal_id": appeal_id,
-                            "event_id": line.entry_id,
-                            "kind": line.kind,
-                            "status": line.status.value,
-                            "occurred_at": line.at,
-                            "actor": line.actor,
-                            "note": line.note,
-                        }
-                        for line in change.history
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-            )
+            if rows:
+                await self.session.execute(_upsert_deadlines(tuple(rows[0])), rows)
+            if lines:
+                await self.session.execute(HISTORY, lines)
+        await self._save_rest(appeal_id, change)
+
+    async def _save_rest(self, appeal_id: UUID, change: Change) -> None:
+        """Extensions and CSO contacts, rare: written at once in either mode."""
         for extension in change.extensions:
             await self._save_extension(appeal_id, extension)
         for contact in change.cso_contacts:
@@ -231,13 +382,24 @@ class PostgresAppeals:
         )
 
     async def park(self, appeal_id: UUID, topic: str, envelope: Envelope) -> None:
-        await self.session.execute(
-            insert(waiting_events).values(
-                appeal_id=appeal_id, topic=topic, envelope=envelope.model_dump(mode="json")
-            )
-        )
+        values = {
+            "appeal_id": appeal_id,
+            "topic": topic,
+            "envelope": envelope.model_dump(mode="json"),
+        }
+        if self._batch is not None:
+            self._batch.waiting.setdefault(appeal_id, []).append((None, topic, envelope))
+            self._batch.parked.append(values)
+            return
+        await self.session.execute(PARK, [values])
 
     async def unpark(self, appeal_id: UUID) -> list[tuple[str, Envelope]]:
+        batch = self._batch
+        if batch is not None and appeal_id in batch.appeals:
+            waited = batch.waiting.pop(appeal_id, [])
+            batch.unparked.extend(row_id for row_id, _, _ in waited if row_id is not None)
+            batch.parked = [p for p in batch.parked if p["appeal_id"] != appeal_id]
+            return [(topic, envelope) for _, topic, envelope in waited]
         rows = await self.session.execute(
             delete(waiting_events)
             .where(waiting_events.c.appeal_id == appeal_id)
@@ -277,6 +439,25 @@ class PostgresAppeals:
 
 
 # --- rows ↔ the appeal -------------------------------------------------------------------------
+
+
+def appeal_of(row: Any, stages: dict[Stage, Deadline], pending: PendingExtension | None) -> Appeal:
+    """The appeal from its locked row (with its lead's directory entry), deadlines and pending
+    extension."""
+    officer = (
+        OfficerInfo(row.officer_id, row.lead_supervisor_id, row.lead_unit)
+        if row.officer_id is not None
+        else None
+    )
+    return Appeal(
+        appeal_id=row.appeal_id,
+        record=record_from_row(row),
+        state=state_from_row(row),
+        milestones=Milestones(**{name: getattr(row, name) for name in MILESTONE_COLUMNS}),
+        deadlines=stages,
+        pending_extension=pending,
+        officer=officer,
+    )
 
 
 def record_from_row(row: Any) -> AppealRecord:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -98,11 +98,22 @@ class AppealWorkflow:
         # The time officers' and supervisors' steps happen at (deadlines and history use it).
         self.clock = clock
         self.rules = AppealRules(time)
+        # One repository per unit of work: what a batch loaded serves all its messages.
         self._appeals = appeals or (
-            lambda uow: PostgresAppeals(uow.session, reminder_every=time.reminder_every)
+            lambda uow: uow.attached(
+                PostgresAppeals,
+                lambda: PostgresAppeals(uow.session, reminder_every=time.reminder_every),
+            )
         )
 
     # -- what other services report ---------------------------------------------------------
+
+    async def prepare(self, uow: UnitOfWork, events: Sequence[Heard]) -> None:
+        """Before a batch of what others report: its appeals locked and loaded at once. Not for
+        the call-backs' results: they never make an appeal tracking has not heard of."""
+        ids = [e.appeal_id for e in events if not isinstance(e, FollowUpRecorded)]
+        if ids:
+            await self._appeals(uow).load(ids)
 
     async def hear(self, uow: UnitOfWork, envelope: Envelope, event: Heard, topic: str) -> None:
         """An event about an appeal from another service (the consumers call this)."""
@@ -213,7 +224,7 @@ class AppealWorkflow:
         taken = await repo.due(now, limit)
         for appeal_id in taken:
             try:
-                async with uow.session.begin_nested():
+                async with uow.savepoint():
                     appeal = await repo.lock(appeal_id, create=False)
                     if appeal is None:
                         continue
