@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import Table, bindparam, delete, select, text
 
 from shared import tracing
 from shared.broker import OutgoingMessage, Publisher
@@ -45,25 +45,33 @@ class OutboxRelay(PollingWorker):
         self.service = service
         self.name = f"outbox-relay-{service}"
         self.lock_name = f"jiban.outbox.{table.schema}.{table.name}"
+        # Nothing when another replica's relay holds the lock (it publishes them, in order).
+        c = table.c
+        taken = (
+            select(c.id)
+            .where(text("pg_try_advisory_xact_lock(hashtext(:name))"))
+            .order_by(c.id)
+            .limit(bindparam("n"))
+            .scalar_subquery()
+        )
+        self._take = (
+            delete(table)
+            .where(c.id.in_(taken))
+            .returning(c.id, c.topic, c.key, c.value, c.headers)
+        )
 
     async def round(self) -> int:
-        """Publishes up to one batch; returns how many rows it published."""
+        """Publishes up to one batch; returns how many rows it published. One statement takes
+        the lock, the rows and deletes them (published before the commit: a failed publish
+        rolls the delete back)."""
         async with self.db.transaction() as session:
-            locked = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": self.lock_name}
+            rows = sorted(
+                (await session.execute(self._take, {"name": self.lock_name, "n": self.batch_size}))
+                .all(),
+                key=lambda r: r.id,
             )
-            if not locked:
-                return 0
-            rows = (
-                await session.execute(
-                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
-                )
-            ).all()
             if rows:
                 await self._publish(rows)
-                await session.execute(
-                    delete(self.table).where(self.table.c.id.in_([r.id for r in rows]))
-                )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 

@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     db_pool_size: int = Field(10, ge=1)
-    outbox_poll_interval_s: float = Field(0.25, gt=0)
+    # The relay is woken at once by its own service's commits; the poll is for rows others
+    # wrote (the CLI; a commit that met another replica's relay holding the lock), and idle it
+    # costs a transaction per poll.
+    outbox_poll_interval_s: float = Field(2.0, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
     # Messages a consumer handles in one transaction (at most; it takes what one poll returns).
     consumer_batch_size: int = Field(100, ge=1, le=10_000)
