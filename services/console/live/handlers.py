@@ -12,7 +12,8 @@ from shared.unit_of_work import UnitOfWork
 
 
 async def noticed(uow: UnitOfWork, _envelope: Envelope, event: Event) -> None:
-    await store.save(uow.session, notices_of(event))
+    # A batch's notices are written together when its unit of work ends.
+    uow.attached(store.Notices, lambda: store.Notices(uow.session)).add(notices_of(event))
 
 
 def routes() -> dict[str, dict[str, Route]]:

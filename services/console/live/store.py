@@ -21,6 +21,21 @@ async def save(session: AsyncSession, notices: Sequence[LiveNotice]) -> None:
         )
 
 
+class Notices:
+    """A unit of work's notices, kept to be saved in one statement (`flush`, at its end)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.kept: list[LiveNotice] = []
+
+    def add(self, notices: Sequence[LiveNotice]) -> None:
+        self.kept.extend(notices)
+
+    async def flush(self) -> None:
+        kept, self.kept = self.kept, []
+        await save(self.session, kept)
+
+
 async def latest_id(session: AsyncSession) -> int:
     return int(
         (await session.execute(select(func.coalesce(func.max(live_notices.c.id), 0)))).scalar_one()
