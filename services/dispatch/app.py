@@ -20,13 +20,20 @@ NAME = "dispatch"
 
 
 def ownership_in(uow: UnitOfWork) -> Ownership:
-    """The ownership decisions over dispatch's tables, inside `uow`."""
-    return Ownership(PostgresAssignments(uow.session), uow)
+    """The ownership decisions over dispatch's tables, inside `uow`: one repository per unit of
+    work, so what a consumer's batch loaded (and keeps to write) serves all its messages."""
+    return Ownership(
+        uow.attached(PostgresAssignments, lambda: PostgresAssignments(uow.session)), uow
+    )
 
 
 def build(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(NAME, settings, tables.metadata)
-    runtime.consume(APPEALS_IMMEDIATE, handlers.appeal_routes(ownership_in))
+    runtime.consume(
+        APPEALS_IMMEDIATE,
+        handlers.appeal_routes(ownership_in),
+        prepare=handlers.prepare_appeals(ownership_in),
+    )
     runtime.consume(APPEALS_LIFECYCLE, handlers.lifecycle_routes(ownership_in))
     app = runtime.app(
         directory_api.router,

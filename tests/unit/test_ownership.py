@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from services.dispatch.assignments.service import (
     AssignmentRepository,
     Ownership,
     OwnershipError,
+    routing_input,
 )
 from shared.events import AppealReassigned, Event, Location, ReturnDecided
 from shared.vocabulary import Category, OfficerRole
@@ -65,6 +66,10 @@ class FakeAssignments:
     returns: list[Kept] = field(default_factory=list)
     counted: dict[str, tuple[int, int]] = field(default_factory=dict)
     taken_meanwhile: set[str] = field(default_factory=set)
+    prepared: list[dict[UUID, RoutingInput]] = field(default_factory=list)
+
+    async def load_batch(self, received: Mapping[UUID, RoutingInput]) -> None:
+        self.prepared.append(dict(received))
 
     def candidate(self, officer_id: str) -> Candidate:
         role = (
@@ -269,7 +274,7 @@ def test_the_fake_answers_what_the_repository_interface_asks() -> None:
         for name, member in vars(AssignmentRepository).items()
         if inspect.iscoroutinefunction(member)
     }
-    assert len(asked) == 15
+    assert len(asked) == 16
     for name, signature in asked.items():
         answered = inspect.signature(getattr(FakeAssignments, name))
         assert list(answered.parameters) == list(signature.parameters), name
@@ -316,6 +321,24 @@ async def test_an_appeal_heard_twice_is_assigned_once() -> None:
     await ownership(repo, published).assign(event, "c")
     await ownership(repo, published).assign(event, "c")
     assert len(published.events) == 1 and repo.loads["dept-1"] == 1
+
+
+async def test_a_batch_is_prepared_once_with_each_appeal_once() -> None:
+    repo, published = directory(), Published()
+    first, second = appeal(), appeal(Category.TRANSPORT)
+    again = first.model_copy()  # republished under a new event id, in the same batch
+    decisions = ownership(repo, published)
+    await decisions.prepare([first, second, again])
+    for event in (first, second, again):
+        await decisions.assign(event, "c")
+    assert repo.prepared == [
+        {first.appeal_id: routing_input(first), second.appeal_id: routing_input(second)}
+    ]
+    assert [repo.assignments[e.appeal_id].officer_id for e in (first, second)] == [
+        "dept-1",
+        "dept-9",
+    ]
+    assert len(published.events) == 2 and repo.loads == {"dept-1": 1, "dept-9": 1}
 
 
 async def test_closing_releases_once_and_settles_a_pending_return() -> None:

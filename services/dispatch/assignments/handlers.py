@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.dispatch.assignments.service import Ownership
-from shared.consumer import Route
+from shared.consumer import Prepare, Route
 from shared.envelope import Envelope
 from shared.events import (
     AppealReceived,
@@ -20,6 +20,17 @@ from shared.vocabulary import AppealStatus
 
 # The ownership decisions inside a unit of work (the composition root makes them).
 OwnershipIn = Callable[[UnitOfWork], Ownership]
+
+
+def prepare_appeals(ownership_in: OwnershipIn) -> Prepare:
+    """Loads what a batch's received appeals need, once for the batch (Ownership.prepare)."""
+
+    async def prepare(uow: UnitOfWork, batch: list[tuple[Envelope, object]]) -> None:
+        received = [event for _, event in batch if isinstance(event, AppealReceived)]
+        if received:
+            await ownership_in(uow).prepare(received)
+
+    return prepare
 
 
 def appeal_routes(ownership_in: OwnershipIn) -> dict[str, Route]:

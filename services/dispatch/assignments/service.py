@@ -17,7 +17,7 @@ What holds however the events arrive:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
@@ -63,6 +63,13 @@ Cause = Literal["return", "reassignment_request", "manual"]
 
 class AssignmentRepository(Protocol):
     """What the ownership decisions need kept: assignments, officers' capacity, returns."""
+
+    async def load_batch(self, received: Mapping[UUID, RoutingInput]) -> None:
+        """Loads at once what assigning these appeals reads (their assignments, what their
+        routing looks at) and from then on keeps the reads, claims and records of the unit of
+        work to write them together at its end; each decision still sees what the earlier ones
+        did (an officer's count, an appeal already assigned)."""
+        ...
 
     async def routing_context(
         self,
@@ -252,6 +259,11 @@ class Ownership:
         return routing
 
     # --- the first assignment, and the last -----------------------------------------------------
+
+    async def prepare(self, received: Sequence[AppealReceived]) -> None:
+        """Loads at once what assigning a batch of received appeals reads; `assign` then decides
+        each of them in turn as it would alone, from what the earlier ones left."""
+        await self.assignments.load_batch({e.appeal_id: routing_input(e) for e in received})
 
     async def assign(self, event: AppealReceived, correlation_id: str) -> None:
         if await self.assignments.assignment_of(event.appeal_id) is not None:
