@@ -20,6 +20,7 @@ to go faster, run more processes (up to the topic's partitions).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -487,7 +488,7 @@ def subscribe(
 
     handle.__name__ = f"{consumer.service}_{consumer.topic.replace('.', '_').replace('*', 'all')}"
     consumer.logical = names.logical
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *(names.physical(topic) for topic in consumer.topics or (consumer.topic,)),
         group_id=consumer.group,
         auto_offset_reset="earliest",
@@ -497,10 +498,33 @@ def subscribe(
         # latency; under load it turns N commits into one.
         batch=True,
         max_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         # A handler retrying a dependency for minutes must not be taken for a dead consumer.
         max_poll_interval_ms=15 * 60 * 1000,
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=max(settings.consumer_session_timeout_ms // 3, 100),
         # Each group has one member per replica, so the replica's own name is unique in it.
         group_instance_id=settings.group_instance_id,
-    )(handle)
+        # How long one poll waits for messages when there are none (it returns as soon as some
+        # come): an idle consumer wakes once a second.
+        batch_timeout_ms=POLL_TIMEOUT_MS,
+    )
+    subscriber(handle)
+    _poll_without_pausing(subscriber)
+
+
+POLL_TIMEOUT_MS = 1000
+
+
+def _poll_without_pausing(subscriber: Any) -> None:
+    """FastStream's batch subscriber sleeps as long again after a poll that found nothing, and
+    what arrives meanwhile waits for the sleep: up to `batch_timeout_ms` more latency on every
+    hop. The poll already waits (and wakes when messages come), so the sleep is dropped."""
+
+    async def get_msg(consumer: Any) -> tuple[Any, ...]:
+        batches = await consumer.getmany(
+            timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records
+        )
+        return tuple(itertools.chain.from_iterable(batches.values()))
+
+    subscriber.get_msg = get_msg

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # Handler errors that are not infrastructure failures get this many tries before the DLQ.
     consumer_max_attempts: int = Field(3, ge=1)
     consumer_max_backoff_s: float = Field(10.0, gt=0)
+    # How long a fetch waits at the broker for messages. Apache Kafka answers as soon as one
+    # comes, so this is only what an idle consumer costs; Tansu answers at the end of the wait,
+    # so on it this is also each hop's latency.
+    consumer_fetch_max_wait_ms: int = Field(500, ge=1, le=30_000)
     # A member silent this long leaves its group and its partitions move (heartbeats every third
     # of it, from a background task, so a slow handler does not count). Shorter means faster
     # failover and, on some brokers (Tansu), faster joins; too short and a busy host flaps.

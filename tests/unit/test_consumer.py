@@ -598,3 +598,30 @@ async def test_anything_escaping_a_batch_rewinds_it_and_cancellation_still_propa
     with pytest.raises(asyncio.CancelledError):
         await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
     assert events[-1] == "seek 1@5" and len(no_backoff) == 2
+
+
+async def test_a_poll_that_found_nothing_is_not_followed_by_a_pause() -> None:
+    from faststream.kafka import KafkaBroker
+
+    subscriber = KafkaBroker("localhost:1").subscriber(
+        "t",
+        group_id="g",
+        batch=True,
+        ack_policy=shared.consumer.AckPolicy.MANUAL,
+        batch_timeout_ms=60_000,
+        max_records=7,
+    )
+    shared.consumer._poll_without_pausing(subscriber)
+    asked: list[tuple[int, int]] = []
+
+    class Polled:
+        async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+            asked.append((timeout_ms, max_records))
+            return {"p0": ["a", "b"], "p1": ["c"]} if len(asked) > 1 else {}
+
+    # FastStream's own would sleep 60 s after the empty poll; this asks again at once.
+    nothing = await asyncio.wait_for(subscriber.get_msg(Polled()), 1)
+    some = await asyncio.wait_for(subscriber.get_msg(Polled()), 1)
+    assert nothing == ()
+    assert some == ("a", "b", "c")
+    assert asked == [(60_000, 7), (60_000, 7)]
