@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -50,23 +51,37 @@ class Offered:
     sent: int = 0
     failed: int = 0
     seconds: float = 0.0
+    late_s: float = 0.0  # how late the latest send started (the generator fell behind)
     http_accept_ms: list[float] = field(default_factory=list)
 
 
 async def pace(
     rate: float, seconds: float, send: Callable[[int], Coroutine[Any, Any, None]]
-) -> int:
+) -> tuple[int, float]:
     """Starts `send(n)` at `rate` per second for `seconds` without waiting for earlier sends
-    (open loop), then waits for all of them; returns how many were started."""
+    (open loop), then waits for all of them; returns how many were started and how late the
+    latest start was, in seconds.
+
+    Every send due is started, late if need be: on a busy machine the loop wakes late, and each
+    wake-up starts all those due by then (one per wake-up would offer less than the rate). How
+    late says whether the rate was offered at all (the generator shares the cores)."""
     tasks: list[asyncio.Task[None]] = []
+    planned = max(1, math.ceil(rate * seconds - 1e-9))
     begin = time.monotonic()
-    n = 0
-    while time.monotonic() - begin < seconds:
-        tasks.append(asyncio.create_task(send(n)))
-        n += 1
+    n, latest = 0, 0.0
+    while True:
+        now = time.monotonic()
+        due = min(planned, int((now - begin) * rate) + 1)
+        if due > n:  # the first of them is the latest
+            latest = max(latest, now - (begin + n / rate))
+        while n < due:
+            tasks.append(asyncio.create_task(send(n)))
+            n += 1
+        if n == planned:
+            break
         await asyncio.sleep(max(0.0, begin + n / rate - time.monotonic()))
     await asyncio.gather(*tasks)
-    return n
+    return n, latest
 
 
 class HttpLoad:
@@ -101,7 +116,7 @@ class HttpLoad:
                     offered.failed += 1
 
             begin = time.monotonic()
-            offered.sent = await pace(rate, seconds, post)
+            offered.sent, offered.late_s = await pace(rate, seconds, post)
             offered.seconds = time.monotonic() - begin
         return offered
 
@@ -160,7 +175,7 @@ class DirectLoad:
                 offered.ids.add(envelope.subject_id)
 
             begin = time.monotonic()
-            offered.sent = await pace(rate, seconds, send)
+            offered.sent, offered.late_s = await pace(rate, seconds, send)
             offered.seconds = time.monotonic() - begin
         finally:
             await producer.stop()

