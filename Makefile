@@ -52,7 +52,7 @@ lint: $(STAMP)
 
 ## The benchmark (prints figures, asserts nothing): `make bench BENCH_ARGS="--mode direct --rate 100"`.
 bench: $(STAMP)
-	@$(PY) -c 'import matplotlib, psutil' 2>/dev/null || $(PY) -m pip install --quiet -e '.[bench]'
+	@$(PY) -c 'import matplotlib, psutil' 2>/dev/null && test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m jiban.bench $(BENCH_ARGS)
 
 ## The console's server time for a 1,000-appeal queue and a 10,000-appeal unit board (prints figures).
