@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -166,10 +166,10 @@ class Thing(BaseModel):
     text: str
 
 
-def small_app(db: Database, config: AuthConfig, clock, limiter=None) -> FastAPI:
+def small_app(db: Database, config: AuthConfig, clock, limiter=None, **auth: Any) -> FastAPI:
     app = FastAPI()
     app.router.route_class = GuardedRoute  # the guards run before the body is validated
-    install(app, ChannelAuth(units_of(db), config, clock=clock, limiter=limiter))
+    install(app, ChannelAuth(units_of(db), config, clock=clock, limiter=limiter, **auth))
 
     @app.post("/v1/things", status_code=202)
     async def submit(
@@ -307,6 +307,45 @@ async def test_signed_requests_through_the_dependencies(settings):
     assert invalid_body.status_code == 422
     # good, resigned, query_ignored, invalid_body: refused requests leave no record.
     assert recorded == 4
+
+
+async def test_a_key_is_read_once_per_cache_time_and_a_revoked_one_stops_within_it(settings):
+    clock, monotonic = Clock(), Clock()
+    async with database(settings) as db:
+        await add_key(db, "hotline-a")
+        app = small_app(db, AuthConfig(cipher=CIPHER), clock, key_cache_s=5, monotonic=monotonic)
+        async with client_for(app) as client:
+            before = await signed_post(client, "/v1/things", body(), at=clock.now)
+            async with db.transaction() as session:
+                await store.revoke_key(session, "hotline-a", now=T0)
+            monotonic.now += 4.9
+            cached = await signed_post(client, "/v1/things", body(), at=clock.now - 1)
+            replayed = await signed_post(client, "/v1/things", body(), at=clock.now - 1)
+            monotonic.now += 0.1
+            revoked = await signed_post(client, "/v1/things", body(), at=clock.now - 2)
+    assert before.status_code == cached.status_code == 202
+    # The replay record is never cached: it is the database's, shared by every replica.
+    assert replayed.status_code == 401 and replayed.json()["detail"][0]["type"] == "replayed"
+    assert revoked.status_code == 401 and revoked.json()["detail"][0]["type"] == "revoked_key"
+
+
+async def test_the_replay_record_commits_alone_and_leaves_no_connection_autocommitting(settings):
+    """The guard's one statement runs without a transaction around it; the connection it used
+    goes back to the pool transactional: a unit of work on it still rolls back."""
+    clock = Clock()
+    async with database(settings.model_copy(update={"db_pool_size": 1})) as db:
+        await add_key(db, "hotline-a")
+        app = small_app(db, AuthConfig(cipher=CIPHER), clock)
+        async with client_for(app) as client:
+            good = await signed_post(client, "/v1/things", body(), at=clock.now)
+        with pytest.raises(RuntimeError):
+            async with units_of(db).begin() as uow:
+                await store.record_signature(uow.session, "k", "f" * 64, T0)
+                raise RuntimeError("roll it back")
+        async with db.transaction() as session:
+            recorded = await store.count_signatures(session)
+    assert good.status_code == 202
+    assert recorded == 1
 
 
 async def test_submitter_needs_a_signature_of_the_bodys_channel(settings):

@@ -1,6 +1,6 @@
-"""Who may push appeals into intake: checking a signed request against the key store (the
-signature recorded in the same unit of work, so a replay is caught on any replica), the web
-channel's rate limit, and the development keys.
+"""Who may push appeals into intake: checking a signed request against the key store (keys
+cached for a few seconds, `KEY_CACHE_S`; the signature recorded in the database, so a replay is
+caught on any replica), the web channel's rate limit, and the development keys.
 
 The FastAPI side (reading headers, answering 401/403/429) is `dependencies.py`; the pruner of
 old replay records is `worker.py`."""
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WEB_PER_MINUTE = 60
 DEFAULT_WEB_BURST = 20
+# How long a key read from the store is used without reading it again: a key revoked stops
+# working on every replica within this many seconds.
+KEY_CACHE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,17 @@ class ChannelAuth:
         *,
         clock: Callable[[], float] = time.time,
         limiter: TokenBucketLimiter | None = None,
+        key_cache_s: float = KEY_CACHE_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.units = units
         self.config = config
         self.clock = clock
+        self.key_cache_s = key_cache_s
+        self._monotonic = monotonic
+        # key id → (when read, the key with its secret decrypted): no read and no decryption
+        # per request.
+        self._keys: dict[str, tuple[float, ChannelKey]] = {}
         if limiter is None:  # not `or`: an empty limiter is falsy (it has a length)
             limiter = TokenBucketLimiter(config.web_per_minute, config.web_burst)
         self.limiter = limiter
@@ -174,12 +184,20 @@ class ChannelAuth:
         channel_loc: tuple[str, ...] = ("body", "channel"),
     ) -> ChannelKey | AuthFailure:
         """The key that signed `request` for `scope` (and `channel`, when given), or why not.
-        An accepted signature is recorded in the same unit of work as the key lookup, before the
-        route does anything; keys.UndecryptableSecret when the stored secret does not decrypt."""
-        async with self.units.begin() as uow:
-            result = await self.authenticate_in(uow.session, request, scope, channel, channel_loc)
-        self._dev_keys_pending = False
-        return result
+        An accepted signature is recorded before the route does anything; keys.UndecryptableSecret
+        when the stored secret does not decrypt."""
+        if self._dev_keys_pending:
+            async with self.units.begin() as uow:
+                result = await self.authenticate_in(
+                    uow.session, request, scope, channel, channel_loc
+                )
+            self._dev_keys_pending = False
+            return result
+        # Nothing else commits with the replay record: each statement commits by itself (no
+        # BEGIN, no COMMIT), and with the key cached, the record is the only statement.
+        async with self.units.db.sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return await self.authenticate_in(session, request, scope, channel, channel_loc)
 
     async def authenticate_in(
         self,
@@ -195,7 +213,7 @@ class ChannelAuth:
         rolls back) with what the caller does with the request. `max_age_s`: see `verify`."""
         if self._dev_keys_pending:
             await _put_dev_keys(session, self.config.cipher)
-        key = await store.get_key(session, self.config.cipher, request.headers.key_id)
+        key = await self._key(session, request.headers.key_id)
         result = verify(
             request.headers,
             method=request.method,
@@ -218,6 +236,22 @@ class ChannelAuth:
         ):
             result = replayed()
         return result if isinstance(result, AuthFailure) else result.key
+
+    async def _key(self, session: AsyncSession, key_id: str) -> ChannelKey | None:
+        """The key, from the cache while it is younger than `key_cache_s` (a revocation, a
+        changed secret, scope or channel, takes effect on every replica within that), else read
+        and decrypted. An unknown id is never cached: a key created is usable at once, and made
+        up ids cannot fill the cache."""
+        now = self._monotonic()
+        cached = self._keys.get(key_id)
+        if cached is not None and now - cached[0] < self.key_cache_s:
+            return cached[1]
+        key = await store.get_key(session, self.config.cipher, key_id)
+        if key is None:
+            self._keys.pop(key_id, None)
+        else:
+            self._keys[key_id] = (now, key)
+        return key
 
     def limit(self, client: str) -> Decision:
         """One unsigned submission from `client` against its rate limit."""

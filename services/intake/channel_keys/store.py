@@ -147,14 +147,22 @@ async def active_dev_key_ids(session: AsyncSession) -> list[str]:
     return list((await session.scalars(query)).all())
 
 
+_RECORD = (
+    insert(seen_signatures)
+    .on_conflict_do_nothing(index_elements=[seen_signatures.c.signature])
+    .returning(seen_signatures.c.signature)
+)
+
+
 async def record_signature(
     session: AsyncSession, key_id: str, signature: str, expires_at: datetime
 ) -> bool:
     """Records an accepted signature; False if it was already recorded (a replay). Across
-    replicas the primary key decides (`insert_if_new`)."""
-    return await insert_if_new(
-        session, seen_signatures, signature=signature, key_id=key_id, expires_at=expires_at
+    replicas the primary key decides (as in `insert_if_new`)."""
+    result = await session.execute(
+        _RECORD, {"signature": signature, "key_id": key_id, "expires_at": expires_at}
     )
+    return result.first() is not None
 
 
 async def prune_signatures(

@@ -1,14 +1,13 @@
-"""Whether a submission repeats one of its appellant's open appeals: the candidates from the
-store, the decision from the pure matcher (matching.py)."""
+"""Whether a submission repeats one of its appellant's open appeals: the candidates the caller
+loaded (submissions/store.py, with the rest of what a submission reads), the decision from the
+pure matcher (matching.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.intake.repeats import store
 from services.intake.repeats.matching import (
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW,
@@ -25,36 +24,21 @@ class Repeats:
     threshold: float = DEFAULT_THRESHOLD
     window: timedelta = DEFAULT_WINDOW
 
-    async def find(
-        self, session: AsyncSession, submission: AppealSubmission, now: datetime
+    def find(
+        self, submission: AppealSubmission, now: datetime, candidates: Iterable[OpenAppeal]
     ) -> DuplicateMatch | None:
-        """The open appeal `submission` repeats, or None (always None when anonymous: nobody
-        to recognise)."""
+        """The open appeal `submission` repeats among `candidates` (appeals of the same phone or
+        credit code received since `now - window`, not known to be closed), or None (always
+        None when anonymous: nobody to recognise)."""
         appellant = submission.appellant
         if appellant.anonymous:
             return None
-        rows = await store.open_appeals_of(
-            session,
-            phone=appellant.phone,
-            credit_code=appellant.enterprise_credit_code,
-            since=now - self.window,
-        )
         return find_duplicate(
             appellant.phone,
             appellant.enterprise_credit_code,
             submission.content,
             now,
-            [
-                OpenAppeal(
-                    appeal_id=r.appeal_id,
-                    tracking_code=r.tracking_code,
-                    phone=r.phone,
-                    enterprise_credit_code=r.enterprise_credit_code,
-                    content=r.content or "",
-                    received_at=r.received_at,
-                )
-                for r in rows
-            ],
+            candidates,
             threshold=self.threshold,
             window=self.window,
         )
