@@ -54,7 +54,9 @@ def build(settings: Settings) -> FastAPI:
         webhook_channels=frozenset(settings.notify_webhooks),
         wake=worker.wake,
     )
-    for topic, topic_routes in (decisions.routes(notifier) | directory.routes()).items():
+    for topic, topic_routes in decisions.routes(notifier).items():
+        runtime.consume(topic, topic_routes, prepare=decisions.prepare)
+    for topic, topic_routes in directory.routes().items():
         runtime.consume(topic, topic_routes)
     app = runtime.app(
         api.router,

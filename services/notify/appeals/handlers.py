@@ -1,23 +1,21 @@
 """What each appeal event tells notify's copy of the appeal. The decisions' consumers call these
-before deciding who hears the event, in the same transaction (decisions/handlers.py)."""
+before deciding who hears the event, in the same transaction (decisions/handlers.py), with the
+unit of work's copies (store.py: read once per batch, written at its end)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.notify.appeals import store
+from services.notify.appeals.store import AppealCopies
 from shared.events import AppealAssigned, AppealReassigned, AppealReceived, AssistantsChanged
 
-Remember = Callable[[AsyncSession, Any], Awaitable[None]]
+Remember = Callable[[AppealCopies, Any], Awaitable[None]]
 
 
-async def received(session: AsyncSession, event: AppealReceived) -> None:
+async def received(copies: AppealCopies, event: AppealReceived) -> None:
     appellant = event.appellant
-    await store.save_appeal(
-        session,
+    await copies.received(
         event.appeal_id,
         tracking_code=event.tracking_code,
         channel=event.channel,
@@ -31,16 +29,14 @@ async def received(session: AsyncSession, event: AppealReceived) -> None:
     )
 
 
-async def assigned(session: AsyncSession, event: AppealAssigned | AppealReassigned) -> None:
+async def assigned(copies: AppealCopies, event: AppealAssigned | AppealReassigned) -> None:
     at = event.assigned_at if isinstance(event, AppealAssigned) else event.reassigned_at
-    await store.assign_appeal(session, event.appeal_id, event.officer_id, at, event.tracking_code)
+    await copies.assigned(event.appeal_id, event.officer_id, at, event.tracking_code)
 
 
-async def assistants(session: AsyncSession, event: AssistantsChanged) -> None:
-    await store.save_appeal(
-        session, event.appeal_id, assistant_officer_ids=list(event.assistant_officer_ids)
-    )
+async def assistants(copies: AppealCopies, event: AssistantsChanged) -> None:
+    await copies.assistants(event.appeal_id, event.assistant_officer_ids)
 
 
-async def nothing(session: AsyncSession, event: Any) -> None:
+async def nothing(copies: AppealCopies, event: Any) -> None:
     """For the events that change nothing notify keeps."""

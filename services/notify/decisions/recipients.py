@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.notify.appeals.facts import AppealFacts
 from services.notify.decisions.audience import (
     Appellant,
@@ -22,7 +20,7 @@ from services.notify.decisions.audience import (
     UnitLeadership,
 )
 from services.notify.decisions.media import Contact
-from services.notify.directory import store
+from services.notify.directory.store import DirectoryCopy
 from shared.vocabulary import APPELLANT_RECIPIENT, channel_recipient, officer_recipient
 
 
@@ -41,11 +39,11 @@ def responsible(appeal: AppealFacts | None) -> frozenset[str]:
 
 
 async def _officers(
-    session: AsyncSession, officer_ids: Collection[str | None], appeal: AppealFacts | None
+    directory: DirectoryCopy, officer_ids: Collection[str | None], appeal: AppealFacts | None
 ) -> list[Recipient]:
     found: list[Recipient] = []
     for officer_id in dict.fromkeys(i for i in officer_ids if i):
-        row = await store.officer(session, officer_id)
+        row = await directory.officer(officer_id)
         contact = Contact(row.phone, row.email) if row is not None else Contact()
         found.append(
             Recipient(
@@ -58,7 +56,7 @@ async def _officers(
 
 
 async def resolve(
-    session: AsyncSession,
+    directory: DirectoryCopy,
     audience: Audience,
     appeal: AppealFacts | None,
     webhook_channels: Collection[str],
@@ -70,19 +68,19 @@ async def resolve(
                 return []
             return [Recipient(APPELLANT_RECIPIENT, Contact(appeal.appellant_phone), True)]
         case Officer(officer_id=officer_id):
-            return await _officers(session, [officer_id], appeal)
+            return await _officers(directory, [officer_id], appeal)
         case SupervisorOf(officer_id=officer_id, fallback_supervisor_id=fallback):
-            row = await store.officer(session, officer_id)
+            row = await directory.officer(officer_id)
             supervisor = row.supervisor_id if row is not None and row.supervisor_id else fallback
-            return await _officers(session, [supervisor], appeal)
+            return await _officers(directory, [supervisor], appeal)
         case UnitLeadership(unit=unit, fallback_supervisor_id=fallback):
-            leaders = await store.unit_supervisors(session, unit) if unit else []
-            return await _officers(session, leaders or [fallback], appeal)
+            leaders = await directory.unit_supervisors(unit) if unit else []
+            return await _officers(directory, leaders or [fallback], appeal)
         case CsoAssistant(credit_code=credit_code, assistant_id=assistant_id):
             if assistant_id is None and credit_code is not None:
-                cso = await store.officer(session, await store.cso_of(session, credit_code))
+                cso = await directory.officer(await directory.cso_of(credit_code))
                 assistant_id = cso.paired_officer_id if cso else None
-            return await _officers(session, [assistant_id], appeal)
+            return await _officers(directory, [assistant_id], appeal)
         case ChannelSystem(channel=channel):
             if channel not in webhook_channels:
                 return []  # a channel with no callback endpoint has not asked to hear

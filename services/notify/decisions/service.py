@@ -1,7 +1,10 @@
 """From an event to queued notifications: the rules say who hears what (rules.py), the
 recipients are found in notify's copies (recipients.py), each gets one medium (media.py) and
 its words (words.py), and the notification is queued for delivery in the caller's unit of work
-(the consumer's, with its inbox row), so a redelivered event creates nothing new."""
+(the consumer's, with its inbox row), so a redelivered event creates nothing new.
+
+It reads and queues through the unit of work's repositories, so that a consumer's batch reads
+each appeal and officer once and adds all its notifications in one statement."""
 
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from services.notify.appeals import store as appeals
+from services.notify.appeals.store import copies
 from services.notify.decisions import media, recipients
 from services.notify.decisions.rules import decide
 from services.notify.decisions.words import render
-from services.notify.deliveries import store as deliveries
 from services.notify.deliveries.quiet_hours import QuietHours, waits_for_morning
+from services.notify.deliveries.store import queue
+from services.notify.directory.store import directory
 from shared.clock import utcnow
 from shared.envelope import Envelope
 from shared.events import Event
@@ -50,14 +54,16 @@ class Notifier:
     wake: Callable[[], None] | None = None
 
     async def __call__(self, uow: UnitOfWork, envelope: Envelope, event: Event) -> int:
-        session = uow.session
+        """Queues the event's notifications; returns how many (a redelivered event's are left
+        out when the queue is written)."""
         appeal_id = getattr(event, "appeal_id", None)
-        appeal = await appeals.facts(session, appeal_id) if appeal_id else None
+        appeal = await copies(uow).facts(appeal_id) if appeal_id else None
+        people, notifications = directory(uow), queue(uow)
         created = 0
         told: set[str] = set()
         for intent in decide(event, appeal):
             for who in await recipients.resolve(
-                session, intent.audience, appeal, self.webhook_channels
+                people, intent.audience, appeal, self.webhook_channels
             ):
                 if intent.kind in COPIES and who.label in told:
                     continue  # a copy to someone already told about this event says nothing new
@@ -81,8 +87,7 @@ class Notifier:
                     medium=route.medium, recipient=who.label, urgent=intent.urgent
                 )
                 morning = self.quiet.ends_after(self.clock()) if quiet and self.quiet else None
-                created += await deliveries.add_notification(
-                    session,
+                notifications.add(
                     event_id=envelope.event_id,
                     appeal_id=appeal_id,
                     recipient=who.label,
@@ -96,6 +101,7 @@ class Notifier:
                     status=NotificationStatus.DEFERRED if morning else NotificationStatus.PENDING,
                     not_before=morning,
                 )
+                created += 1
         if created and self.wake is not None:
             uow.on_commit(self.wake)
         return created

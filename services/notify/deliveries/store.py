@@ -4,24 +4,55 @@ decisions, claimed, leased and recorded by the delivery worker, listed and resen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Select, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.tables import notification_attempts, notifications
 from shared import tracing
+from shared.unit_of_work import UnitOfWork
 from shared.vocabulary import NotificationStatus
 
 # Statuses the delivery worker picks up when their time has come.
 WAITING = (NotificationStatus.PENDING, NotificationStatus.DEFERRED)
 
+_N = notifications.c
+_UUIDS = ARRAY(PgUUID(as_uuid=True))
+_WHEN = DateTime(timezone=True)
+# Written out, not bound: the due index's own predicate, so every plan can use that index.
+_WAITING = _N.status.in_([literal_column(f"'{status.value}'") for status in WAITING])
 
-async def add_notification(
-    session: AsyncSession,
+# --- queueing -----------------------------------------------------------------------------------
+
+# Without a time of its own, a notification is due at once (the transaction's time, as the
+# column's default).
+_ADD = insert(notifications).values(
+    next_attempt_at=func.coalesce(bindparam("not_before", type_=_WHEN), func.now())
+)
+# Once per (event, recipient, medium, kind): a redelivered event adds nothing.
+ADD_MANY = _ADD.on_conflict_do_nothing(constraint="uq_notifications_once")
+ADD_ONE = ADD_MANY.returning(_N.notification_id)
+
+
+def notification_values(
     *,
     event_id: UUID,
     appeal_id: UUID | None,
@@ -35,9 +66,9 @@ async def add_notification(
     quiet_hours: bool = False,
     status: NotificationStatus = NotificationStatus.PENDING,
     not_before: datetime | None = None,
-) -> bool:
-    """False when this (event, recipient, medium) was already decided (a redelivery)."""
-    values: dict[str, Any] = {
+) -> dict[str, Any]:
+    """A new notification's row (ADD_MANY's parameters)."""
+    return {
         "notification_id": uuid4(),
         "event_id": event_id,
         "appeal_id": appeal_id,
@@ -52,29 +83,69 @@ async def add_notification(
         "quiet_hours": quiet_hours,
         # The span deciding it (a consumer's), for the send to continue the trace.
         "traceparent": tracing.traceparent(),
+        "not_before": not_before,
     }
-    if not_before is not None:
-        values["next_attempt_at"] = not_before
-    result = await session.execute(
-        insert(notifications)
-        .values(**values)
-        .on_conflict_do_nothing(constraint="uq_notifications_once")
-        .returning(notifications.c.notification_id)
-    )
+
+
+async def add_notification(session: AsyncSession, **values: Any) -> bool:
+    """Queues one notification at once (`notification_values`' arguments). False when this
+    (event, recipient, medium, kind) was already decided (a redelivery)."""
+    result = await session.execute(ADD_ONE, notification_values(**values))
     return result.first() is not None
+
+
+class NotificationQueue:
+    """A unit of work's new notifications, added in one statement when it ends."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, **values: Any) -> None:
+        """Queues a notification (`notification_values`' arguments); one already decided (a
+        redelivery) is left out when written."""
+        self._rows.append(notification_values(**values))
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            await self.session.execute(ADD_MANY, rows)
+
+
+def queue(uow: UnitOfWork) -> NotificationQueue:
+    """The unit of work's new notifications (one queue per unit of work)."""
+    return uow.attached(NotificationQueue, lambda: NotificationQueue(uow.session))
+
+
+# --- the delivery worker's round ----------------------------------------------------------------
+
+CLAIM_DUE = (
+    select(notifications)
+    .where(_WAITING, _N.next_attempt_at <= bindparam("now", type_=_WHEN))
+    .order_by(_N.next_attempt_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+LEASE = (
+    update(notifications)
+    .where(_N.notification_id == any_(bindparam("ids", type_=_UUIDS)))
+    .values(next_attempt_at=bindparam("until", type_=_WHEN), lease_id=bindparam("lease_id"))
+)
+_POSTPONED = (
+    func.unnest(bindparam("ids", type_=_UUIDS), bindparam("untils", type_=ARRAY(_WHEN)))
+    .table_valued(column("id", PgUUID(as_uuid=True)), column("until", _WHEN))
+    .render_derived(name="p")
+)
+POSTPONE = (
+    update(notifications)
+    .where(_N.notification_id == _POSTPONED.c.id)
+    .values(status=NotificationStatus.DEFERRED.value, next_attempt_at=_POSTPONED.c.until)
+)
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Any]:
     """Notifications whose time has come that no other notify replica is working on."""
-    return (
-        await session.execute(
-            select(notifications)
-            .where(notifications.c.status.in_(WAITING), notifications.c.next_attempt_at <= now)
-            .order_by(notifications.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    return (await session.execute(CLAIM_DUE, {"now": now, "limit": limit})).all()
 
 
 async def lease(
@@ -82,73 +153,124 @@ async def lease(
 ) -> None:
     """Nobody else picks these up before `until`: they are being sent by the claim `lease_id`."""
     await session.execute(
-        update(notifications)
-        .where(notifications.c.notification_id.in_(notification_ids))
-        .values(next_attempt_at=until, lease_id=lease_id)
+        LEASE, {"ids": list(notification_ids), "until": until, "lease_id": lease_id}
     )
 
 
-async def postpone(session: AsyncSession, notification_id: UUID, until: datetime) -> None:
-    """Not an attempt: quiet hours began, or the provider's rate limit is spent."""
-    await session.execute(
-        update(notifications)
-        .where(notifications.c.notification_id == notification_id)
-        .values(status=NotificationStatus.DEFERRED, next_attempt_at=until)
+async def postpone(session: AsyncSession, until: dict[UUID, datetime]) -> None:
+    """Not an attempt: quiet hours began, or the provider's rate limit is spent (each
+    notification until its own time)."""
+    if until:
+        await session.execute(POSTPONE, {"ids": list(until), "untils": list(until.values())})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try's outcome: sent, pending again (`retry_at`), or failed. `lease_id` is the lease
+    of the claim that made it (None: it was never leased)."""
+
+    notification_id: UUID
+    lease_id: UUID | None
+    status: NotificationStatus
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    @property
+    def outcome(self) -> str:
+        return {
+            NotificationStatus.SENT: "sent",
+            NotificationStatus.FAILED: "failed",
+        }.get(self.status, "retry")
+
+
+_OUTCOMES = (
+    func.unnest(
+        bindparam("ids", type_=_UUIDS),
+        bindparam("leases", type_=_UUIDS),
+        bindparam("statuses", type_=ARRAY(String())),
+        bindparam("outcomes", type_=ARRAY(String())),
+        bindparam("errors", type_=ARRAY(String())),
+        bindparam("sent_at", type_=ARRAY(_WHEN)),
+        bindparam("retry_at", type_=ARRAY(_WHEN)),
     )
+    .table_valued(
+        column("id", PgUUID(as_uuid=True)),
+        column("lease", PgUUID(as_uuid=True)),
+        column("status", String()),
+        column("outcome", String()),
+        column("error", String()),
+        column("sent_at", _WHEN),
+        column("retry_at", _WHEN),
+    )
+    .render_derived(name="o")
+)
 
 
-async def record_attempt(
-    session: AsyncSession,
-    row: Any,
-    *,
-    lease_id: UUID | None,
-    at: datetime,
-    status: NotificationStatus,
-    error: str | None = None,
-    next_attempt_at: datetime | None = None,
-) -> int | None:
-    """One try and its outcome: sent, pending again (`next_attempt_at`), or failed. `row` is the
-    notification as claimed, `lease_id` the claim's lease (None: it was never leased); the
-    outcome is recorded only while that lease still holds the row (and it still waits), and the
-    attempt's number is counted here, under the row's lock.
-    Returns that number, or None when the claim no longer holds the row (it was leased again,
-    recorded, or failed and resent since): then nothing is written, and nothing clashes."""
-    values: dict[str, Any] = {
-        "status": status,
-        "attempts": notifications.c.attempts + 1,
-        "attempts_since_resend": notifications.c.attempts_since_resend + 1,
-        "last_error": error,
-        "sent_at": at if status == NotificationStatus.SENT else None,
-        "lease_id": None,
-    }
-    if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    attempt: int | None = await session.scalar(
+def _record_attempts() -> Any:
+    # The outcome lands only while its claim's lease still holds the row (and it still waits);
+    # the attempt's number is counted under the row's lock, and the attempt is logged by the
+    # same statement.
+    o = _OUTCOMES.c
+    recorded = (
         update(notifications)
         .where(
-            notifications.c.notification_id == row.notification_id,
-            notifications.c.lease_id.is_not_distinct_from(lease_id),
-            notifications.c.status.in_(WAITING),
+            _N.notification_id == o.id,
+            _N.lease_id.is_not_distinct_from(o.lease),
+            _WAITING,
         )
-        .values(**values)
-        .returning(notifications.c.attempts)
-    )
-    if attempt is None:
-        return None
-    outcome = {
-        NotificationStatus.SENT: "sent",
-        NotificationStatus.FAILED: "failed",
-    }.get(status, "retry")
-    await session.execute(
-        insert(notification_attempts).values(
-            notification_id=row.notification_id,
-            attempt=attempt,
-            at=at,
-            outcome=outcome,
-            error=error,
+        .values(
+            status=o.status,
+            attempts=_N.attempts + 1,
+            attempts_since_resend=_N.attempts_since_resend + 1,
+            last_error=o.error,
+            sent_at=o.sent_at,
+            lease_id=None,
+            next_attempt_at=func.coalesce(o.retry_at, _N.next_attempt_at),
         )
+        .returning(_N.notification_id, _N.attempts, o.outcome, o.error)
+        .cte("recorded")
     )
-    return attempt
+    return (
+        insert(notification_attempts)
+        .from_select(
+            ["notification_id", "attempt", "at", "outcome", "error"],
+            select(
+                recorded.c.notification_id,
+                recorded.c.attempts,
+                bindparam("at", type_=_WHEN),
+                recorded.c.outcome,
+                recorded.c.error,
+            ),
+        )
+        .returning(notification_attempts.c.notification_id, notification_attempts.c.attempt)
+    )
+
+
+RECORD_ATTEMPTS = _record_attempts()
+
+
+async def record_attempts(
+    session: AsyncSession, attempts: Sequence[Attempt], at: datetime
+) -> dict[UUID, int]:
+    """A round's tries and their outcomes, in one statement. Returns each recorded one's
+    attempt number; one missing had its claim no longer hold the row (it was leased again,
+    recorded, or failed and resent since): nothing is written for it, and nothing clashes."""
+    if not attempts:
+        return {}
+    rows = await session.execute(
+        RECORD_ATTEMPTS,
+        {
+            "ids": [a.notification_id for a in attempts],
+            "leases": [a.lease_id for a in attempts],
+            "statuses": [a.status.value for a in attempts],
+            "outcomes": [a.outcome for a in attempts],
+            "errors": [a.error for a in attempts],
+            "sent_at": [at if a.status == NotificationStatus.SENT else None for a in attempts],
+            "retry_at": [a.retry_at for a in attempts],
+            "at": at,
+        },
+    )
+    return {row.notification_id: row.attempt for row in rows}
 
 
 async def resend(session: AsyncSession, notification_id: UUID, now: datetime) -> Any:

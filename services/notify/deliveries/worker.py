@@ -9,8 +9,10 @@ A round has three steps, so that no transaction stays open across the network:
    short transaction;
 2. send, concurrently, outside any transaction, each send held to its provider's bound
    (`max_send_s`) whatever the provider does;
-3. record each outcome (and the NotificationSent / NotificationFailed event, through the outbox)
-   in one transaction.
+3. record the outcomes (and the NotificationSent / NotificationFailed events, through the
+   outbox) in one transaction.
+Each step is one statement per table for the whole round (claim, postpone, lease, record the
+attempts), not one per notification.
 The lease outlasts the slowest send any provider allows plus the time to record the outcomes,
 so nobody sends a row again while its claim may still record it. A crash between 2 and 3 leaves
 the rows leased; when the lease runs out they are sent again with the same delivery id (the
@@ -27,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +37,7 @@ from uuid import UUID, uuid4
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.deliveries import store
 from services.notify.deliveries.quiet_hours import QuietHours
@@ -153,47 +156,43 @@ class DeliveryWorker(StateWorker):
         if claim.leased:
             outcomes = await asyncio.gather(*(self._send(row, sends_end) for row in claim.leased))
             async with self.units.begin() as uow:
-                for outcome in outcomes:
-                    with tracing.within(outcome.span), about_appeal(_appeal(outcome.row)):
-                        await self._finish(
-                            uow, outcome.row, claim.lease_id, outcome.error, self.clock()
-                        )
+                await self._finish(uow, [(o, claim.lease_id) for o in outcomes], self.clock())
         return claim.done + len(claim.leased)
 
     async def _claim(self) -> Claim:
         """Takes the due rows. Those the quiet hours or a rate limit hold back wait; those a
         provider keeps in this database (the recording provider) are done here and now, in this
         transaction (nothing leaves the process, so nothing needs a lease); the rest are leased
-        for sending."""
+        for sending. One statement per table for the whole round, not one per row."""
         now = self.clock()
         claim = Claim()
         async with self.units.begin() as uow:
             session = uow.session
-            for row in await store.claim_due(session, now, self.batch_size):
-                morning = self.quiet.ends_after(now) if row.quiet_hours and self.quiet else None
-                if morning is not None:
-                    await store.postpone(session, row.notification_id, morning)
+            rows = await store.claim_due(session, now, self.batch_size)
+            morning = self.quiet.ends_after(now) if self.quiet and rows else None
+            postponed: dict[UUID, datetime] = {}
+            here: dict[Medium, list[Any]] = {}
+            for row in rows:
+                if row.quiet_hours and morning is not None:
+                    postponed[row.notification_id] = morning
                     continue
                 provider = self.providers.get(Medium(row.medium))
                 limit = provider.rate_limit if provider is not None else None
                 if limit is not None and not limit.try_acquire(time.monotonic()):
-                    await store.postpone(session, row.notification_id, now + RATE_LIMITED_WAIT)
+                    postponed[row.notification_id] = now + RATE_LIMITED_WAIT
                     continue
                 if provider is not None and provider.needs_session:
-                    with self._delivering(row) as span:
-                        error: DeliveryError | None = None
-                        try:
-                            async with session.begin_nested():
-                                await provider.send(session, self._delivery(row))
-                        except DeliveryError as exc:
-                            error = exc
-                        _mark(span, error)
-                        # Under this transaction's lock: whatever lease the row had is this
-                        # claim's.
-                        await self._finish(uow, row, row.lease_id, error, now)
-                    claim.done += 1
+                    here.setdefault(Medium(row.medium), []).append(row)
                     continue
                 claim.leased.append(row)
+            await store.postpone(session, postponed)
+            done: list[tuple[Outcome, UUID | None]] = []
+            for medium, group in here.items():
+                # Under this transaction's lock: whatever lease a row had is this claim's.
+                outcomes = await self._send_here(session, self.providers[medium], group)
+                done.extend((outcome, outcome.row.lease_id) for outcome in outcomes)
+            await self._finish(uow, done, now)
+            claim.done = len(done)
             if claim.leased:
                 await store.lease(
                     session,
@@ -202,6 +201,20 @@ class DeliveryWorker(StateWorker):
                     claim.lease_id,
                 )
         return claim
+
+    async def _send_here(
+        self, session: AsyncSession, provider: Provider, rows: list[Any]
+    ) -> list[Outcome]:
+        """Sends through a provider that writes in this transaction, the round's rows at once,
+        each in its own span (they all cover the one send)."""
+        with ExitStack() as sending:
+            spans = [sending.enter_context(self._delivering(row)) for row in rows]
+            errors = await provider.send_all(session, [self._delivery(row) for row in rows])
+            for span, error in zip(spans, errors, strict=True):
+                _mark(span, error)
+        return [
+            Outcome(row, error, span) for row, error, span in zip(rows, errors, spans, strict=True)
+        ]
 
     @contextmanager
     def _delivering(self, row: Any) -> Iterator[Span | None]:
@@ -273,26 +286,45 @@ class DeliveryWorker(StateWorker):
             attempt=row.attempts + 1,
         )
 
-    async def _finish(
-        self,
-        uow: UnitOfWork,
-        row: Any,
-        lease_id: UUID | None,
-        error: DeliveryError | None,
-        now: datetime,
-    ) -> None:
-        """Records one attempt's outcome and announces it (through the outbox), unless the
-        claim no longer holds the row."""
-        if error is not None:
-            await self._failed_attempt(uow, row, lease_id, error, now)
-            return
-        recorded = await store.record_attempt(
-            uow.session, row, lease_id=lease_id, at=now, status=NotificationStatus.SENT
+    def _attempt(
+        self, row: Any, lease_id: UUID | None, error: DeliveryError | None, now: datetime
+    ) -> store.Attempt:
+        """What one try comes to: sent; failed for good (a permanent error, or the retry budget
+        spent); or pending again, when the retry policy (and the receiver's Retry-After, and the
+        quiet hours) say."""
+        if error is None:
+            return store.Attempt(row.notification_id, lease_id, NotificationStatus.SENT)
+        message = str(error)[:500]
+        retry_at = (
+            self.retry.next_attempt(row.attempts_since_resend + 1, now) if error.transient else None
         )
-        if recorded is None:
-            self._stale(row)
-            return
-        await self._announce(uow, row, NotificationSent, sent_at=now)
+        wait = error.retry_after_s if isinstance(error, TransientDeliveryError) else None
+        if retry_at is not None and wait:
+            # The receiver said when to come back (Retry-After): not sooner.
+            retry_at = max(retry_at, now + timedelta(seconds=wait))
+        if retry_at is not None and row.quiet_hours and self.quiet:
+            retry_at = self.quiet.ends_after(retry_at) or retry_at
+        status = NotificationStatus.PENDING if retry_at else NotificationStatus.FAILED
+        return store.Attempt(row.notification_id, lease_id, status, message, retry_at)
+
+    async def _finish(
+        self, uow: UnitOfWork, outcomes: list[tuple[Outcome, UUID | None]], now: datetime
+    ) -> None:
+        """Records the tries' outcomes (each with the lease of the claim that made it), in one
+        statement, and announces them (through the outbox), except those whose claim no longer
+        holds the row."""
+        attempts = [self._attempt(o.row, lease_id, o.error, now) for o, lease_id in outcomes]
+        recorded = await store.record_attempts(uow.session, attempts, now)
+        for (outcome, _), attempt in zip(outcomes, attempts, strict=True):
+            row = outcome.row
+            with tracing.within(outcome.span), about_appeal(_appeal(row)):
+                number = recorded.get(row.notification_id)
+                if number is None:
+                    self._stale(row)
+                elif attempt.status == NotificationStatus.SENT:
+                    await self._announce(uow, row, NotificationSent, sent_at=now)
+                else:
+                    await self._failed(uow, row, attempt, number, now)
 
     @staticmethod
     def _stale(row: Any) -> None:
@@ -324,53 +356,26 @@ class DeliveryWorker(StateWorker):
             correlation_id=str(row.event_id),
         )
 
-    async def _failed_attempt(
-        self,
-        uow: UnitOfWork,
-        row: Any,
-        lease_id: UUID | None,
-        error: DeliveryError,
-        now: datetime,
+    async def _failed(
+        self, uow: UnitOfWork, row: Any, attempt: store.Attempt, number: int, now: datetime
     ) -> None:
-        message = str(error)[:500]
-        retry_at = (
-            self.retry.next_attempt(row.attempts_since_resend + 1, now) if error.transient else None
-        )
-        wait = error.retry_after_s if isinstance(error, TransientDeliveryError) else None
-        if retry_at is not None and wait:
-            # The receiver said when to come back (Retry-After): not sooner.
-            retry_at = max(retry_at, now + timedelta(seconds=wait))
-        if retry_at is not None and row.quiet_hours and self.quiet:
-            retry_at = self.quiet.ends_after(retry_at) or retry_at
-        status = NotificationStatus.PENDING if retry_at else NotificationStatus.FAILED
-        attempt = await store.record_attempt(
-            uow.session,
-            row,
-            lease_id=lease_id,
-            at=now,
-            status=status,
-            error=message,
-            next_attempt_at=retry_at,
-        )
-        if attempt is None:
-            self._stale(row)
-            return
+        final = attempt.status == NotificationStatus.FAILED
         log.warning(
             "delivery failed",
             extra={
                 "notification_id": str(row.notification_id),
                 "medium": row.medium,
-                "attempt": attempt,
-                "final": retry_at is None,
-                "error": message,
+                "attempt": number,
+                "final": final,
+                "error": attempt.error,
             },
         )
-        if retry_at is None:
+        if final:
             await self._announce(
                 uow,
                 row,
                 NotificationFailed,
-                attempts=attempt,
-                error=message,
+                attempts=number,
+                error=attempt.error or "",
                 failed_at=now,
             )

@@ -11,8 +11,7 @@ from shared.unit_of_work import UnitOfWork
 
 
 async def officer_changed(uow: UnitOfWork, envelope: Envelope, event: OfficerChanged) -> None:
-    await store.save_officer(
-        uow.session,
+    store.writes(uow).officer(
         envelope.occurred_at,
         officer_id=event.officer_id,
         name=event.name,
@@ -26,9 +25,7 @@ async def officer_changed(uow: UnitOfWork, envelope: Envelope, event: OfficerCha
 
 
 async def enterprise_changed(uow: UnitOfWork, envelope: Envelope, event: EnterpriseChanged) -> None:
-    await store.save_enterprise(
-        uow.session, event.credit_code, event.cso_officer_id, envelope.occurred_at
-    )
+    store.writes(uow).enterprise(event.credit_code, event.cso_officer_id, envelope.occurred_at)
 
 
 def routes() -> dict[str, dict[str, Route]]:

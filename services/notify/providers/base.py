@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 from uuid import UUID
@@ -132,6 +133,24 @@ class Provider(ABC):
     @abstractmethod
     async def send(self, session: AsyncSession | None, delivery: Delivery) -> None:
         """Returns when the message was accepted; raises DeliveryError otherwise."""
+
+    async def send_all(
+        self, session: AsyncSession, deliveries: Sequence[Delivery]
+    ) -> list[DeliveryError | None]:
+        """For a provider that `needs_session`: sends a round's deliveries in the caller's
+        transaction, each its own outcome (None: accepted). One at a time here, each in a
+        savepoint, so that a refused one leaves nothing behind; a provider that can do a
+        round in one statement says so by overriding this."""
+        outcomes: list[DeliveryError | None] = []
+        for delivery in deliveries:
+            try:
+                async with session.begin_nested():
+                    await self.send(session, delivery)
+            except DeliveryError as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     async def aclose(self) -> None:  # noqa: B027 - most providers pool nothing
         """Closes pooled clients."""

@@ -3,12 +3,26 @@ in notify's own table (notify.recorded_messages), in the caller's transaction.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.providers.base import GIVE_UP_AFTER_S, Delivery, Provider
+from services.notify.providers.base import GIVE_UP_AFTER_S, Delivery, DeliveryError, Provider
 from services.notify.tables import recorded_messages
 from shared.vocabulary import Medium
+
+# Keyed by notification id, so recording the same delivery twice keeps one row.
+RECORD = insert(recorded_messages).on_conflict_do_nothing(index_elements=["notification_id"])
+
+
+def _row(delivery: Delivery) -> dict[str, object]:
+    return {
+        "notification_id": delivery.delivery_id,
+        "recipient": delivery.recipient,
+        "kind": delivery.kind,
+        "body": delivery.body,
+    }
 
 
 class RecordingProvider(Provider):
@@ -24,14 +38,12 @@ class RecordingProvider(Provider):
     async def send(self, session: AsyncSession | None, delivery: Delivery) -> None:
         if session is None:
             raise TypeError("the recording provider writes in the caller's transaction")
-        # Keyed by notification id, so recording the same delivery twice keeps one row.
-        await session.execute(
-            insert(recorded_messages)
-            .values(
-                notification_id=delivery.delivery_id,
-                recipient=delivery.recipient,
-                kind=delivery.kind,
-                body=delivery.body,
-            )
-            .on_conflict_do_nothing(index_elements=["notification_id"])
-        )
+        await session.execute(RECORD, [_row(delivery)])
+
+    async def send_all(
+        self, session: AsyncSession, deliveries: Sequence[Delivery]
+    ) -> list[DeliveryError | None]:
+        """A round's messages in one statement (recording refuses nothing)."""
+        if deliveries:
+            await session.execute(RECORD, [_row(d) for d in deliveries])
+        return [None] * len(deliveries)
