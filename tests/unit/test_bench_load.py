@@ -45,3 +45,28 @@ async def test_posts_reuse_a_free_connection_and_read_the_whole_answer() -> None
     assert bodies[:2] == [b'{"n": 1}', b'{"n": 22}']
     # One connection for the two posts in turn, a second only when both were busy at once.
     assert len(accepted) == 2
+
+
+async def test_a_connection_the_server_closed_is_replaced_not_counted_as_a_failure() -> None:
+    accepted: list[int] = []
+
+    async def serve_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Answers one request, then closes (as a server does with a connection kept too long).
+        accepted.append(1)
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]))
+        writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    http = Connections(f"http://127.0.0.1:{port}/")
+    try:
+        answers = [await http.post(b"{}") for _ in range(3)]
+    finally:
+        await http.close()
+        server.close()
+        await server.wait_closed()
+    assert answers == [(202, b"{}")] * 3
+    assert len(accepted) == 3
