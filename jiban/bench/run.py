@@ -125,7 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     search.add_argument(
         "--sustain-attempts",
         type=int,
-        default=3,
+        default=6,
         help="confirming runs at most, each ×--step-down the one before",
     )
     search.add_argument("--step-down", type=float, default=0.85, help="see --sustain-attempts")
