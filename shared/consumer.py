@@ -506,14 +506,14 @@ def subscribe(
         # Each group has one member per replica, so the replica's own name is unique in it.
         group_instance_id=settings.group_instance_id,
         # How long one poll waits for messages when there are none (it returns as soon as some
-        # come): an idle consumer wakes once a second.
+        # come): an idle consumer wakes every 5 s (a stop cancels the wait).
         batch_timeout_ms=POLL_TIMEOUT_MS,
     )
     subscriber(handle)
     _poll_without_pausing(subscriber)
 
 
-POLL_TIMEOUT_MS = 1000
+POLL_TIMEOUT_MS = 5000
 
 
 def _poll_without_pausing(subscriber: Any) -> None:
