@@ -56,6 +56,15 @@ class Database:
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits by itself (no BEGIN, no COMMIT): for a lone
+        write that nothing else must commit with. Changes that publish events go through a unit
+        of work instead."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

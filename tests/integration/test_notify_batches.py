@@ -327,9 +327,9 @@ async def add(db: Database, how_many: int, **values: Any) -> list[uuid.UUID]:
     """Queues `how_many` notifications due at T0; returns every notification's id."""
     medium = values.pop("medium", Medium.RECORD)
     async with db.transaction() as session:
+        queued = store.NotificationQueue(session)
         for _ in range(how_many):
-            await store.add_notification(
-                session,
+            queued.add(
                 event_id=uuid.uuid4(),
                 appeal_id=uuid.uuid4(),
                 recipient="appellant",
@@ -342,6 +342,7 @@ async def add(db: Database, how_many: int, **values: Any) -> list[uuid.UUID]:
                 not_before=T0,
                 **values,
             )
+        await queued.flush()
     async with db.transaction() as session:
         return list(await session.scalars(select(tables.notifications.c.notification_id)))
 

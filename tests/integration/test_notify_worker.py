@@ -105,8 +105,8 @@ def worker(
 
 async def add(db: Database, medium: Medium, **values: Any) -> uuid.UUID:
     async with db.transaction() as session:
-        await store.add_notification(
-            session,
+        queued = store.NotificationQueue(session)
+        queued.add(
             event_id=uuid.uuid4(),
             appeal_id=uuid.uuid4(),
             recipient="channel:hotline_12345" if medium == Medium.WEBHOOK else "appellant",
@@ -118,6 +118,7 @@ async def add(db: Database, medium: Medium, **values: Any) -> uuid.UUID:
             address=None,
             **values,
         )
+        await queued.flush()
         return await session.scalar(
             select(tables.notifications.c.notification_id).order_by(
                 tables.notifications.c.created_at.desc()

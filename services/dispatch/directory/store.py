@@ -317,9 +317,3 @@ async def duty_holders(session: AsyncSession) -> dict[DutyPost, tuple[str, str |
         )
     )
     return {DutyPost(post): (officer_id, name) for post, officer_id, name in rows}
-
-
-async def duty_officer_id(session: AsyncSession, post: DutyPost) -> str | None:
-    return (
-        await session.execute(select(duty.c.officer_id).where(duty.c.post == post.value))
-    ).scalar()

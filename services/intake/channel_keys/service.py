@@ -195,8 +195,7 @@ class ChannelAuth:
             return result
         # Nothing else commits with the replay record: each statement commits by itself (no
         # BEGIN, no COMMIT), and with the key cached, the record is the only statement.
-        async with self.units.db.sessions() as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with self.units.db.autocommit() as session:
             return await self.authenticate_in(session, request, scope, channel, channel_loc)
 
     async def authenticate_in(

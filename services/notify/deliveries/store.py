@@ -49,7 +49,6 @@ _ADD = insert(notifications).values(
 )
 # Once per (event, recipient, medium, kind): a redelivered event adds nothing.
 ADD_MANY = _ADD.on_conflict_do_nothing(constraint="uq_notifications_once")
-ADD_ONE = ADD_MANY.returning(_N.notification_id)
 
 
 def notification_values(
@@ -85,13 +84,6 @@ def notification_values(
         "traceparent": tracing.traceparent(),
         "not_before": not_before,
     }
-
-
-async def add_notification(session: AsyncSession, **values: Any) -> bool:
-    """Queues one notification at once (`notification_values`' arguments). False when this
-    (event, recipient, medium, kind) was already decided (a redelivery)."""
-    result = await session.execute(ADD_ONE, notification_values(**values))
-    return result.first() is not None
 
 
 class NotificationQueue:

@@ -193,23 +193,26 @@ class PostgresAppeals:
             )
 
     async def flush(self) -> None:
-        batch = self._batch
-        if batch is None:
-            return
-        self._batch = None
-        if batch.rows:
-            columns = tuple(next(iter(batch.rows.values())))
-            rows = [{"b_appeal_id": k, **v} for k, v in batch.rows.items()]
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            await self._write(batch)
+
+    async def _write(self, writes: _Batch) -> None:
+        """What a batch (or, writing through, one change) left to write: one statement per
+        table."""
+        if writes.rows:
+            columns = tuple(next(iter(writes.rows.values())))
+            rows = [{"b_appeal_id": k, **v} for k, v in writes.rows.items()]
             await self.session.execute(_update_appeal(columns), rows)
-        if batch.deadlines:
-            rows = list(batch.deadlines.values())
+        if writes.deadlines:
+            rows = list(writes.deadlines.values())
             await self.session.execute(_upsert_deadlines(tuple(rows[0])), rows)
-        if batch.history:
-            await self.session.execute(HISTORY, batch.history)
-        if batch.parked:
-            await self.session.execute(PARK, batch.parked)
-        if batch.unparked:
-            await self.session.execute(UNPARK_MANY, {"ids": batch.unparked})
+        if writes.history:
+            await self.session.execute(HISTORY, writes.history)
+        if writes.parked:
+            await self.session.execute(PARK, writes.parked)
+        if writes.unparked:
+            await self.session.execute(UNPARK_MANY, {"ids": writes.unparked})
 
     async def _officer(self, appeal: Appeal) -> Appeal:
         """An appeal whose lead changed earlier in the batch, with the new lead's directory
@@ -317,26 +320,17 @@ class PostgresAppeals:
             }
             for line in change.history
         ]
-        batch = self._batch
-        if batch is not None:
-            # The last change of each row wins; the history keeps every line.
-            batch.appeals[appeal_id] = after
-            if row is not None:
-                batch.rows[appeal_id] = row
-            for values in rows:
-                batch.deadlines[(appeal_id, values["stage"])] = values
-            batch.history.extend(lines)
-        else:
-            if row is not None:
-                await self.session.execute(
-                    appeals.update()
-                    .where(appeals.c.appeal_id == appeal_id)
-                    .values(**row, updated_at=func.now())
-                )
-            if rows:
-                await self.session.execute(_upsert_deadlines(tuple(rows[0])), rows)
-            if lines:
-                await self.session.execute(HISTORY, lines)
+        # In a batch, the last change of each row wins and the history keeps every line; writing
+        # through, the change is a batch of its own.
+        writes = self._batch or _Batch()
+        writes.appeals[appeal_id] = after
+        if row is not None:
+            writes.rows[appeal_id] = row
+        for values in rows:
+            writes.deadlines[(appeal_id, values["stage"])] = values
+        writes.history.extend(lines)
+        if self._batch is None:
+            await self._write(writes)
         await self._save_rest(appeal_id, change)
 
     async def _save_rest(self, appeal_id: UUID, change: Change) -> None:
