@@ -151,8 +151,10 @@ class DeliveryWorker(StateWorker):
             await provider.aclose()
 
     async def round(self) -> int:
-        sends_end = time.monotonic() + self.send_window_s
         claim = await self._claim()
+        # From the claim's end: a claim slowed by a busy database must not eat into the
+        # providers' bounds (the lease holds RECORDING_MARGIN beyond the window for that).
+        sends_end = time.monotonic() + self.send_window_s
         if claim.leased:
             outcomes = await asyncio.gather(*(self._send(row, sends_end) for row in claim.leased))
             async with self.units.begin() as uow:
