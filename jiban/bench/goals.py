@@ -1,6 +1,8 @@
 """The performance issue's goals against what a run measured: met, not met, or not measured (a
 fixed-rate run finds no capacity; the direct mode has no HTTP accept). Reported, never asserted.
-Also the idle cost, the CPU the services spend with no load, as a share of one core."""
+The RSS goal is judged at the end of the generation of topics that carried the most appeals
+(generations.py), and says how many. Also the idle cost, the CPU the services spend with no load,
+as a share of one core."""
 
 from __future__ import annotations
 
@@ -59,7 +61,10 @@ def goals(
     mode: str,
     rss_mb: Mapping[str, float],
     idle_services_percent: float | None,
+    rss_after_appeals: int | None = None,
 ) -> list[Goal]:
+    """The rows, in the issue's order. `rss_mb`: the services' RSS at the end of a generation of
+    topics, after `rss_after_appeals` appeals (when known)."""
     rows: list[Goal] = []
     if capacity is not None and framework_per_s:
         share = capacity / framework_per_s
@@ -109,11 +114,12 @@ def goals(
         )
     if rss_mb:
         worst = max(rss_mb, key=lambda n: rss_mb[n])
+        after = f" after {rss_after_appeals:,} appeals" if rss_after_appeals is not None else ""
         rows.append(
             Goal(
                 "RSS of each service",
                 f"< {SERVICE_RSS_MB:g} MB",
-                f"max {rss_mb[worst]:.0f} MB ({worst})",
+                f"max {rss_mb[worst]:.0f} MB ({worst}){after}",
                 all(v < SERVICE_RSS_MB for v in rss_mb.values()),
             )
         )

@@ -222,7 +222,7 @@ def table(result: Mapping[str, Any]) -> str:
     db = result.get("database_transactions_per_appeal")
     if db is not None:
         lines.append(f"  database commits per appeal (all, pollers included): {db:.1f}")
-    lines += _idle_lines(result) + _goal_lines(result)
+    lines += _generation_lines(result) + _idle_lines(result) + _goal_lines(result)
     lines += _against_lines(result) + _profile_lines(result)
     return "\n".join(lines)
 
@@ -273,10 +273,34 @@ def _goal_lines(result: Mapping[str, Any]) -> list[str]:
     goals = result.get("goals") or []
     if not goals:
         return []
-    lines = ["", f"goals  {'':<36}{'target':<36}{'measured':<32}"]
+    lines = ["", f"goals  {'':<36}{'target':<36}{'measured':<44}"]
     for g in goals:
         verdict = {True: "met", False: "NOT MET", None: "not measured"}[g["met"]]
-        lines.append(f"  {g['what']:<41}{g['target']:<36}{g['measured']:<32}{verdict}")
+        lines.append(f"  {g['what']:<41}{g['target']:<36}{g['measured']:<44}{verdict}")
+    return lines
+
+
+def _generation_lines(result: Mapping[str, Any]) -> list[str]:
+    """One line per generation of topics: its prefix, the appeals it carried, the largest RSS
+    at its end, its runs."""
+    generations = result.get("generations") or []
+    if not generations:
+        return []
+    fresh_after = (result.get("config") or {}).get("fresh_after")
+    when = f"fresh after {fresh_after:,} appeals" if fresh_after else "never fresh"
+    lines = [
+        "",
+        f"generations of topics ({when})",
+        f"  {'':<4}{'prefix':<16}{'appeals':>9}   {'largest RSS at its end':<24}runs",
+    ]
+    for number, g in enumerate(generations, 1):
+        rss = g["rss_mb"]
+        worst = max(rss, key=lambda n: rss[n]) if rss else None
+        largest = f"{rss[worst]:.0f} MB ({worst})" if worst is not None else "n/a"
+        lines.append(
+            f"  {number:<4}{g['prefix']:<16}{g['appeals']:>9,}   {largest:<24}"
+            f"{len(g['runs'])}: {', '.join(g['runs'])}"
+        )
     return lines
 
 
@@ -343,7 +367,7 @@ def _run_row(label: str, run: Mapping[str, Any]) -> str:
 
 def capacity_table(result: Mapping[str, Any]) -> str:
     """The capacity search's summary: the headline, every run, the half-load latencies, the
-    idle cost, resources, ceilings with shares, the goals."""
+    idle cost, resources, the generations of topics, ceilings with shares, the goals."""
     config = result["config"]
     lines = [result["headline"], *_servers_lines(result), f"mode {config['mode']}", ""]
     lines.append(
@@ -403,6 +427,7 @@ def capacity_table(result: Mapping[str, Any]) -> str:
             f"  database commits per appeal (all, pollers included): sustained {db(sustained)}, "
             f"half load {db(half)}"
         )
+    lines += _generation_lines(result)
     lines += _ceiling_lines(result, "capacity as a share")
     lines += _goal_lines(result) + _against_lines(result) + _profile_lines(result)
     return "\n".join(lines)

