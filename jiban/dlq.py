@@ -114,7 +114,7 @@ async def replay(settings: Settings, topic: str) -> int:
     physical = names.physical(dlq_of(dead_lettered(topic)))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=names.group("dlq-replay", topic),
+        group_id=names.topic_group("dlq-replay", topic),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # As the services' consumers: some brokers (Tansu) answer a join after a fraction of it.

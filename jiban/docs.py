@@ -106,7 +106,8 @@ def kafka_acls_table() -> str:
         read = consumed_topics(service)
         written = [t.name for t in TOPICS if t.produced_by == service]
         written += [dlq_of(t) for t in read]  # its dead letters
-        groups = f"`jiban.{service}.`" if read else "—"
+        # Its one group `jiban.<service>`, and the one-topic groups it hands offsets over from.
+        groups = f"`jiban.{service}`" if read else "—"
         lines.append(f"| `{service}` | {_names(read)} | {_names(written)} | {groups} |")
     for channel in Channel:
         lines.append(

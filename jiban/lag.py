@@ -1,20 +1,20 @@
 """`jiban lag`: how far behind every consumer group of the deployment is, per topic.
 
-The groups are those the topic table says the services have (shared/topics.py `consumed_by`,
-named by TopicNames.group; intake reads every channel's inbound topic in one group), whether or
-not they have joined yet (a group that has not committed reads from the earliest offset, so all
-is lag), and any other services' group the broker knows (the console's). A group's topics are
-the consumed topics its name covers."""
+Each service reads all its topics in one group, `jiban.<service>` (TopicNames.group): the topics
+the topic table says it reads (shared/topics.py `consumed_by`), whether or not it has joined yet
+(a group that has not committed reads from the earliest offset, so all is lag). The console's
+group, whose topics are no reader of record there, is read when the broker knows it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 
+from jiban.docs import consumed_topics
 from shared.lag import LagReader, PartitionLag
 from shared.migrations import ALL_SERVICES
 from shared.settings import Settings
-from shared.topics import INBOUND_PREFIX, TOPICS, TopicNames
+from shared.topics import TOPICS, TopicNames
 
 
 @dataclass(frozen=True)
@@ -24,35 +24,23 @@ class TopicLag:
     lag: int  # summed over the topic's partitions
 
 
-def _label(topic: str) -> str:
-    """The name of the group a topic is read in, after `jiban.<service>.`: the topic's own, but
-    one for all of the channels' inbound topics (services/intake/app.py)."""
-    return INBOUND_PREFIX.removesuffix(".") if topic.startswith(INBOUND_PREFIX) else topic
-
-
-def _covered(label: str) -> tuple[str, ...]:
-    return tuple(
-        t.name for t in TOPICS if t.consumed and (t.name == label or t.name.startswith(label + "."))
-    )
-
-
 def expected_groups(names: TopicNames) -> dict[str, tuple[str, ...]]:
     """The services' groups the topic table implies, with the topics each reads."""
     groups: dict[str, list[str]] = defaultdict(list)
     for topic in TOPICS:
         for service in topic.consumed_by:
-            groups[names.group(service, _label(topic.name))].append(topic.name)
+            groups[names.group(service)].append(topic.name)
     return {group: tuple(topics) for group, topics in groups.items()}
 
 
-def topics_of(group: str, prefix: str) -> tuple[str, ...]:
-    """The consumed topics a services' group reads, from its name; () for any other group (dlq
-    replay's, another deployment's, a tool's)."""
-    name = group.removeprefix(prefix + "jiban.")
-    if not group.startswith(prefix + "jiban.") or "." not in name:
+def topics_of(group: str, prefix: str, readers: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The topics a services' group reads, from its name (`readers`: service → its topics); ()
+    for any other group (dlq replay's, another deployment's, a tool's, a one-topic group of
+    before)."""
+    service = group.removeprefix(prefix + "jiban.")
+    if not group.startswith(prefix + "jiban.") or service not in ALL_SERVICES:
         return ()
-    service, label = name.split(".", 1)
-    return _covered(label) if service in ALL_SERVICES else ()
+    return readers.get(service, ())
 
 
 def by_topic(lags: list[PartitionLag]) -> list[TopicLag]:
@@ -67,10 +55,11 @@ def by_topic(lags: list[PartitionLag]) -> list[TopicLag]:
 
 async def deployment_lag(settings: Settings) -> list[TopicLag]:
     async with LagReader(settings, client_id="jiban-cli-lag") as reader:
+        readers = {service: tuple(consumed_topics(service)) for service in ALL_SERVICES}
         groups = expected_groups(reader.names) | {
             group: topics
             for group in await reader.groups()
-            if (topics := topics_of(group, settings.topic_prefix))
+            if (topics := topics_of(group, settings.topic_prefix, readers))
         }
         return by_topic(await reader.read(groups))
 

@@ -59,12 +59,28 @@ Handler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
 Prepare = Callable[[UnitOfWork, list[tuple[Envelope, Any]]], Awaitable[None]]
 
 
+# The label of a service's one consumer (shared/service.py) in metrics and logs: it reads all
+# of the service's topics; each message's own topic labels what happened to it.
+ALL_TOPICS = "*"
+
+
 @dataclass(frozen=True)
 class Route:
     """What to do with one event type: validate the payload as `model`, then call `handler`."""
 
     model: type[Event]
     handler: Handler
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a consumer does with one topic's messages: its routes (by event type), how to make
+    an envelope of a message that is not one (adapters' native payloads: `unwrap`, which raises
+    PoisonMessage), and what to load once per batch for its handlers (`prepare`)."""
+
+    routes: dict[str, Route]
+    unwrap: Callable[[bytes, Origin], Envelope] | None = None
+    prepare: Prepare | None = None
 
 
 @dataclass(frozen=True)
@@ -131,12 +147,28 @@ class EventConsumer:
     topics: tuple[str, ...] = ()
     logical: Callable[[str], str] | None = None
     prepare: Prepare | None = None
+    # A service's one group: each topic it reads with its own routes, unwrap and prepare (then
+    # `topic` is a label and routes, unwrap and prepare above are unused). The order is the
+    # pipeline's: within a batch one subject's messages are handled topic by topic in it.
+    by_topic: dict[str, Subscription] = field(default_factory=dict)
     health: ConsumerHealth = field(init=False)
     # Batches rewound in a row (see __call__): the backoff before the batch comes again.
     _rewinds: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.health = ConsumerHealth(self.topic)
+
+    def subscribe_to(self, topic: str, subscription: Subscription) -> None:
+        """Adds a topic (logical) to the group; its messages go to `subscription`."""
+        if topic in self.by_topic:
+            raise ValueError(f"{self.service} reads {topic} twice")
+        self.by_topic[topic] = subscription
+        self.topics = tuple(self.by_topic)
+
+    def subscription(self, topic: str) -> Subscription:
+        """What handles a message from `topic` (logical)."""
+        found = self.by_topic.get(topic)
+        return found if found is not None else Subscription(self.routes, self.unwrap, self.prepare)
 
     async def __call__(self, bodies: list[bytes], message: KafkaMessage) -> None:
         """One poll's worth of messages (FastStream batch mode): handled, then acked together."""
@@ -178,8 +210,8 @@ class EventConsumer:
         finally:
             self.health.busy_since = None
             self.health.retrying = None
-        for outcome in outcomes:
-            MESSAGES.labels(self.service, self.topic, outcome).inc()
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            MESSAGES.labels(self.service, delivery.origin.topic, outcome).inc()
         HANDLE_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(self.service, self.topic).observe(len(deliveries))
         self.health.handled += len(deliveries)
@@ -281,12 +313,19 @@ class EventConsumer:
         # In subject order, so that transactions running side by side (this service's other
         # consumers, other instances) lock the same rows in the same order and do not deadlock;
         # the sort is stable, so one subject's events keep their order.
-        order = sorted(range(len(batch)), key=lambda i: batch[i].envelope.subject_id)
+        # One subject's messages from several topics go topic by topic in the pipeline's order
+        # (an appeal's receipt before its assignment when both came in one poll).
+        rank = {topic: n for n, topic in enumerate(self.by_topic)}
+        order = sorted(
+            range(len(batch)),
+            key=lambda i: (
+                batch[i].envelope.subject_id,
+                rank.get(batch[i].delivery.origin.topic, 0),
+            ),
+        )
         async with self.units.begin() as uow:
             new = await self.inbox.record_new(uow.session, [p.envelope for p in batch], self.topic)
-            if self.prepare is not None:
-                fresh = {p.envelope.event_id: p for p in batch if p.envelope.event_id in new}
-                await self.prepare(uow, [(p.envelope, p.event) for p in fresh.values()])
+            await self._prepare(uow, [p for p in batch if p.envelope.event_id in new])
             for i in order:
                 parsed = batch[i]
                 # Each message in its own span (what its handler publishes continues the
@@ -305,6 +344,19 @@ class EventConsumer:
                     if span is not None:
                         span.set_attribute("jiban.outcome", outcomes[i])
         return outcomes
+
+    async def _prepare(self, uow: UnitOfWork, fresh: list[Parsed]) -> None:
+        """Each prepare once, with the new messages of every topic it serves (topics sharing one
+        load it in one query per table)."""
+        wanted: dict[Prepare, dict[Any, tuple[Envelope, Any]]] = {}
+        for parsed in fresh:
+            prepare = self.subscription(parsed.delivery.origin.topic).prepare
+            if prepare is not None:
+                # The same event twice in one batch is prepared once.
+                pairs = wanted.setdefault(prepare, {})
+                pairs.setdefault(parsed.envelope.event_id, (parsed.envelope, parsed.event))
+        for prepare, pairs in wanted.items():
+            await prepare(uow, list(pairs.values()))
 
     @contextmanager
     def _traced(self, parsed: Parsed) -> Iterator[Span | None]:
@@ -361,14 +413,15 @@ class EventConsumer:
             raise PoisonMessage(f"unreadable message: {type(exc).__name__}: {exc}"[:1000]) from exc
 
     def _parse_or_raise(self, delivery: Delivery) -> Parsed:
+        subscription = self.subscription(delivery.origin.topic)
         try:
-            if self.unwrap is not None:
-                envelope = self.unwrap(delivery.body, delivery.origin)
+            if subscription.unwrap is not None:
+                envelope = subscription.unwrap(delivery.body, delivery.origin)
             else:
                 envelope = Envelope.model_validate_json(delivery.body)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
-        route = self.routes.get(envelope.type)
+        route = subscription.routes.get(envelope.type)
         if route is None:
             return Parsed(delivery, envelope, None, None)
         try:

@@ -19,10 +19,11 @@ from sqlalchemy import MetaData
 
 from shared import tracing
 from shared.broker import Publisher, create_broker
-from shared.consumer import EventConsumer, Prepare, Route, subscribe
+from shared.consumer import ALL_TOPICS, EventConsumer, Prepare, Route, Subscription, subscribe
 from shared.db import Database
 from shared.deadletter import DeadLetters, Origin
 from shared.envelope import Envelope
+from shared.group_offsets import hand_over_offsets
 from shared.http import BodySizeLimit, install_error_handlers, refuse_nul_characters
 from shared.http_metrics import HttpMetrics
 from shared.identity import TokenVerifier, document_refusals, install_identity, verifier_from
@@ -76,7 +77,13 @@ class ServiceRuntime:
         self.dead_letters = DeadLetters(
             self.publisher, service=name, max_body_bytes=settings.dlq_max_body_bytes
         )
+        # One group for everything the service reads (`consume`), subscribed by `app()`.
         self.consumers: list[EventConsumer] = []
+        self._consumer: EventConsumer | None = None
+        self._subscribed = False
+        # The group each topic was read in before one group read them all: its offsets are
+        # handed over at start (shared/group_offsets.py).
+        self.earlier_groups: dict[str, str] = {}
         self._broker_start: asyncio.Task[None] | None = None
         # What /metrics reads from the database when scraped (add_gauge_refresher).
         self.gauges = DatabaseGauges(name, self.db)
@@ -92,26 +99,30 @@ class ServiceRuntime:
         topics: tuple[str, ...] = (),
         prepare: Prepare | None = None,
     ) -> EventConsumer:
-        """One consumer group for `topic`; with `topics`, one group for all of them and `topic`
-        only names it (metrics, logs). `prepare` loads, once per batch, what its handlers read
-        (see shared/consumer.py)."""
-        consumer = EventConsumer(
-            service=self.name,
-            topic=topic,
-            group=self.names.group(self.name, topic),
-            routes=routes,
-            units=self.units,
-            inbox=self.inbox,
-            dead_letters=self.dead_letters,
-            max_attempts=self.settings.consumer_max_attempts,
-            max_backoff_s=self.settings.consumer_max_backoff_s,
-            unwrap=unwrap,
-            topics=topics,
-            prepare=prepare,
-        )
-        subscribe(self.broker, consumer, self.names, self.settings)
-        self.consumers.append(consumer)
-        return consumer
+        """Reads `topic` (or each of `topics`, with the same routes) in the service's one
+        consumer group, whose batches mix its topics. `prepare` loads, once per batch, what the
+        routes' handlers read (see shared/consumer.py); topics sharing one are prepared
+        together. Call in the pipeline's order: a subject's messages in one batch are handled
+        in it."""
+        if self._subscribed:
+            raise RuntimeError("consume() comes before app(): the group is subscribed there")
+        if self._consumer is None:
+            self._consumer = EventConsumer(
+                service=self.name,
+                topic=ALL_TOPICS,
+                group=self.names.group(self.name),
+                routes={},
+                units=self.units,
+                inbox=self.inbox,
+                dead_letters=self.dead_letters,
+                max_attempts=self.settings.consumer_max_attempts,
+                max_backoff_s=self.settings.consumer_max_backoff_s,
+            )
+            self.consumers.append(self._consumer)
+        for each in topics or (topic,):
+            self._consumer.subscribe_to(each, Subscription(routes, unwrap, prepare))
+            self.earlier_groups[each] = self.names.topic_group(self.name, topic)
+        return self._consumer
 
     def add_worker(self, worker: BackgroundWorker) -> None:
         self.workers.append(worker)
@@ -129,7 +140,7 @@ class ServiceRuntime:
             self._broker_start = asyncio.create_task(self._start_broker_when_up())
         for worker in self.workers:
             worker.start()
-        log.info("service started", extra={"consumers": [c.topic for c in self.consumers]})
+        log.info("service started", extra={"consumers": [list(c.topics) for c in self.consumers]})
 
     async def _start_broker_when_up(self) -> None:
         backoff = 0.5
@@ -150,6 +161,10 @@ class ServiceRuntime:
         """What `broker.start()` does, but the subscribers start together: each waits for its
         consumer group to form (the broker's initial rebalance delay, seconds), and one after
         another those waits add up."""
+        if self._consumer is not None:
+            await hand_over_offsets(
+                self.settings, self._consumer.group, self.earlier_groups, self.names
+            )
         await self.broker.connect()
         await asyncio.gather(*(sub.start() for sub in self.broker.subscribers))
         for publisher in self.broker.publishers:
@@ -185,12 +200,20 @@ class ServiceRuntime:
         ready = ready and (reachable or not self.ready_needs_broker)
         now = time.monotonic()
         after = self.settings.consumer_stuck_after_s
-        checks["consumers"] = [c.health.report(now, after) for c in self.consumers]
+        checks["consumers"] = [
+            {**c.health.report(now, after), "group": c.group, "topics": list(c.topics)}
+            for c in self.consumers
+        ]
         if any(c.health.stuck(now, after) for c in self.consumers):
             ready = False
         return ready, checks
 
     def app(self, *routers: APIRouter, title: str, description: str) -> FastAPI:
+        if self._consumer is not None and not self._subscribed:
+            # Every topic `consume` named, in one subscriber (one group member per replica).
+            subscribe(self.broker, self._consumer, self.names, self.settings)
+            self._subscribed = True
+
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             await self.start()

@@ -133,5 +133,12 @@ class TopicNames:
     def logical(self, physical: str) -> str:
         return physical.removeprefix(self.prefix)
 
-    def group(self, service: str, logical_topic: str) -> str:
+    def group(self, service: str) -> str:
+        """A service's one consumer group: every topic it reads, in one fetch and one
+        transaction per batch (each group member polls the broker on its own)."""
+        return f"{self.prefix}jiban.{service}"
+
+    def topic_group(self, service: str, logical_topic: str) -> str:
+        """The group a service read one topic in before it read all in one: its committed
+        offsets are handed over once (shared/group_offsets.py)."""
         return f"{self.prefix}jiban.{service}.{logical_topic}"

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import Table, func, select, text
 
 from shared.db import Database
 from shared.identity import DEV_JWT_SECRET, issue_dev_token
@@ -194,6 +194,16 @@ async def admin_sql(database_url: str, *statements: str) -> None:
             await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def count(settings: Settings, table: Table) -> int:
+    """The rows of one of a service's tables, in the test's database."""
+    db = Database(settings)
+    try:
+        async with db.transaction() as session:
+            return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+    finally:
+        await db.dispose()
 
 
 async def sql(db: Database, statement: str, **params: Any) -> list[Any]:

@@ -3,7 +3,7 @@ throughput reads as a share of something:
 
 - broker: raw aiokafka, N messages produced and consumed once (no framework, no database);
 - framework: FastStream subscribers passing N messages along the pipeline's hops with our consumer
-  settings (own group per service, manual ack, earliest, a poll's batch at a time), no database;
+  settings (one group per service, manual ack, earliest, a poll's batch at a time), no database;
 - database: small write transactions per second (pgbench's shape: an UPDATE and an INSERT, then
   COMMIT) over a few asyncpg connections.
 """
@@ -125,50 +125,51 @@ async def _raw_body(message: Any) -> list[bytes]:
 
 
 async def framework_ceiling(settings: Settings, n: int, *, timeout_s: float = 180) -> Ceiling:
-    """The pipeline's shape without a database: immediate is read by three groups (dispatch
-    passes each message on to assignments), assignments by two (tracking passes on to lifecycle,
-    notify to notified). Each hop publishes its batch and waits for the confirms, then acks."""
+    """The pipeline's shape without a database, one group per service as the services read:
+    dispatch reads immediate and passes each message on to assignments; tracking and notify
+    each read immediate and assignments in one group, and pass what comes on assignments on (to
+    lifecycle, to notified). Each hop publishes its batch and waits for the confirms, then
+    acks."""
     names = TopicNames(settings.topic_prefix + f"ceiling{uuid.uuid4().hex[:6]}.")
     logical = ["immediate", "assignments", "lifecycle", "notified"]
     await ensure_topics(settings.model_copy(update={"topic_prefix": names.prefix}), logical)
     immediate, assignments, lifecycle, notified = (names.physical(t) for t in logical)
-    # One broker per hop, started together: a subscriber's group join takes seconds on Tansu
-    # and one broker starts its subscribers one after the other.
+    # One broker per service, started together: a subscriber's group join takes seconds on
+    # Tansu and one broker starts its subscribers one after the other.
     brokers = []
 
-    def hop(topic: str, service: str, to: str | None) -> None:
-        broker = create_broker(settings, f"bench-ceiling-{service}")
+    def service(name: str, reads: list[str], passes: dict[str, str]) -> None:
+        broker = create_broker(settings, f"bench-ceiling-{name}")
         brokers.append(broker)
 
         async def handle(bodies: list[bytes], message: KafkaMessage) -> None:
-            if to is not None:
-                records = message.raw_message
-                records = records if isinstance(records, tuple) else (records,)
-                # What our relay does with a batch: send them all, then wait for every confirm.
-                futures = [
-                    await broker.publish(body, to, key=r.key, no_confirm=True)
-                    for body, r in zip(bodies, records, strict=True)
-                ]
-                await asyncio.gather(*futures)
+            records = message.raw_message
+            records = records if isinstance(records, tuple) else (records,)
+            # What our relay does with a batch: send them all, then wait for every confirm.
+            futures = [
+                await broker.publish(body, passes[r.topic], key=r.key, no_confirm=True)
+                for body, r in zip(bodies, records, strict=True)
+                if r.topic in passes
+            ]
+            await asyncio.gather(*futures)
             await message.ack()
 
         # Named before registering: FastStream names the subscriber after its function.
-        handle.__name__ = f"{service}_{names.logical(topic).replace('.', '_')}"
+        handle.__name__ = f"{name}_ceiling"
         broker.subscriber(
-            topic,
-            group_id=names.group(service, names.logical(topic)),
+            *reads,
+            group_id=names.group(name),
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
             batch=True,  # as shared/consumer.py subscribes: one poll's worth at a time
             max_records=settings.consumer_batch_size,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )(handle)
 
-    hop(immediate, "dispatch", assignments)
-    hop(immediate, "tracking", None)
-    hop(immediate, "notify", None)
-    hop(assignments, "tracking", lifecycle)
-    hop(assignments, "notify", notified)
+    service("dispatch", [immediate], {immediate: assignments})
+    service("tracking", [immediate, assignments], {assignments: lifecycle})
+    service("notify", [immediate, assignments], {assignments: notified})
 
     counter = _Counter(settings, [lifecycle, notified])
     await counter.start()

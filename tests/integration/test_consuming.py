@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from factories import ENTERPRISE, assigned, envelope_of, received, small_directory
+from harness import count
 from sqlalchemy import func, select
 
 from jiban.setup import load_demo_directory
@@ -14,15 +15,6 @@ from shared.envelope import Envelope
 from shared.topics import APPEALS_ASSIGNMENTS, APPEALS_IMMEDIATE, APPEALS_LIFECYCLE, dlq_of
 
 pytestmark = pytest.mark.integration
-
-
-async def count(settings, table) -> int:
-    db = Database(settings)
-    try:
-        async with db.transaction() as session:
-            return int(await session.scalar(select(func.count()).select_from(table)))
-    finally:
-        await db.dispose()
 
 
 async def test_redelivered_event_changes_nothing(settings, run_service, topics, wait_until):
@@ -173,8 +165,10 @@ async def test_readiness_reports_each_consumer(settings, run_service, topics, wa
 
         ready = await wait_until(handled_one)
     assert ready["status"] == "ready"
-    consumer, lifecycle = ready["checks"]["consumers"]
-    assert (consumer["topic"], lifecycle["topic"]) == (APPEALS_IMMEDIATE, APPEALS_LIFECYCLE)
+    # The service's one group, reading both its topics.
+    [consumer] = ready["checks"]["consumers"]
+    assert consumer["group"] == settings.topic_prefix + "jiban.dispatch"
+    assert consumer["topics"] == [APPEALS_IMMEDIATE, APPEALS_LIFECYCLE]
     assert consumer["stuck"] is False and consumer["retrying"] is None
 
 

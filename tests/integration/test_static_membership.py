@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import pytest
 from factories import envelope_of, received, small_directory
-from harness import running
-from sqlalchemy import func, select
+from harness import count, running
 
 from jiban.setup import load_demo_directory
-from shared.db import Database
 from shared.topics import APPEALS_IMMEDIATE
 
 pytestmark = pytest.mark.integration
@@ -19,12 +17,7 @@ pytestmark = pytest.mark.integration
 async def _assignments(settings) -> int:
     from services.dispatch.tables import assignments
 
-    db = Database(settings)
-    try:
-        async with db.transaction() as session:
-            return int(await session.scalar(select(func.count()).select_from(assignments)))
-    finally:
-        await db.dispose()
+    return await count(settings, assignments)
 
 
 async def test_a_static_member_consumes_and_rejoins_under_its_name(settings, topics, wait_until):

@@ -14,10 +14,11 @@ from shared.unit_of_work import Flushing, UnitOfWork
 
 def test_received_appeals_are_prepared_per_batch() -> None:
     settings = Settings(dev_mode=True, tracking_code_key="test-tracking-code-key")
-    consumers = {c.topic: c for c in build(settings).state.runtime.consumers}
-    assert consumers[APPEALS_IMMEDIATE].prepare is not None
+    [consumer] = build(settings).state.runtime.consumers
+    assert consumer.topics == (APPEALS_IMMEDIATE, APPEALS_LIFECYCLE)
+    assert consumer.subscription(APPEALS_IMMEDIATE).prepare is not None
     # Closures, returns and reassignments write through, one appeal at a time.
-    assert consumers[APPEALS_LIFECYCLE].prepare is None
+    assert consumer.subscription(APPEALS_LIFECYCLE).prepare is None
 
 
 def test_one_repository_per_unit_of_work_flushed_at_its_end() -> None:

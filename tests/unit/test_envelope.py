@@ -157,7 +157,8 @@ def test_topic_names_with_prefix() -> None:
     names = TopicNames("t1a2b3c4.")
     assert names.physical(APPEALS_IMMEDIATE) == "t1a2b3c4.appeals.immediate"
     assert names.logical("t1a2b3c4.appeals.immediate") == APPEALS_IMMEDIATE
-    assert names.group("tracking", APPEALS_ASSIGNMENTS) == (
+    assert names.group("tracking") == "t1a2b3c4.jiban.tracking"
+    assert names.topic_group("tracking", APPEALS_ASSIGNMENTS) == (
         "t1a2b3c4.jiban.tracking.appeals.assignments"
     )
 
@@ -166,7 +167,8 @@ def test_topic_names_without_prefix() -> None:
     names = TopicNames()
     assert names.physical(APPEALS_IMMEDIATE) == APPEALS_IMMEDIATE
     assert names.logical(APPEALS_IMMEDIATE) == APPEALS_IMMEDIATE
-    assert names.group("notify", APPEALS_IMMEDIATE) == "jiban.notify.appeals.immediate"
+    assert names.group("notify") == "jiban.notify"
+    assert names.topic_group("notify", APPEALS_IMMEDIATE) == "jiban.notify.appeals.immediate"
 
 
 def test_all_topics_has_a_dlq_for_each_consumed_topic() -> None:
@@ -181,9 +183,7 @@ def test_all_topics_has_a_dlq_for_each_consumed_topic() -> None:
 def test_all_topics_has_no_dlq_for_a_topic_nobody_consumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(
-        shared.topics, "TOPICS", (*TOPICS, Topic("audit.export", "exports", "ops"))
-    )
+    monkeypatch.setattr(shared.topics, "TOPICS", (*TOPICS, Topic("audit.export", "exports", "ops")))
     topics = all_topics()
     assert "audit.export" in topics
     assert "audit.export.dlq" not in topics

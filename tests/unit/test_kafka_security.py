@@ -157,7 +157,7 @@ def test_the_deploy_readmes_acl_table_is_made_from_the_topic_table() -> None:
     read, written, groups = rows["`intake`"]
     assert "`appeals.inbound.hotline_12345`" in read and "`appeals.lifecycle`" in read
     assert "`appeals.inbound.receipts`" in written and "`appeals.immediate`" in written
-    assert groups == "`jiban.intake.`"
+    assert groups == "`jiban.intake`"
     # Whoever reads a topic writes its dead letters; the console reads for its live pages.
     for service in ("dispatch", "tracking", "notify", "console"):
         read, written, _ = rows[f"`{service}`"]
