@@ -107,6 +107,8 @@ class PoisonMessage(Exception):
 class ConsumerHealth:
     topic: str
     handled: int = 0
+    # The same, by each message's own topic (logical): a group reads several.
+    handled_by_topic: dict[str, int] = field(default_factory=dict)
     last_handled_at: float | None = None
     busy_since: float | None = None
     retrying: str | None = None
@@ -118,6 +120,7 @@ class ConsumerHealth:
         return {
             "topic": self.topic,
             "handled": self.handled,
+            "handled_by_topic": dict(self.handled_by_topic),
             "seconds_since_last": None
             if self.last_handled_at is None
             else round(now - self.last_handled_at, 1),
@@ -215,6 +218,9 @@ class EventConsumer:
         HANDLE_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(self.service, self.topic).observe(len(deliveries))
         self.health.handled += len(deliveries)
+        by_topic = self.health.handled_by_topic
+        for delivery in deliveries:
+            by_topic[delivery.origin.topic] = by_topic.get(delivery.origin.topic, 0) + 1
         self.health.last_handled_at = time.monotonic()
 
     def _origin_topic(self, physical: str) -> str:

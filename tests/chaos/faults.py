@@ -88,7 +88,12 @@ async def handled(http: httpx.AsyncClient, stack: Stack, name: str) -> dict[str,
     (Under heavy load /readyz may say 503 for a moment, e.g. a slow ping; its report counts.)"""
     _status, body = await readiness(http, stack, name)
     consumers = body["checks"]["consumers"] if isinstance(body, dict) else []
-    return {c["topic"]: c["handled"] for c in consumers if c["topic"] in FED}
+    return {
+        topic: n
+        for c in consumers
+        for topic, n in c["handled_by_topic"].items()
+        if topic in FED
+    }
 
 
 async def handled_now(stack: Stack, names: Iterable[str]) -> dict[str, dict[str, int]]:

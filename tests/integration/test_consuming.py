@@ -169,6 +169,7 @@ async def test_readiness_reports_each_consumer(settings, run_service, topics, wa
     [consumer] = ready["checks"]["consumers"]
     assert consumer["group"] == settings.topic_prefix + "jiban.dispatch"
     assert consumer["topics"] == [APPEALS_IMMEDIATE, APPEALS_LIFECYCLE]
+    assert consumer["handled_by_topic"] == {APPEALS_IMMEDIATE: 1}
     assert consumer["stuck"] is False and consumer["retrying"] is None
 
 
