@@ -176,3 +176,38 @@ def test_a_topic_subscribed_twice_is_refused() -> None:
     consumer = one_group(Journal())
     with pytest.raises(ValueError, match=r"appeals\.immediate twice"):
         consumer.subscribe_to(IMMEDIATE, Subscription({}))
+
+
+def test_a_service_reads_its_topics_in_one_group_in_the_pipelines_order() -> None:
+    from services.tracking.app import build
+    from shared.settings import Settings
+
+    settings = Settings(dev_mode=True, tracking_code_key="test-tracking-code-key")
+    runtime = build(settings).state.runtime
+    [consumer] = runtime.consumers
+    assert consumer.group == "jiban.tracking"
+    assert consumer.topics == (
+        "appeals.immediate",
+        "appeals.assignments",
+        "appeals.follow-ups",
+        "directory.changes",
+        "visits.logged",
+    )
+    # Each topic's offsets come from the group that read it alone before.
+    assert runtime.earlier_groups == {t: f"jiban.tracking.{t}" for t in consumer.topics}
+    # One subscriber for all of them: one group member per replica.
+    [subscriber] = runtime.broker.subscribers
+    assert [t.name for t in subscriber.topics] == list(consumer.topics)
+    with pytest.raises(RuntimeError, match=r"before app\(\)"):
+        runtime.consume("appeals.lifecycle", {})
+
+
+def test_intakes_channel_topics_hand_over_from_their_one_shared_group() -> None:
+    from services.intake.app import build
+    from shared.settings import Settings
+
+    settings = Settings(dev_mode=True, tracking_code_key="test-tracking-code-key")
+    runtime = build(settings).state.runtime
+    inbound = {t: g for t, g in runtime.earlier_groups.items() if t.startswith("appeals.inbound.")}
+    assert inbound and set(inbound.values()) == {"jiban.intake.appeals.inbound"}
+    assert runtime.earlier_groups["appeals.lifecycle"] == "jiban.intake.appeals.lifecycle"
