@@ -59,7 +59,8 @@ async def hand_over_offsets(
             for topic in earlier
             for p in sorted(target.partitions_for_topic(names.physical(topic)) or ())
         ]
-        missing = [tp for tp in tps if tp not in await _committed(target, tps)]
+        own = await _committed(target, tps)
+        missing = [tp for tp in tps if tp not in own]
         if not missing:
             return {}
         handed: dict[TopicPartition, int] = {}
