@@ -330,7 +330,11 @@ class EventConsumer:
             ),
         )
         async with self.units.begin() as uow:
-            new = await self.inbox.record_new(uow.session, [p.envelope for p in batch], self.topic)
+            new = await self.inbox.record_new(
+                uow.session,
+                [p.envelope for p in batch],
+                [p.delivery.origin.topic for p in batch],
+            )
             await self._prepare(uow, [p for p in batch if p.envelope.event_id in new])
             for i in order:
                 parsed = batch[i]

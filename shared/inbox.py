@@ -29,10 +29,11 @@ class Inbox:
         self.table = table
         # Built once, the same text whatever the batch's size: one prepared statement.
         ids = bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
+        topics = bindparam("topics", type_=ARRAY(String()))
         types = bindparam("types", type_=ARRAY(String()))
         rows = select(
             func.unnest(ids).label("event_id"),
-            bindparam("topic", type_=String()).label("topic"),
+            func.unnest(topics).label("topic"),
             func.unnest(types).label("event_type"),
         )
         self._record = (
@@ -43,14 +44,22 @@ class Inbox:
         )
 
     async def record_new(
-        self, session: AsyncSession, envelopes: Sequence[Envelope], topic: str
+        self, session: AsyncSession, envelopes: Sequence[Envelope], topics: Sequence[str]
     ) -> set[uuid.UUID]:
-        """Records the events as handled, in one statement; returns the ids seen for the first
-        time (handle those, skip the rest)."""
-        rows = {e.event_id: e.type for e in envelopes}
+        """Records the events as handled, each with the topic (logical) it came on, in one
+        statement; returns the ids seen for the first time (handle those, skip the rest)."""
+        rows: dict[uuid.UUID, tuple[str, str]] = {}
+        for envelope, topic in zip(envelopes, topics, strict=True):
+            rows.setdefault(envelope.event_id, (topic, envelope.type))
         if not rows:
             return set()
+        values = list(rows.values())
         result = await session.execute(
-            self._record, {"ids": list(rows), "types": list(rows.values()), "topic": topic}
+            self._record,
+            {
+                "ids": list(rows),
+                "topics": [topic for topic, _ in values],
+                "types": [kind for _, kind in values],
+            },
         )
         return set(result.scalars())

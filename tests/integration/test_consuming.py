@@ -7,7 +7,7 @@ import uuid
 import pytest
 from factories import ENTERPRISE, assigned, envelope_of, received, small_directory
 from harness import count
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from jiban.setup import load_demo_directory
 from shared.db import Database
@@ -182,16 +182,23 @@ async def test_inbox_records_a_batch_in_one_statement_and_reports_only_new_event
     try:
         async with db.transaction() as session:
             # The same event twice in one batch: recorded once, new once.
-            first = await inbox.record_new(session, [a, a, b], "appeals.immediate")
+            first = await inbox.record_new(
+                session, [a, a, b], [APPEALS_IMMEDIATE, APPEALS_IMMEDIATE, APPEALS_ASSIGNMENTS]
+            )
         async with db.transaction() as session:
-            second = await inbox.record_new(session, [b, c], "appeals.immediate")
+            second = await inbox.record_new(session, [b, c], [APPEALS_IMMEDIATE] * 2)
         async with db.transaction() as session:
-            rows = await session.scalar(select(func.count()).select_from(table))
+            rows = dict((await session.execute(select(table.c.event_id, table.c.topic))).all())
     finally:
         await db.dispose()
     assert first == {a.event_id, b.event_id}
     assert second == {c.event_id}
-    assert rows == 3
+    # Each row names the topic its event came on (first seen: b came on assignments).
+    assert rows == {
+        a.event_id: APPEALS_IMMEDIATE,
+        b.event_id: APPEALS_ASSIGNMENTS,
+        c.event_id: APPEALS_IMMEDIATE,
+    }
 
 
 def moves(view: dict) -> list[dict]:

@@ -61,9 +61,9 @@ class FakeInbox:
         self.seen: set[uuid.UUID] = set()
 
     async def record_new(
-        self, session: FakeSession, envelopes: list[Envelope], topic: str
+        self, session: FakeSession, envelopes: list[Envelope], topics: list[str]
     ) -> set[uuid.UUID]:
-        assert topic == TOPIC
+        assert topics == [TOPIC] * len(envelopes)
         new = {e.event_id for e in envelopes} - self.seen - session.inbox
         session.inbox |= new
         session.on_commit.append(lambda: self.seen.update(new))

@@ -26,7 +26,7 @@ class Inbox:
     def __init__(self) -> None:
         self.seen: set[uuid.UUID] = set()
 
-    async def record_new(self, _session: Any, envelopes: list[Envelope], _label: str) -> set[Any]:
+    async def record_new(self, _session: Any, envelopes: list[Envelope], _topics: Any) -> set[Any]:
         new = {e.event_id for e in envelopes} - self.seen
         self.seen |= new
         return new

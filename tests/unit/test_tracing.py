@@ -114,7 +114,9 @@ class Database:
 
 
 class Inbox:
-    async def record_new(self, session: Session, envelopes: list[Envelope], topic: str) -> set:
+    async def record_new(
+        self, session: Session, envelopes: list[Envelope], topics: list[str]
+    ) -> set:
         return {e.event_id for e in envelopes}
 
 
