@@ -83,6 +83,10 @@ class Subscription:
     prepare: Prepare | None = None
 
 
+# What a topic nobody subscribed gets (see EventConsumer.subscription).
+_NOTHING = Subscription({})
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One consumed message: its bytes and where it came from."""
@@ -131,10 +135,14 @@ class ConsumerHealth:
 
 @dataclass
 class EventConsumer:
+    """A consumer group's member: the topics it reads (`subscribe_to`, each with its own routes,
+    unwrap and prepare), in the pipeline's order: within a batch one subject's messages are
+    handled topic by topic in it. `topic` labels the consumer in metrics and logs (a service's
+    one group: ALL_TOPICS); each message's own topic labels what happened to it."""
+
     service: str
-    topic: str  # logical
+    topic: str
     group: str
-    routes: dict[str, Route]
     # The transaction each batch is handled in (it wakes the relay after a commit that
     # published something).
     units: UnitsOfWork
@@ -142,36 +150,31 @@ class EventConsumer:
     dead_letters: DeadLetters
     max_attempts: int = 3
     max_backoff_s: float = 10.0
-    # For topics that carry someone else's messages, not envelopes (adapters' native payloads):
-    # wraps a message in an envelope, or raises PoisonMessage.
-    unwrap: Callable[[bytes, Origin], Envelope] | None = None
-    # Several topics in one group (one group join instead of one per topic): `topic` is then a
-    # label, and each message's own topic (logical name) is its origin.
-    topics: tuple[str, ...] = ()
+    # Physical topic names to logical ones (the deployment's prefix off); set by `subscribe`.
     logical: Callable[[str], str] | None = None
-    prepare: Prepare | None = None
-    # A service's one group: each topic it reads with its own routes, unwrap and prepare (then
-    # `topic` is a label and routes, unwrap and prepare above are unused). The order is the
-    # pipeline's: within a batch one subject's messages are handled topic by topic in it.
-    by_topic: dict[str, Subscription] = field(default_factory=dict)
     health: ConsumerHealth = field(init=False)
+    _by_topic: dict[str, Subscription] = field(default_factory=dict, init=False, repr=False)
     # Batches rewound in a row (see __call__): the backoff before the batch comes again.
     _rewinds: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.health = ConsumerHealth(self.topic)
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """What it reads (logical names), in the order subscribed."""
+        return tuple(self._by_topic)
+
     def subscribe_to(self, topic: str, subscription: Subscription) -> None:
         """Adds a topic (logical) to the group; its messages go to `subscription`."""
-        if topic in self.by_topic:
+        if topic in self._by_topic:
             raise ValueError(f"{self.service} reads {topic} twice")
-        self.by_topic[topic] = subscription
-        self.topics = tuple(self.by_topic)
+        self._by_topic[topic] = subscription
 
     def subscription(self, topic: str) -> Subscription:
-        """What handles a message from `topic` (logical)."""
-        found = self.by_topic.get(topic)
-        return found if found is not None else Subscription(self.routes, self.unwrap, self.prepare)
+        """What handles a message from `topic` (logical): the broker delivers only the topics
+        subscribed, so a miss is a caller's mistake, and nothing routes it (skipped)."""
+        return self._by_topic.get(topic, _NOTHING)
 
     async def __call__(self, bodies: list[bytes], message: KafkaMessage) -> None:
         """One poll's worth of messages (FastStream batch mode): handled, then acked together."""
@@ -213,18 +216,18 @@ class EventConsumer:
         finally:
             self.health.busy_since = None
             self.health.retrying = None
-        for delivery, outcome in zip(deliveries, outcomes, strict=True):
-            MESSAGES.labels(self.service, delivery.origin.topic, outcome).inc()
         HANDLE_SECONDS.labels(self.service, self.topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(self.service, self.topic).observe(len(deliveries))
+        handled = self.health.handled_by_topic
+        for delivery, outcome in zip(deliveries, outcomes, strict=True):
+            topic = delivery.origin.topic
+            MESSAGES.labels(self.service, topic, outcome).inc()
+            handled[topic] = handled.get(topic, 0) + 1
         self.health.handled += len(deliveries)
-        by_topic = self.health.handled_by_topic
-        for delivery in deliveries:
-            by_topic[delivery.origin.topic] = by_topic.get(delivery.origin.topic, 0) + 1
         self.health.last_handled_at = time.monotonic()
 
     def _origin_topic(self, physical: str) -> str:
-        return self.logical(physical) if self.topics and self.logical else self.topic
+        return self.logical(physical) if self.logical else physical
 
     async def process(self, body: bytes, origin: Origin) -> str:
         """Returns the outcome; only infrastructure failures keep it from returning."""
@@ -321,7 +324,7 @@ class EventConsumer:
         # the sort is stable, so one subject's events keep their order.
         # One subject's messages from several topics go topic by topic in the pipeline's order
         # (an appeal's receipt before its assignment when both came in one poll).
-        rank = {topic: n for n, topic in enumerate(self.by_topic)}
+        rank = {topic: n for n, topic in enumerate(self._by_topic)}
         order = sorted(
             range(len(batch)),
             key=lambda i: (
@@ -552,7 +555,7 @@ def subscribe(
     handle.__name__ = f"{consumer.service}_{consumer.topic.replace('.', '_').replace('*', 'all')}"
     consumer.logical = names.logical
     subscriber = broker.subscriber(
-        *(names.physical(topic) for topic in consumer.topics or (consumer.topic,)),
+        *(names.physical(topic) for topic in consumer.topics),
         group_id=consumer.group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,

@@ -131,7 +131,7 @@ class LagReader:
 
 def groups_of(consumers: Iterable[EventConsumer]) -> dict[str, tuple[str, ...]]:
     """The consumers' groups and the topics each reads (logical names)."""
-    return {c.group: c.topics or (c.topic,) for c in consumers}
+    return {c.group: c.topics for c in consumers}
 
 
 class ConsumerLag(PollingWorker):

@@ -111,7 +111,6 @@ class ServiceRuntime:
                 service=self.name,
                 topic=ALL_TOPICS,
                 group=self.names.group(self.name),
-                routes={},
                 units=self.units,
                 inbox=self.inbox,
                 dead_letters=self.dead_letters,

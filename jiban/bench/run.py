@@ -268,6 +268,21 @@ def _judge(run: Run, args: argparse.Namespace) -> Run:
     return run
 
 
+async def _at(
+    p: Pipeline,
+    args: argparse.Namespace,
+    phase: str,
+    rate: float,
+    seconds: float,
+    profile: Profiler | None = None,
+) -> Run:
+    """One load run, judged (held or why not) and said."""
+    run = await p.load(
+        phase, rate, seconds, drain_s=args.drain_s, stall_s=args.stall_s, profile=profile
+    )
+    return _judge(run, args)
+
+
 def _prefix() -> str:
     return f"bench{uuid.uuid4().hex[:6]}."
 
@@ -377,12 +392,9 @@ class Session:
             await self.fresh()
         if self.pipeline is None:
             raise RuntimeError("no pipeline open for the run")
-        args = self.args
-        run = await self.pipeline.load(
-            phase, rate, seconds, drain_s=args.drain_s, stall_s=args.stall_s, profile=profile
-        )
+        run = await _at(self.pipeline, self.args, phase, rate, seconds, profile)
         self.generations[-1].carried(phase, rate, run.offered.sent)
-        return _judge(run, args)
+        return run
 
 
 async def _search(
@@ -453,14 +465,7 @@ async def _measure_rev(
 ) -> Run:
     async with Pipeline(settings, args.mode, watched, children) as p:
         await p.warm_up()
-        run = await p.load(
-            "against",
-            args.against_rate,
-            args.against_seconds,
-            drain_s=args.drain_s,
-            stall_s=args.stall_s,
-        )
-        return _judge(run, args)
+        return await _at(p, args, "against", args.against_rate, args.against_seconds)
 
 
 def measure_rev(

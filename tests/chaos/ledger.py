@@ -39,7 +39,7 @@ def consumer_groups(settings: Settings) -> list[Group]:
     for service in SERVICES:
         module = __import__(f"services.{service}.app", fromlist=["build"])
         for consumer in module.build(wiring).state.runtime.consumers:
-            topics = tuple(getattr(consumer, "topics", ()) or (consumer.topic,))
+            topics = consumer.topics
             groups.append(Group(service, consumer.group, topics))
     return groups
 

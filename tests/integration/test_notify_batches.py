@@ -28,7 +28,7 @@ from services.notify.directory import store as directory
 from services.notify.providers.base import Delivery as ProviderDelivery
 from services.notify.providers.base import Provider, RateLimiter
 from services.notify.providers.recording import RecordingProvider
-from shared.consumer import Delivery, EventConsumer, Route
+from shared.consumer import Delivery, EventConsumer, Route, Subscription
 from shared.db import Database
 from shared.deadletter import Origin
 from shared.events import (
@@ -61,37 +61,40 @@ class Gate:
 
 
 def consumer(db: Database, gate: Gate | None = None) -> EventConsumer:
-    """One consumer for every appeal event notify hears (in production one per topic; a batch
-    here may mix them, which is the harder case). With `gate`, a status change's batch does not
-    commit before the gate opens."""
+    """One consumer for every appeal event notify hears, each topic with its routes, as the
+    service's one group reads them (a batch may mix them). With `gate`, a status change's
+    batch does not commit before the gate opens."""
     notifier = Notifier(
         language="zh-CN",
         quiet=None,
         available=frozenset({Medium.RECORD}),
         clock=lambda: T0,
     )
-    routes: dict[str, Route] = {}
-    for topic_routes in decisions.routes(notifier).values():
-        routes.update(topic_routes)
-    if gate is not None:
-        status = routes[AppealStatusChanged.TYPE].handler
-
-        async def held(uow: Any, envelope: Any, event: Any) -> None:
-            await status(uow, envelope, event)
-            gate.reached.set()
-            await gate.opened.wait()
-
-        routes[AppealStatusChanged.TYPE] = Route(AppealStatusChanged, held)
-    return EventConsumer(
+    consumer = EventConsumer(
         service="notify",
         topic="appeals.all",
         group="notify-tests",
-        routes=routes,
         units=UnitsOfWork.of(db, tables.metadata, producer="notify"),
         inbox=Inbox(tables.inbox),
         dead_letters=NoDeadLetters(),  # type: ignore[arg-type]
-        prepare=decisions.prepare,
     )
+    for topic, topic_routes in decisions.routes(notifier).items():
+        routes = dict(topic_routes)
+        if gate is not None and AppealStatusChanged.TYPE in routes:
+            routes[AppealStatusChanged.TYPE] = Route(
+                AppealStatusChanged, _held(routes[AppealStatusChanged.TYPE].handler, gate)
+            )
+        consumer.subscribe_to(topic, Subscription(routes, prepare=decisions.prepare))
+    return consumer
+
+
+def _held(status: Any, gate: Any) -> Any:
+    async def held(uow: Any, envelope: Any, event: Any) -> None:
+        await status(uow, envelope, event)
+        gate.reached.set()
+        await gate.opened.wait()
+
+    return held
 
 
 def delivery(event_: Event, *, envelope: Any = None) -> Delivery:

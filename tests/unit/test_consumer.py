@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import shared.consumer
-from shared.consumer import Delivery, EventConsumer, Route
+from shared.consumer import Delivery, EventConsumer, Route, Subscription
 from shared.deadletter import Origin
 from shared.envelope import Envelope
 from shared.events import AppealAssigned
@@ -129,6 +129,7 @@ def make_consumer(
     db: FakeDatabase | None = None,
     dead_letters: FakeDeadLetters | None = None,
     max_attempts: int = 3,
+    unwrap: Callable[[bytes, Origin], Envelope] | None = None,
 ) -> EventConsumer:
     """`consumer.after_commit` lists what the units of work call once a commit published
     something (in a service: the relay's wake)."""
@@ -148,13 +149,14 @@ def make_consumer(
         service="tracking",
         topic=TOPIC,
         group=GROUP,
-        routes={AppealAssigned.TYPE: Route(AppealAssigned, handler)},
         units=units,
         inbox=FakeInbox(),  # type: ignore[arg-type]
         dead_letters=dead_letters or FakeDeadLetters(),  # type: ignore[arg-type]
         max_attempts=max_attempts,
         max_backoff_s=0.01,
     )
+    routes = {AppealAssigned.TYPE: Route(AppealAssigned, handler)}
+    consumer.subscribe_to(TOPIC, Subscription(routes, unwrap=unwrap))
     consumer.after_commit = hooks  # type: ignore[attr-defined]
     return consumer
 
@@ -533,8 +535,7 @@ async def test_a_message_the_unwrap_fails_on_is_dead_lettered_and_the_next_handl
 ) -> None:
     events: list[str] = []
     handler, dlq = Projection(), FakeDeadLetters()
-    consumer = make_consumer(handler, dead_letters=dlq)
-    consumer.unwrap = unwrap_or_raise
+    consumer = make_consumer(handler, dead_letters=dlq, unwrap=unwrap_or_raise)
     consumer.after_commit.append(lambda: events.append("committed"))
     records = (FakeRecord(3, 40), FakeRecord(3, 41))
     bodies = [body, assigned_envelope("cw-next").to_bytes()]
@@ -553,8 +554,8 @@ async def test_a_transient_failure_while_unwrapping_rewinds_the_batch_instead_of
 ) -> None:
     events: list[str] = []
     handler, dlq = Projection(), FakeDeadLetters()
-    consumer = make_consumer(handler, dead_letters=dlq)
-    consumer.unwrap = unwrap_or_raise
+    unwrap = [unwrap_or_raise]  # the broker comes back below
+    consumer = make_consumer(handler, dead_letters=dlq, unwrap=lambda b, o: unwrap[0](b, o))
     records = (FakeRecord(3, 40), FakeRecord(3, 41), FakeRecord(5, 7), FakeRecord(3, 42))
     bodies = [b"garbage", b"broker-down", assigned_envelope().to_bytes(), b"x"]
 
@@ -567,7 +568,7 @@ async def test_a_transient_failure_while_unwrapping_rewinds_the_batch_instead_of
     assert len(no_backoff) == 1
     assert consumer.health.retrying is None and consumer.health.busy_since is None
 
-    consumer.unwrap = Envelope.model_validate_json  # type: ignore[assignment]
+    unwrap[0] = lambda body, _origin: Envelope.model_validate_json(body)
     await consumer(bodies, FakeMessage(records, events))  # type: ignore[arg-type]
     assert events[-1] == "ack"
 

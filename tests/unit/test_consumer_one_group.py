@@ -73,7 +73,6 @@ def one_group(journal: Journal, unwrap: Any = None) -> EventConsumer:
         service="tracking",
         topic="*",
         group="jiban.tracking",
-        routes={},
         units=UnitsOfWork(FakeDatabase(), FakeOutbox(), producer="tracking"),  # type: ignore[arg-type]
         inbox=Inbox(),  # type: ignore[arg-type]
         dead_letters=FakeDeadLetters(),  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ def _consumed_topics(service: str) -> set[str]:
     settings = Settings(dev_mode=True, tracking_code_key="test-tracking-code-key")
     app = importlib.import_module(f"services.{service}.app").build(settings)
     consumers = app.state.runtime.consumers
-    return {t for c in consumers for t in (c.topics or (c.topic,))}
+    return {t for c in consumers for t in c.topics}
 
 
 @pytest.mark.parametrize("service", SERVICES)

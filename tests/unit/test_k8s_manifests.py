@@ -256,7 +256,7 @@ def wired_consumers(service: str) -> tuple[set[tuple[str, str]], list[dict[str, 
     wired = {
         (c.group, names.physical(topic))
         for c in runtime.consumers
-        for topic in (c.topics or (c.topic,))
+        for topic in c.topics
     }
     return wired, [s._connection_args for s in runtime.broker.subscribers]
 

@@ -31,7 +31,7 @@ from services.notify.providers.base import Delivery as ProviderDelivery
 from services.notify.providers.base import Provider, TransientDeliveryError
 from shared import tracing
 from shared.broker import OutgoingMessage, headers_for
-from shared.consumer import Delivery, EventConsumer, Route
+from shared.consumer import Delivery, EventConsumer, Route, Subscription
 from shared.deadletter import Origin
 from shared.envelope import Envelope
 from shared.events import AppealAssigned, OfficerChanged
@@ -155,14 +155,19 @@ def consumer(db: Database, dead_letters: DeadLetters | None = None) -> EventCons
         service="notify",
         topic=TOPIC,
         group=GROUP,
-        routes={
-            AppealAssigned.TYPE: Route(AppealAssigned, handler),
-            OfficerChanged.TYPE: Route(OfficerChanged, handler),
-        },
         units=UnitsOfWork(db, outbox(), producer="notify"),  # type: ignore[arg-type]
         inbox=Inbox(),  # type: ignore[arg-type]
         dead_letters=dead_letters or DeadLetters(),  # type: ignore[arg-type]
         max_backoff_s=0.01,
+    )
+    result.subscribe_to(
+        TOPIC,
+        Subscription(
+            {
+                AppealAssigned.TYPE: Route(AppealAssigned, handler),
+                OfficerChanged.TYPE: Route(OfficerChanged, handler),
+            }
+        ),
     )
     result.appeals_logged = seen  # type: ignore[attr-defined]
     return result
