@@ -9,10 +9,11 @@ measured first; --profile samples the services with py-spy during the measured r
 REV also measures an earlier commit's code at one fixed rate, and the current code at the same.
 
 The services run on one generation of topics (a topic prefix) at a time. Before a load run that
-would take the generation past --fresh-after appeals, the bench stops them, deletes its topics
-and starts them on fresh ones (the database stays): Tansu's memory storage lists a partition's
-every record batch on each fetch, so late runs on full topics would measure the broker's
-listing, not the services. The services' RSS is recorded at the end of each generation."""
+would take the generation past --fresh-after appeals, and before each run the goals are judged
+on (confirming, half load, fixed rate), the bench stops them, deletes its topics and starts them
+on fresh ones (the database stays): Tansu's memory storage lists a partition's every record
+batch on each fetch, so late runs on full topics would measure the broker's listing, not the
+services. The services' RSS is recorded at the end of each generation."""
 
 from __future__ import annotations
 
@@ -42,7 +43,13 @@ from jiban.bench.capacity import (
     sustain_rate,
     why_not,
 )
-from jiban.bench.generations import Generation, default_fresh_after, most_carried, needs_fresh
+from jiban.bench.generations import (
+    JUDGED_PHASES,
+    Generation,
+    default_fresh_after,
+    most_carried,
+    needs_fresh,
+)
 from jiban.bench.goals import goals, services_sum
 from jiban.bench.pipeline import Pipeline, Run
 from jiban.bench.profile import Profiler, profiler
@@ -175,9 +182,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fresh-after",
         type=int,
         metavar="N",
-        help="fresh topics before a load run that would take the current ones past N appeals "
-        "(0: never; default: 15000 on the embedded Tansu, 0 when KAFKA_BOOTSTRAP_SERVERS names "
-        "a broker)",
+        help="fresh topics before a load run that would take the current ones past N appeals, "
+        "and before each judged run (0: never; default: 15000 on the embedded Tansu, 0 when "
+        "KAFKA_BOOTSTRAP_SERVERS names a broker)",
     )
     p.add_argument("--out", type=Path, default=STATE_DIR / "bench", help="results folder")
     args = p.parse_args(argv)
@@ -388,6 +395,7 @@ class Session:
             runs=len(current.runs),
             coming=rate * seconds,
             fresh_after=self.fresh_after,
+            judged=phase in JUDGED_PHASES,
         ):
             await self.fresh()
         if self.pipeline is None:

@@ -13,6 +13,7 @@ import pytest
 from jiban.bench import run as bench
 from jiban.bench.generations import (
     EMBEDDED_FRESH_AFTER,
+    JUDGED_PHASES,
     Generation,
     default_fresh_after,
     most_carried,
@@ -29,6 +30,15 @@ def test_fresh_topics_once_the_run_would_cross_the_threshold() -> None:
     assert not needs_fresh(offered=400, runs=2, coming=100, fresh_after=500)  # 500: not past it
     assert needs_fresh(offered=400, runs=2, coming=101, fresh_after=500)
     assert needs_fresh(offered=600, runs=3, coming=1, fresh_after=500)
+
+
+def test_a_judged_run_starts_on_fresh_topics_below_the_threshold_too() -> None:
+    assert needs_fresh(offered=10, runs=1, coming=10, fresh_after=500, judged=True)
+    assert not needs_fresh(offered=10, runs=1, coming=10, fresh_after=500, judged=False)
+    # Not when nothing ran on the current topics yet, nor when fresh topics are off.
+    assert not needs_fresh(offered=0, runs=0, coming=10, fresh_after=500, judged=True)
+    assert not needs_fresh(offered=10, runs=1, coming=10, fresh_after=0, judged=True)
+    assert JUDGED_PHASES == {"sustain", "half", "fixed"}
 
 
 def test_never_before_a_generations_first_run_nor_with_zero() -> None:
@@ -212,15 +222,41 @@ async def test_the_search_moves_to_fresh_topics_and_keeps_every_process_stoppabl
     assert rss_goal["measured"].endswith("after 900 appeals")  # the fullest generation
 
 
+async def _measured(argv: list[str]) -> Any:
+    args = bench.parse_args(argv)
+    session = bench.Session(Settings(topic_prefix="bench000000."), args, {})
+    session.start()
+    return await bench.measure(session, args, None)
+
+
+async def test_the_search_shares_topics_and_each_judged_run_has_its_own(
+    fake: dict[str, list[Any]],
+) -> None:
+    measured = await _measured(
+        ["--start-rate", "40", "--bisections", "0", "--max-rate", "90", "--fresh-after", "100000"]
+    )
+    assert [g.runs for g in measured.generations] == [
+        ["search@40", "search@60", "search@90"],
+        ["sustain@90"],
+        ["half@45"],
+    ]
+    assert len({g.prefix for g in measured.generations}) == 3
+
+
+async def test_a_fixed_rate_run_first_on_its_topics_is_not_moved(
+    fake: dict[str, list[Any]],
+) -> None:
+    measured = await _measured(["--rate", "20", "--seconds", "5", "--fresh-after", "100000"])
+    # Judged, but the first run of the generation: nothing to move away from.
+    assert [g.runs for g in measured.generations] == [["fixed@20"]]
+
+
 async def test_without_a_threshold_one_generation_carries_everything(
     fake: dict[str, list[Any]],
 ) -> None:
-    args = bench.parse_args(
+    measured = await _measured(
         ["--start-rate", "40", "--bisections", "0", "--max-rate", "90", "--fresh-after", "0"]
     )
-    session = bench.Session(Settings(topic_prefix="bench000000."), args, {})
-    session.start()
-    measured = await bench.measure(session, args, None)
     assert len(measured.generations) == 1
     assert measured.generations[0].runs == [
         "search@40",
