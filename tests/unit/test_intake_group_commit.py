@@ -52,7 +52,7 @@ async def test_a_lone_call_goes_at_once_in_its_own_group() -> None:
 
 async def test_calls_arriving_during_a_commit_share_the_next_one() -> None:
     run = Transactions()
-    group = GroupCommit(run)
+    group = GroupCommit(run, max_in_flight=1)
     run.hold.clear()
     first = asyncio.create_task(call_as(group, "ann", "a"))
     await asyncio.sleep(0)
@@ -67,9 +67,71 @@ async def test_calls_arriving_during_a_commit_share_the_next_one() -> None:
     assert run.groups == [["a"], ["b", "c", "d"]]
 
 
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_with_two_in_flight_a_call_arriving_during_a_commit_starts_at_once() -> None:
+    run = Transactions()
+    group = GroupCommit(run)  # two in flight by default
+    run.hold.clear()
+    first = asyncio.create_task(group("a"))
+    await settle()
+    second = asyncio.create_task(group("b"))
+    await settle()
+    third = [asyncio.create_task(group(item)) for item in "cd"]
+    await settle()
+    # b did not wait for a's commit; c and d wait for one of the two to end, then go together.
+    assert run.groups == [["a"], ["b"]]
+    run.hold.set()
+    assert await asyncio.gather(first, second, *third) == [f"{i} by nobody" for i in "abcd"]
+    assert run.groups == [["a"], ["b"], ["c", "d"]]
+
+
+def _letters(item: str) -> set[str]:
+    return set(item)
+
+
+async def test_calls_sharing_a_key_are_never_in_two_groups_at_once_and_keep_their_order() -> None:
+    run = Transactions()
+    group = GroupCommit(run, keys=_letters)
+    run.hold.clear()
+    first = asyncio.create_task(group("ab"))
+    await settle()
+    # "bc" shares b with the group in flight, so it waits though there is room; "cd" came
+    # after it and shares c with it, so it waits behind it; "xy" shares nothing and goes.
+    later = [asyncio.create_task(group(item)) for item in ("bc", "cd", "xy")]
+    await settle()
+    assert run.groups == [["ab"], ["xy"]]
+    assert not any(t.done() for t in [first, *later])
+    run.hold.set()
+    assert await asyncio.gather(first, *later) == [
+        f"{i} by nobody" for i in ("ab", "bc", "cd", "xy")
+    ]
+    # bc went once ab had committed, and cd with bc (after it, in its transaction) or after it:
+    # never in a group in flight beside bc's.
+    rest = run.groups[2:]
+    assert rest in ([["bc", "cd"]], [["bc"], ["cd"]]), run.groups
+
+
+async def test_blocked_calls_start_no_group_until_one_ends() -> None:
+    run = Transactions()
+    group = GroupCommit(run, keys=_letters)
+    run.hold.clear()
+    first = asyncio.create_task(group("a"))
+    await settle()
+    blocked = asyncio.create_task(group("a"))  # the same key again: waits
+    await settle()
+    assert run.groups == [["a"]] and group._in_flight == 1  # nothing spinning beside it
+    run.hold.set()
+    assert await asyncio.gather(first, blocked) == ["a by nobody", "a by nobody"]
+    assert run.groups == [["a"], ["a"]] and group._in_flight == 0 and not group._busy
+
+
 async def test_a_group_is_at_most_max_size() -> None:
     run = Transactions()
-    group = GroupCommit(run, max_size=2)
+    group = GroupCommit(run, max_size=2, max_in_flight=1)
     run.hold.clear()
     tasks = [asyncio.create_task(group(str(n))) for n in range(5)]
     await asyncio.sleep(0)
@@ -99,7 +161,7 @@ async def test_a_dependency_down_fails_the_whole_group_at_once() -> None:
 
 async def test_a_caller_gone_before_its_group_starts_is_left_out() -> None:
     run = Transactions()
-    group = GroupCommit(run)
+    group = GroupCommit(run, max_in_flight=1)
     run.hold.clear()
     first = asyncio.create_task(group("a"))
     await asyncio.sleep(0)
@@ -117,7 +179,7 @@ async def test_a_caller_gone_before_its_group_starts_is_left_out() -> None:
 
 async def test_a_call_waiting_too_long_is_refused_as_a_busy_pool_would_refuse_it() -> None:
     run = Transactions()
-    group = GroupCommit(run, max_wait_s=0.05)
+    group = GroupCommit(run, max_in_flight=1, max_wait_s=0.05)
     run.hold.clear()
     first = asyncio.create_task(group("a"))  # its transaction hangs
     await asyncio.sleep(0)

@@ -131,6 +131,14 @@ def _appellant(what: Submitted) -> set[tuple[str, str]]:
     return who
 
 
+def _touches(item: tuple[Submitted, str]) -> set[tuple[str, str]]:
+    """What two groups in flight must not share: the submission itself, and its appellant
+    (a repeat joins an appeal only once that appeal is committed)."""
+    what, _ = item
+    channel, external_id = _key(what)
+    return {("submission", f"{channel}/{external_id}")} | _appellant(what)
+
+
 @dataclass(frozen=True, slots=True)
 class _Decision:
     """A new answer, not stored yet: the row, the receipt, the event, which call it is for, and
@@ -156,7 +164,7 @@ class Intake:
     _groups: GroupCommit[tuple[Submitted, str], Answered] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._groups = GroupCommit(self._accept_group)
+        self._groups = GroupCommit(self._accept_group, keys=_touches)
 
     async def submit(self, submission: AppealSubmission, correlation_id: str) -> Answered:
         """The receipt, and whether this call created it (False: answered before). Raises only
