@@ -125,7 +125,7 @@ async def test_blocked_calls_start_no_group_until_one_ends() -> None:
     await settle()
     assert run.groups == [["a"]] and group._in_flight == 1  # nothing spinning beside it
     run.hold.set()
-    assert await asyncio.gather(first, blocked) == ["a by nobody", "a by nobody"]
+    assert list(await asyncio.gather(first, blocked)) == ["a by nobody", "a by nobody"]
     assert run.groups == [["a"], ["a"]] and group._in_flight == 0 and not group._busy
 
 
