@@ -25,17 +25,18 @@ MESSAGES = Counter(
 )
 CONSUMER_RETRIES = Counter(
     "jiban_consumer_retries_total",
-    "Handler attempts that failed and were retried (transient: infrastructure; error: handler)",
+    "Batch attempts that failed and were retried (transient: infrastructure; error: handler; "
+    "batch: rewound); topic is '*': a service's one consumer mixes its topics in a batch",
     ["service", "topic", "kind"],
 )
 HANDLE_SECONDS = Histogram(
     "jiban_handle_seconds",
-    "Time to handle one batch of messages, commit included",
+    "Time to handle one batch of messages, commit included (topic '*': batches mix topics)",
     ["service", "topic"],
 )
 BATCH_SIZE = Histogram(
     "jiban_batch_size",
-    "Messages per consumed batch",
+    "Messages per consumed batch (topic '*': batches mix topics)",
     ["service", "topic"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
