@@ -89,6 +89,23 @@ async def test_with_two_in_flight_a_call_arriving_during_a_commit_starts_at_once
     assert run.groups == [["a"], ["b"], ["c", "d"]]
 
 
+async def test_beside_a_group_of_several_a_call_waits_to_go_with_the_others() -> None:
+    # Heavy load: a commit holding several is followed by one group of all that came meanwhile
+    # (less CPU per submission than two transactions), not by a second group beside it.
+    run = Transactions()
+    group = GroupCommit(run, max_in_flight=1)
+    run.hold.clear()
+    first = [asyncio.create_task(group(item)) for item in "ab"]
+    await settle()
+    group.max_in_flight = 2  # the two above went together, in one group
+    later = [asyncio.create_task(group(item)) for item in "cd"]
+    await settle()
+    assert run.groups == [["a", "b"]]
+    run.hold.set()
+    await asyncio.gather(*first, *later)
+    assert run.groups == [["a", "b"], ["c", "d"]]
+
+
 def _letters(item: str) -> set[str]:
     return set(item)
 
