@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -67,15 +68,20 @@ async def test_calls_arriving_during_a_commit_share_the_next_one() -> None:
     assert run.groups == [["a"], ["b", "c", "d"]]
 
 
+def held(**options: Any) -> tuple[Transactions, GroupCommit[str, str]]:
+    """A group commit whose transactions hang until `run.hold` is set."""
+    run = Transactions()
+    run.hold.clear()
+    return run, GroupCommit(run, **options)
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
 
 
 async def test_with_two_in_flight_a_call_arriving_during_a_commit_starts_at_once() -> None:
-    run = Transactions()
-    group = GroupCommit(run)  # two in flight by default
-    run.hold.clear()
+    run, group = held()  # two in flight by default
     first = asyncio.create_task(group("a"))
     await settle()
     second = asyncio.create_task(group("b"))
@@ -92,9 +98,7 @@ async def test_with_two_in_flight_a_call_arriving_during_a_commit_starts_at_once
 async def test_beside_a_group_of_several_a_call_waits_to_go_with_the_others() -> None:
     # Heavy load: a commit holding several is followed by one group of all that came meanwhile
     # (less CPU per submission than two transactions), not by a second group beside it.
-    run = Transactions()
-    group = GroupCommit(run, max_in_flight=1)
-    run.hold.clear()
+    run, group = held(max_in_flight=1)
     first = [asyncio.create_task(group(item)) for item in "ab"]
     await settle()
     group.max_in_flight = 2  # the two above went together, in one group
@@ -111,9 +115,7 @@ def _letters(item: str) -> set[str]:
 
 
 async def test_calls_sharing_a_key_are_never_in_two_groups_at_once_and_keep_their_order() -> None:
-    run = Transactions()
-    group = GroupCommit(run, keys=_letters)
-    run.hold.clear()
+    run, group = held(keys=_letters)
     first = asyncio.create_task(group("ab"))
     await settle()
     # "bc" shares b with the group in flight, so it waits though there is room; "cd" came
@@ -133,9 +135,7 @@ async def test_calls_sharing_a_key_are_never_in_two_groups_at_once_and_keep_thei
 
 
 async def test_blocked_calls_start_no_group_until_one_ends() -> None:
-    run = Transactions()
-    group = GroupCommit(run, keys=_letters)
-    run.hold.clear()
+    run, group = held(keys=_letters)
     first = asyncio.create_task(group("a"))
     await settle()
     blocked = asyncio.create_task(group("a"))  # the same key again: waits
@@ -143,7 +143,7 @@ async def test_blocked_calls_start_no_group_until_one_ends() -> None:
     assert run.groups == [["a"]] and group._in_flight == 1  # nothing spinning beside it
     run.hold.set()
     assert list(await asyncio.gather(first, blocked)) == ["a by nobody", "a by nobody"]
-    assert run.groups == [["a"], ["a"]] and group._in_flight == 0 and not group._busy
+    assert run.groups == [["a"], ["a"]] and group._in_flight == 0 and not group._flying
 
 
 async def test_a_group_is_at_most_max_size() -> None:

@@ -87,13 +87,11 @@ class GroupCommit(Generic[T, R]):
         self.max_size = max_size
         self.max_in_flight = max_in_flight
         self.eager_up_to = eager_up_to
-        # The sizes of the groups in flight that have taken their submissions.
-        self._sizes: list[int] = []
         self.max_wait_s = max_wait_s
         self._waiting: list[_Waiting[T, R]] = []
+        # Groups started (tasks), and of those the ones that have taken their submissions.
         self._in_flight = 0
-        # The keys of the groups in flight: what a group starting now must leave waiting.
-        self._busy: dict[Hashable, int] = {}
+        self._flying: list[list[_Waiting[T, R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, item: T) -> R:
@@ -113,60 +111,41 @@ class GroupCommit(Generic[T, R]):
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         # Only for a group that has someone to take (the others wait for a group to end), and
         # beside groups in flight only when each has taken its few (EAGER_UP_TO).
-        beside_small = len(self._sizes) == self._in_flight and all(
-            n <= self.eager_up_to for n in self._sizes
+        beside_small = len(self._flying) == self._in_flight and all(
+            len(group) <= self.eager_up_to for group in self._flying
         )
         if (
             (self._in_flight == 0 or beside_small)
             and self._in_flight < self.max_in_flight
-            and self._takeable()
+            and self._next_group(limit=1)
         ):
             self._in_flight += 1
             task = loop.create_task(self._commit())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _takeable(self) -> bool:
-        blocked = set(self._busy)
-        for waiting in self._waiting:
-            if not waiting.keys & blocked:
-                return True
-            blocked |= waiting.keys
-        return False
-
-    def _take(self) -> list[_Waiting[T, R]]:
-        """The next group, in arrival order: up to `max_size` of those waiting whose keys no
-        group in flight holds, nor one left waiting before them (which keeps its place)."""
+    def _next_group(self, limit: int) -> list[_Waiting[T, R]]:
+        """Up to `limit` of those waiting, in arrival order, whose keys no group in flight holds,
+        nor one left waiting before them (which keeps its place)."""
+        blocked = {key for group in self._flying for waiting in group for key in waiting.keys}
         group: list[_Waiting[T, R]] = []
-        blocked = set(self._busy)
-        left: list[_Waiting[T, R]] = []
         for waiting in self._waiting:
-            if len(group) < self.max_size and not waiting.keys & blocked:
-                group.append(waiting)
-            else:
-                left.append(waiting)
+            if len(group) == limit:
+                break
+            if waiting.keys & blocked:
                 blocked |= waiting.keys
-        self._waiting = left
-        self._sizes.append(len(group))
-        for waiting in group:
-            for key in waiting.keys:
-                self._busy[key] = self._busy.get(key, 0) + 1
+            else:
+                group.append(waiting)
         return group
-
-    def _release(self, group: list[_Waiting[T, R]]) -> None:
-        self._sizes.remove(len(group))
-        for waiting in group:
-            for key in waiting.keys:
-                if self._busy[key] == 1:
-                    del self._busy[key]
-                else:
-                    self._busy[key] -= 1
 
     async def _commit(self) -> None:
         group: list[_Waiting[T, R]] | None = None
         try:
             # Taken when the task runs, not when it was made: whoever arrived meanwhile joins.
-            group = self._take()
+            group = self._next_group(limit=self.max_size)
+            self._flying.append(group)
+            taken = set(group)
+            self._waiting = [w for w in self._waiting if w not in taken]
             for waiting in group:
                 if waiting.expiry is not None:
                     waiting.expiry.cancel()
@@ -180,7 +159,7 @@ class GroupCommit(Generic[T, R]):
             raise
         finally:
             if group is not None:
-                self._release(group)
+                self._flying.remove(group)
             self._in_flight -= 1
             self._start(asyncio.get_running_loop())
 

@@ -131,12 +131,11 @@ def _appellant(what: Submitted) -> set[tuple[str, str]]:
     return who
 
 
-def _touches(item: tuple[Submitted, str]) -> set[tuple[str, str]]:
+def _touches(item: tuple[Submitted, str]) -> set[tuple[str, ...]]:
     """What two groups in flight must not share: the submission itself, and its appellant
     (a repeat joins an appeal only once that appeal is committed)."""
     what, _ = item
-    channel, external_id = _key(what)
-    return {("submission", f"{channel}/{external_id}")} | _appellant(what)
+    return {("submission", *_key(what)), *_appellant(what)}
 
 
 @dataclass(frozen=True, slots=True)
